@@ -1,0 +1,74 @@
+# Livits backoffice. `make run` serves the backoffice, `make test` runs every test.
+# Both set up everything they need first (virtualenv, dependencies, database).
+
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+PORT ?= 8000
+# Development defaults; production sets its own environment (see README).
+export DEBUG ?= 1
+
+.PHONY: run test lint format setup test-deps migrate demo messages clean
+
+run: setup migrate demo
+	@echo
+	@echo "Livits backoffice: http://127.0.0.1:$(PORT)/"
+	@echo "Demo logins (password for all: see README): beheerder, pwillemsen, jjacobs, rdewit, rdevries, adejong"
+	$(PY) manage.py runserver 127.0.0.1:$(PORT)
+
+test: setup test-deps lint
+	$(PY) -m pytest
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: setup
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+setup: $(VENV)/.installed
+
+# XStatic-Bootstrap ships only an sdist whose setup imports pkg_resources, which
+# current setuptools no longer has: build it without isolation on an older one.
+$(VENV)/.installed: pyproject.toml
+	@PYBIN=""; for c in python3.13 python3.12 python3.11 python3; do \
+	  if command -v $$c >/dev/null 2>&1 && $$c -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then PYBIN=$$c; break; fi; \
+	done; \
+	if [ -z "$$PYBIN" ]; then echo "error: Python >= 3.11 is required and none was found on PATH" >&2; exit 1; fi; \
+	echo "Using $$($$PYBIN --version) ($$(command -v $$PYBIN))"; \
+	[ -x $(PY) ] || $$PYBIN -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip "setuptools<81" wheel
+	$(PY) -m pip install --quiet --no-build-isolation "XStatic-Bootstrap>=5.3,<6"
+	$(PY) -m pip install --quiet -e ".[dev]"
+	@touch $@
+
+# Debian packages the tests drive: a real browser, an independent TOTP client,
+# and a QR decoder.
+test-deps:
+	@missing=""; \
+	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	command -v oathtool >/dev/null 2>&1 || missing="$$missing oathtool"; \
+	command -v zbarimg  >/dev/null 2>&1 || missing="$$missing zbar-tools"; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "Installing$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else \
+	    echo "error: the tests need the Debian packages:$$missing (run: sudo apt-get install$$missing)" >&2; exit 1; \
+	  fi; \
+	fi
+
+migrate: setup
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py createcachetable
+
+demo: migrate
+	$(PY) manage.py demo_data
+
+messages: setup
+	$(PY) manage.py makemessages -l nl --no-obsolete --add-location file
+	$(PY) manage.py compilemessages
+
+clean:
+	rm -rf $(VENV) db.sqlite3 staticfiles .pytest_cache .ruff_cache .hypothesis

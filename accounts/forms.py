@@ -1,0 +1,127 @@
+from django import forms
+from django.contrib.auth import password_validation
+from django.utils.translation import gettext_lazy as _
+
+from .models import Person, User
+
+
+class LoginForm(forms.Form):
+    """Username, password and access code. Which of them was wrong is never said."""
+
+    error_messages = {
+        "invalid_login": _(
+            "Login failed. Check your username, password and access code and try again."
+        ),
+    }
+
+    username = forms.CharField(
+        label=_("Username"),
+        max_length=150,
+        widget=forms.TextInput(attrs={"autofocus": True, "autocomplete": "username"}),
+    )
+    password = forms.CharField(
+        label=_("Password"),
+        max_length=1024,
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+    )
+    code = forms.CharField(
+        label=_("Access code"),
+        required=False,
+        max_length=16,
+        widget=forms.TextInput(
+            attrs={"autocomplete": "one-time-code", "inputmode": "numeric", "size": 8}
+        ),
+    )
+
+    def login_failed(self):
+        return forms.ValidationError(self.error_messages["invalid_login"], code="invalid_login")
+
+
+class PersonSearchForm(forms.Form):
+    q = forms.CharField(label=_("Search"), max_length=100, required=False)
+
+
+class PersonForm(forms.ModelForm):
+    class Meta:
+        model = Person
+        fields = [
+            "first_name",
+            "infix",
+            "last_name",
+            "address",
+            "phone",
+            "mobile",
+            "email",
+            "relation_type",
+            "member_status",
+        ]
+
+
+class SystemUserForm(forms.ModelForm):
+    """The system user section of a person: create it, or edit it ("Bewerken").
+
+    The password is required when the system user is created and optional
+    afterwards (empty keeps the current one). It is never shown.
+    """
+
+    error_messages = {
+        "password_mismatch": _("The two passwords do not match."),
+        "username_taken": _("This username is already taken."),
+    }
+
+    password1 = forms.CharField(
+        label=_("Password"),
+        required=False,
+        strip=False,
+        max_length=1024,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+    password2 = forms.CharField(
+        label=_("Password (again)"),
+        required=False,
+        strip=False,
+        max_length=1024,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+
+    class Meta:
+        model = User
+        fields = ["username", "is_active", "is_hidden"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance._state.adding:
+            self.fields["password1"].required = True
+            self.fields["password2"].required = True
+        else:
+            self.fields["password1"].help_text = _("Leave empty to keep the current password.")
+
+    def clean_username(self):
+        # The database refuses duplicates in any case; this names the field.
+        username = self.cleaned_data["username"].strip()
+        taken = User.objects.filter(username__iexact=username).exclude(pk=self.instance.pk)
+        if taken.exists():
+            raise forms.ValidationError(
+                self.error_messages["username_taken"], code="username_taken"
+            )
+        return username
+
+    def clean(self):
+        cleaned = super().clean()
+        password1, password2 = cleaned.get("password1"), cleaned.get("password2")
+        if password1 or password2:
+            if password1 != password2:
+                self.add_error(
+                    "password2",
+                    forms.ValidationError(
+                        self.error_messages["password_mismatch"], code="password_mismatch"
+                    ),
+                )
+            else:
+                self.instance.username = cleaned.get("username", self.instance.username)
+                try:
+                    password_validation.validate_password(password1, self.instance)
+                except forms.ValidationError as error:
+                    self.add_error("password1", error)
+        return cleaned

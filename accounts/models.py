@@ -1,0 +1,160 @@
+from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
+from django.contrib.auth.models import PermissionsMixin
+from django.contrib.auth.validators import UnicodeUsernameValidator
+from django.db import models
+from django.db.models.functions import Lower
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+def informal_name(first_name, infix, last_name):
+    """'Rob', 'de', 'Wit' -> 'Rob de Wit'."""
+    return " ".join(part for part in (first_name, infix, last_name) if part)
+
+
+def sort_name(first_name, infix, last_name):
+    """Dutch sorting puts the infix after the given name: 'Wit, Rob de'."""
+    rest = " ".join(part for part in (first_name, infix) if part)
+    return f"{last_name}, {rest}" if rest else last_name
+
+
+class RelationType(models.TextChoices):
+    PERSON = "person", _("Person")
+    MEMBER = "member", _("Member")
+    DONOR = "donor", _("Donor")
+    VOLUNTEER = "volunteer", _("Volunteer")
+    EMPLOYEE = "employee", _("Employee")
+
+
+class MemberStatus(models.TextChoices):
+    NONE = "none", _("Not a member")
+    PROSPECT = "prospect", _("Prospective member")
+    ACTIVE = "active", _("Member")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+class Person(models.Model):
+    """A relation in the CRM. Most persons never log in; those who do have a User."""
+
+    RelationType = RelationType
+    MemberStatus = MemberStatus
+
+    first_name = models.CharField(_("first name"), max_length=100)
+    infix = models.CharField(_("infix"), max_length=20, blank=True)
+    last_name = models.CharField(_("last name"), max_length=100)
+    address = models.CharField(_("preferred address"), max_length=200, blank=True)
+    phone = models.CharField(_("preferred phone"), max_length=30, blank=True)
+    mobile = models.CharField(_("preferred mobile"), max_length=30, blank=True)
+    email = models.EmailField(_("preferred email"), max_length=254, blank=True)
+    relation_type = models.CharField(
+        _("relation type"), max_length=20, choices=RelationType, default=RelationType.PERSON
+    )
+    member_status = models.CharField(
+        _("member status"), max_length=20, choices=MemberStatus, default=MemberStatus.NONE
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("person")
+        verbose_name_plural = _("persons")
+        ordering = ["last_name", "first_name", "infix", "id"]
+        indexes = [models.Index(fields=["last_name", "first_name", "infix"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=~models.Q(last_name=""), name="accounts_person_last_name_not_empty"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(relation_type__in=RelationType.values),
+                name="accounts_person_relation_type_valid",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(member_status__in=MemberStatus.values),
+                name="accounts_person_member_status_valid",
+            ),
+        ]
+
+    def __str__(self):
+        return self.informal_name
+
+    @property
+    def informal_name(self):
+        return informal_name(self.first_name, self.infix, self.last_name)
+
+    @property
+    def sort_name(self):
+        return sort_name(self.first_name, self.infix, self.last_name)
+
+    @property
+    def rel_code(self):
+        """The relation code: generated from the primary key, so unique by construction."""
+        return str(self.pk) if self.pk else ""
+
+
+class UserManager(BaseUserManager):
+    use_in_migrations = True
+
+    def get_by_natural_key(self, username):
+        return self.get(username__iexact=username)
+
+    def create_user(self, username, password=None, *, person=None, **extra_fields):
+        if not username:
+            raise ValueError("A system user needs a username.")
+        username = self.model.normalize_username(username).strip()
+        if person is None:
+            person = Person.objects.create(first_name="", last_name=username)
+        user = self.model(username=username, person=person, **extra_fields)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+    def create_superuser(self, username, password=None, email=None, **extra_fields):
+        extra_fields.update(is_staff=True, is_superuser=True)
+        person = Person.objects.create(first_name="", last_name=username, email=email or "")
+        return self.create_user(username, password, person=person, **extra_fields)
+
+
+class User(AbstractBaseUser, PermissionsMixin):
+    """The system user: the login account of one person."""
+
+    person = models.OneToOneField(
+        Person, on_delete=models.CASCADE, related_name="system_user", verbose_name=_("person")
+    )
+    username = models.CharField(
+        _("username"),
+        max_length=150,
+        unique=True,
+        validators=[UnicodeUsernameValidator()],
+        help_text=_("Letters, digits and @/./+/-/_ only."),
+    )
+    is_active = models.BooleanField(_("log in as system user"), default=True)
+    is_hidden = models.BooleanField(
+        _("hide as system user"), default=False, help_text=_("(still selectable in lists)")
+    )
+    is_staff = models.BooleanField(_("Django admin access"), default=False)
+    login_count = models.PositiveIntegerField(_("number of logins"), default=0)
+    date_joined = models.DateTimeField(_("created at"), default=timezone.now)
+
+    objects = UserManager()
+
+    USERNAME_FIELD = "username"
+    REQUIRED_FIELDS = []
+
+    class Meta:
+        verbose_name = _("system user")
+        verbose_name_plural = _("system users")
+        constraints = [
+            models.UniqueConstraint(
+                Lower("username"),
+                name="accounts_user_username_ci_unique",
+                violation_error_message=_("This username is already taken."),
+            ),
+        ]
+
+    def __str__(self):
+        return self.username
+
+    def get_full_name(self):
+        return self.person.informal_name
+
+    def get_short_name(self):
+        return self.person.first_name or self.username

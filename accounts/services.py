@@ -1,0 +1,69 @@
+from django.contrib.auth.hashers import check_password, make_password
+from django.contrib.auth.models import Group, Permission
+from django.db import transaction
+from django.db.models import F
+
+from .models import User
+
+BEHEERDERS_GROUP = "Beheerders"
+# The rights of a beheerder ("admin" in the manual). Permissions of apps that
+# are not installed yet are skipped and added when their migrations run.
+BEHEERDERS_PERMISSIONS = [
+    "accounts.view_person",
+    "accounts.add_person",
+    "accounts.change_person",
+    "accounts.delete_person",
+    "accounts.view_user",
+    "accounts.add_user",
+    "accounts.change_user",
+]
+
+# Compared against when the username is unknown, so that an unknown user costs
+# the same hash as a known one and timing does not reveal which accounts exist.
+_DUMMY_HASH = None
+
+
+def beheerders_group_sync(**kwargs):
+    group, _ = Group.objects.get_or_create(name=BEHEERDERS_GROUP)
+    for name in BEHEERDERS_PERMISSIONS:
+        app_label, codename = name.split(".")
+        permission = Permission.objects.filter(
+            content_type__app_label=app_label, codename=codename
+        ).first()
+        if permission:
+            group.permissions.add(permission)
+
+
+def credentials_check(*, username, password):
+    """The active user with this username (any case) and password, or None.
+
+    Every path checks exactly one password hash.
+    """
+    global _DUMMY_HASH
+    user = User.objects.filter(username__iexact=username.strip()).first()
+    if user is None:
+        if _DUMMY_HASH is None:
+            _DUMMY_HASH = make_password("livits-dummy-password")
+        check_password(password, _DUMMY_HASH)
+        return None
+    if not user.check_password(password) or not user.is_active:
+        return None
+    return user
+
+
+def login_record(*, user):
+    """Count a successful login; the UPDATE is atomic, so concurrent logins all count."""
+    User.objects.filter(pk=user.pk).update(login_count=F("login_count") + 1)
+    user.refresh_from_db(fields=["login_count"])
+
+
+@transaction.atomic
+def system_user_save(*, form):
+    """Create or update a person's system user from a validated SystemUserForm."""
+    user = form.save(commit=False)
+    if form.cleaned_data.get("password1"):
+        user.set_password(form.cleaned_data["password1"])
+    elif user._state.adding:
+        user.set_unusable_password()
+    user.save()
+    return user

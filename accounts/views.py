@@ -1,0 +1,134 @@
+from django.contrib import messages
+from django.contrib.auth import login as auth_login
+from django.contrib.auth import logout as auth_logout
+from django.contrib.auth.decorators import login_required, permission_required
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_protect
+from django.views.decorators.debug import sensitive_post_parameters
+from django.views.decorators.http import require_POST
+
+from . import selectors, services
+from .forms import LoginForm, PersonForm, PersonSearchForm, SystemUserForm
+from .models import Person, User
+
+PAGE_SIZE = 25
+
+
+def _redirect_target(request):
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return reverse("accounts:home")
+
+
+@sensitive_post_parameters("password", "code")
+@csrf_protect
+@never_cache
+def login_view(request):
+    if request.user.is_authenticated:
+        return redirect("accounts:home")
+    form = LoginForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        user = services.credentials_check(
+            username=form.cleaned_data["username"], password=form.cleaned_data["password"]
+        )
+        if user is not None:
+            auth_login(request, user)
+            services.login_record(user=user)
+            return redirect(_redirect_target(request))
+        form.add_error(None, form.login_failed())
+    next_url = request.POST.get("next") or request.GET.get("next", "")
+    return render(request, "accounts/login.html", {"form": form, "next": next_url})
+
+
+@require_POST
+def logout_view(request):
+    auth_logout(request)
+    return redirect("accounts:login")
+
+
+@login_required
+def home(request):
+    return render(request, "accounts/home.html")
+
+
+@login_required
+@permission_required("accounts.view_person", raise_exception=True)
+def person_list(request):
+    search = PersonSearchForm(request.GET)
+    query = search.cleaned_data["q"] if search.is_valid() else ""
+    page = Paginator(selectors.person_search(query), PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(
+        request, "accounts/person_list.html", {"search": search, "page": page, "query": query}
+    )
+
+
+@login_required
+@permission_required("accounts.view_person", raise_exception=True)
+def person_detail(request, pk):
+    person = get_object_or_404(Person.objects.select_related("system_user"), pk=pk)
+    tab = request.GET.get("tab")
+    if tab != "user" or not request.user.has_perm("accounts.view_user"):
+        tab = "person"
+    return render(request, "accounts/person_detail.html", {"person": person, "tab": tab})
+
+
+@login_required
+@permission_required("accounts.add_person", raise_exception=True)
+def person_create(request):
+    return _person_form(request, Person())
+
+
+@login_required
+@permission_required("accounts.change_person", raise_exception=True)
+def person_update(request, pk):
+    return _person_form(request, get_object_or_404(Person, pk=pk))
+
+
+def _person_form(request, person):
+    form = PersonForm(request.POST or None, instance=person)
+    if request.method == "POST" and form.is_valid():
+        person = form.save()
+        messages.success(request, _("The person has been saved."))
+        return redirect("accounts:person_detail", pk=person.pk)
+    return render(request, "accounts/person_form.html", {"form": form, "person": person})
+
+
+@login_required
+@permission_required("accounts.delete_person", raise_exception=True)
+def person_delete(request, pk):
+    person = get_object_or_404(Person, pk=pk)
+    if person.pk == request.user.person_id:
+        messages.error(request, _("You cannot delete yourself."))
+        return redirect("accounts:person_detail", pk=person.pk)
+    if request.method == "POST":
+        person.delete()
+        messages.success(request, _("The person has been deleted."))
+        return redirect("accounts:person_list")
+    return render(request, "accounts/person_confirm_delete.html", {"person": person})
+
+
+@sensitive_post_parameters("password1", "password2")
+@login_required
+@permission_required("accounts.change_user", raise_exception=True)
+def system_user_edit(request, pk):
+    person = get_object_or_404(Person.objects.select_related("system_user"), pk=pk)
+    user = getattr(person, "system_user", None) or User(person=person)
+    if user._state.adding and not request.user.has_perm("accounts.add_user"):
+        raise PermissionDenied
+    form = SystemUserForm(request.POST or None, instance=user)
+    if request.method == "POST" and form.is_valid():
+        services.system_user_save(form=form)
+        messages.success(request, _("The system user has been saved."))
+        return redirect(reverse("accounts:person_detail", args=[person.pk]) + "?tab=user")
+    return render(
+        request, "accounts/system_user_form.html", {"form": form, "person": person, "user": user}
+    )

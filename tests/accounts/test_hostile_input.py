@@ -1,0 +1,61 @@
+"""Arbitrary text thrown at the login and person forms: never a 500, never a write."""
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from django.urls import reverse
+
+from accounts.models import Person, User
+
+# Any Unicode a client can encode (NUL and control characters included).
+text = st.text(st.characters(blacklist_categories=["Cs"]), max_size=300)
+hypothesis_settings = settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+
+
+@hypothesis_settings
+@given(username=text, password=text, code=text)
+def test_login_form_never_crashes(client, system_user, username, password, code):
+    response = client.post(
+        reverse("accounts:login"), {"username": username, "password": password, "code": code}
+    )
+    assert response.status_code in (200, 302)
+    client.logout()
+
+
+@hypothesis_settings
+@given(
+    first_name=text, infix=text, last_name=text, email=text, relation_type=text, member_status=text
+)
+def test_person_form_never_crashes_and_writes_only_valid_input(
+    admin_client, first_name, infix, last_name, email, relation_type, member_status
+):
+    before = Person.objects.count()
+    data = {
+        "first_name": first_name,
+        "infix": infix,
+        "last_name": last_name,
+        "email": email,
+        "relation_type": relation_type,
+        "member_status": member_status,
+    }
+    response = admin_client.post(reverse("accounts:person_create"), data)
+    assert response.status_code in (200, 302)
+    if response.status_code == 200:
+        assert response.context["form"].errors
+        assert Person.objects.count() == before
+    else:
+        assert Person.objects.count() == before + 1
+
+
+@hypothesis_settings
+@given(username=text, password1=text, password2=text)
+def test_system_user_form_never_crashes(admin_client, person, username, password1, password2):
+    url = reverse("accounts:system_user_edit", args=[person.pk])
+    data = {"username": username, "password1": password1, "password2": password2}
+    response = admin_client.post(url, data)
+    assert response.status_code in (200, 302)
+    if response.status_code == 200:
+        assert not User.objects.filter(person=person).exists()
+    else:
+        User.objects.filter(person=person).delete()

@@ -33,7 +33,7 @@ setup: $(VENV)/.installed
 # current setuptools no longer has: build it without isolation on an older one.
 $(VENV)/.installed: pyproject.toml
 	@PYBIN=""; for c in python3.13 python3.12 python3.11 python3; do \
-	  if command -v $$c >/dev/null 2>&1 && $$c -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then PYBIN=$$c; break; fi; \
+	  if command -v $$c >/dev/null 2>&1 && $$c -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then PYBIN=$$c; break; fi; \
 	done; \
 	if [ -z "$$PYBIN" ]; then echo "error: Python >= 3.11 is required and none was found on PATH" >&2; exit 1; fi; \
 	echo "Using $$($$PYBIN --version) ($$(command -v $$PYBIN))"; \

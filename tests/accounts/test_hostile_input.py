@@ -1,8 +1,8 @@
 """Arbitrary text thrown at the login and person forms: never a 500, never a write."""
 
+from django.urls import reverse
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from django.urls import reverse
 
 from accounts.models import Person, User
 

@@ -2,6 +2,8 @@ from django import forms
 from django.contrib.auth import password_validation
 from django.utils.translation import gettext_lazy as _
 
+from mfa.forms import AccessCodeField
+
 from .models import Person, User
 
 
@@ -11,6 +13,10 @@ class LoginForm(forms.Form):
     error_messages = {
         "invalid_login": _(
             "Login failed. Check your username, password and access code and try again."
+        ),
+        "no_device": _(
+            "Multi-factor authentication is required, but no device is linked to your "
+            "account. A beheerder must link MFA for you first."
         ),
     }
 
@@ -25,17 +31,10 @@ class LoginForm(forms.Form):
         strip=False,
         widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
     )
-    code = forms.CharField(
-        label=_("Access code"),
-        required=False,
-        max_length=16,
-        widget=forms.TextInput(
-            attrs={"autocomplete": "one-time-code", "inputmode": "numeric", "size": 8}
-        ),
-    )
+    code = AccessCodeField(required=False)
 
-    def login_failed(self):
-        return forms.ValidationError(self.error_messages["invalid_login"], code="invalid_login")
+    def refuse(self, code):
+        self.add_error(None, forms.ValidationError(self.error_messages[code], code=code))
 
 
 class PersonSearchForm(forms.Form):

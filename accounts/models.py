@@ -133,6 +133,10 @@ class User(AbstractBaseUser, PermissionsMixin):
     is_staff = models.BooleanField(_("Django admin access"), default=False)
     login_count = models.PositiveIntegerField(_("number of logins"), default=0)
     date_joined = models.DateTimeField(_("created at"), default=timezone.now)
+    # Written by mfa.services: when the current set of devices began (empty
+    # while the user has none) and when it last changed after that.
+    mfa_created_at = models.DateTimeField(_("MFA created"), null=True, blank=True, editable=False)
+    mfa_changed_at = models.DateTimeField(_("MFA changed"), null=True, blank=True, editable=False)
 
     objects = UserManager()
 

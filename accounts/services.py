@@ -16,6 +16,11 @@ BEHEERDERS_PERMISSIONS = [
     "accounts.view_user",
     "accounts.add_user",
     "accounts.change_user",
+    "mfa.link_device",
+    "mfa.unlink_device",
+    "mfa.change_mfasettings",
+    "mfa.change_loginthrottle",
+    "mfa.view_auditevent",
 ]
 
 # Compared against when the username is unknown, so that an unknown user costs
@@ -34,17 +39,22 @@ def beheerders_group_sync(**kwargs):
             group.permissions.add(permission)
 
 
+def password_dummy_check(password):
+    """Spend one password hash on nothing, as a real check would."""
+    global _DUMMY_HASH
+    if _DUMMY_HASH is None:
+        _DUMMY_HASH = make_password("livits-dummy-password")
+    check_password(password, _DUMMY_HASH)
+
+
 def credentials_check(*, username, password):
     """The active user with this username (any case) and password, or None.
 
     Every path checks exactly one password hash.
     """
-    global _DUMMY_HASH
     user = User.objects.filter(username__iexact=username.strip()).first()
     if user is None:
-        if _DUMMY_HASH is None:
-            _DUMMY_HASH = make_password("livits-dummy-password")
-        check_password(password, _DUMMY_HASH)
+        password_dummy_check(password)
         return None
     if not user.check_password(password) or not user.is_active:
         return None

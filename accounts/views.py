@@ -6,12 +6,17 @@ from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
+
+from mfa import services as mfa_services
+from mfa.network import client_ip
+from mfa.services import LoginStatus
 
 from . import selectors, services
 from .forms import LoginForm, PersonForm, PersonSearchForm, SystemUserForm
@@ -37,14 +42,13 @@ def login_view(request):
         return redirect("accounts:home")
     form = LoginForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        user = services.credentials_check(
-            username=form.cleaned_data["username"], password=form.cleaned_data["password"]
+        result = mfa_services.login_attempt(
+            **form.cleaned_data, ip=client_ip(request), now=timezone.now()
         )
-        if user is not None:
-            auth_login(request, user)
-            services.login_record(user=user)
+        if result.status is LoginStatus.OK:
+            auth_login(request, result.user)
             return redirect(_redirect_target(request))
-        form.add_error(None, form.login_failed())
+        form.refuse("no_device" if result.status is LoginStatus.NO_DEVICE else "invalid_login")
     next_url = request.POST.get("next") or request.GET.get("next", "")
     return render(request, "accounts/login.html", {"form": form, "next": next_url})
 
@@ -57,7 +61,8 @@ def logout_view(request):
 
 @login_required
 def home(request):
-    return render(request, "accounts/home.html")
+    reminder = not request.user.mfa_devices.exists()
+    return render(request, "accounts/home.html", {"mfa_reminder": reminder})
 
 
 @login_required

@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "crispy_forms",
     "crispy_bootstrap5",
     "accounts",
+    "mfa",
 ]
 
 MIDDLEWARE = [
@@ -166,3 +167,23 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
 }
+
+# --- Multi-factor authentication -------------------------------------------
+# The name authenticator apps show for this installation (MFA-instellingen can
+# override it per installation).
+MFA_ISSUER = os.environ.get("MFA_ISSUER", "Livits")
+# Fernet keys for TOTP secrets at rest: the first encrypts, all decrypt. Rotate
+# by putting a new key first, then `python manage.py mfa reencrypt`.
+MFA_ENCRYPTION_KEYS = env_list("MFA_ENCRYPTION_KEYS")
+if not MFA_ENCRYPTION_KEYS and not DEBUG:
+    raise ImproperlyConfigured("MFA_ENCRYPTION_KEYS must be set when DEBUG is off.")
+# Reverse proxies (CIDRs) whose X-Forwarded-For is believed; empty: none.
+MFA_TRUSTED_PROXIES = env_list("MFA_TRUSTED_PROXIES")
+# Per account: after this many consecutive failures, each attempt waits
+# 2^(n - MFA_LOCK_AFTER) seconds, at most MFA_LOCK_MAX_SECONDS.
+MFA_LOCK_AFTER = 5
+MFA_LOCK_MAX_SECONDS = 15 * 60
+# Per client IP: failed logins allowed in one hour.
+MFA_IP_FAILURES_PER_HOUR = 100
+# How long a re-entered password and code allow linking or removing a device.
+MFA_STEP_UP_SECONDS = 5 * 60

@@ -1,8 +1,12 @@
+from datetime import UTC, datetime, timedelta
+
 import pytest
 from django.contrib.auth.models import Group
 
 from accounts.models import Person, User
 from accounts.services import BEHEERDERS_GROUP
+from mfa import services as mfa_services
+from mfa import totp
 
 PASSWORD = "Correct-horse-42"
 
@@ -44,3 +48,34 @@ def admin_client(client, admin_user):
 def user_client(client, system_user):
     client.force_login(system_user)
     return client
+
+
+@pytest.fixture
+def frozen_now():
+    """A fixed moment in the middle of a 30-second TOTP step."""
+    return datetime(2026, 11, 25, 10, 0, 15, tzinfo=UTC)
+
+
+@pytest.fixture
+def secret():
+    return totp.new_secret()
+
+
+def code_at(secret, now, steps=0):
+    return totp.code_at_step(secret, totp.step_at(now) + steps)
+
+
+@pytest.fixture
+def linked_user(system_user, secret, frozen_now):
+    """rdewit with one device, linked a minute before `frozen_now`."""
+    linked_at = frozen_now - timedelta(minutes=1)
+    mfa_services.device_link(
+        user=system_user,
+        secret=secret,
+        code=code_at(secret, linked_at),
+        by=system_user,
+        ip="192.0.2.1",
+        now=linked_at,
+    )
+    system_user.refresh_from_db()
+    return system_user

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class MfaConfig(AppConfig):
+    name = "mfa"
+    verbose_name = "MFA"

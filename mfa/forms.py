@@ -1,0 +1,119 @@
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from . import network, totp
+from .models import TrustedLocation
+
+CODE_ERRORS = {
+    "invalid_format": _("Enter the 6 digits of the access code from your authenticator app."),
+    "invalid_code": _(
+        "This access code is not right. Enter the code your app shows now; it changes every "
+        "30 seconds."
+    ),
+    "already_linked": _("This device is already linked."),
+    "too_many_devices": _("You cannot link more than 5 devices. Remove one first."),
+    "gone": _("This device has already been removed."),
+    "name_taken": _("You already have a device with this name."),
+    "step_up_failed": _("The password or access code is not right."),
+    "last_device_after_go_live": _(
+        "After the go-live of MFA you cannot remove your last device: you could no longer "
+        "log in. Link another device first, or ask a beheerder."
+    ),
+}
+
+
+class AccessCodeField(forms.CharField):
+    """Six digits, with or without a space in the middle."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("label", _("Access code"))
+        kwargs.setdefault("max_length", 16)
+        kwargs.setdefault(
+            "widget",
+            forms.TextInput(
+                attrs={"autocomplete": "one-time-code", "inputmode": "numeric", "size": 8}
+            ),
+        )
+        super().__init__(**kwargs)
+
+    def clean(self, value):
+        value = super().clean(value)
+        if value in self.empty_values:
+            return ""
+        code = totp.normalize_code(value)
+        if code is None:
+            raise forms.ValidationError(CODE_ERRORS["invalid_format"], code="invalid_format")
+        return code
+
+
+class MfaForm(forms.Form):
+    error_messages = CODE_ERRORS
+
+    def refuse(self, code, field="code"):
+        self.add_error(field, forms.ValidationError(self.error_messages[code], code=code))
+
+
+class LinkForm(MfaForm):
+    code = AccessCodeField(label=_("Enter the access code here"))
+
+
+class StepUpForm(MfaForm):
+    password = forms.CharField(
+        label=_("Password"),
+        max_length=1024,
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+    )
+    code = AccessCodeField()
+
+
+class DeviceRemoveForm(StepUpForm):
+    device = forms.ModelChoiceField(label=_("Device"), queryset=None)
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["device"].queryset = user.mfa_devices.all()
+        self.order_fields(["device", "password", "code"])
+
+
+class DeviceRenameForm(MfaForm):
+    name = forms.CharField(label=_("Name"), max_length=50)
+
+
+class TrustedLocationForm(forms.ModelForm):
+    class Meta:
+        model = TrustedLocation
+        fields = ["name", "network"]
+        help_texts = {"network": _("An IPv4 or IPv6 network, e.g. 192.0.2.0/24 or 2001:db8::/48.")}
+
+    def clean_network(self):
+        value = self.cleaned_data["network"]
+        try:
+            normalized = str(network.parse_network(value))
+        except ValueError:
+            raise forms.ValidationError(
+                _("Enter a valid IPv4 or IPv6 network, e.g. 192.0.2.0/24."), code="invalid_network"
+            ) from None
+        taken = TrustedLocation.objects.filter(network=normalized).exclude(pk=self.instance.pk)
+        if taken.exists():
+            raise forms.ValidationError(
+                _("This network is already a trusted location."), code="network_taken"
+            )
+        return normalized
+
+
+class IssuerForm(forms.Form):
+    issuer = forms.CharField(
+        label=_("Issuer name"),
+        max_length=50,
+        help_text=_("The name under which authenticator apps show Livits."),
+    )
+
+
+class GoLiveForm(forms.Form):
+    at = forms.DateTimeField(
+        label=_("Go-live moment"),
+        required=False,
+        help_text=_("Empty: now."),
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+    )

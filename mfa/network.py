@@ -1,0 +1,54 @@
+"""Which address a request comes from, and whether that address is trusted."""
+
+import ipaddress
+
+from django.conf import settings
+
+
+def parse_network(value):
+    """'192.168.1.7/24' -> IPv4Network('192.168.1.0/24'); a bare address is a /32 or /128."""
+    return ipaddress.ip_network(value.strip(), strict=False)
+
+
+def _in_any(address, networks):
+    return any(address.version == net.version and address in net for net in networks)
+
+
+def client_ip_from(remote_addr, forwarded_for, trusted_proxies):
+    """The client address: REMOTE_ADDR, unless the peer is a trusted proxy.
+
+    Behind trusted proxies, the right-most X-Forwarded-For entry that is not a
+    trusted proxy itself is the client; entries further left are whatever the
+    client chose to send and are never believed.
+    """
+    try:
+        peer = ipaddress.ip_address(remote_addr)
+    except ValueError:
+        return None
+    proxies = [parse_network(cidr) for cidr in trusted_proxies]
+    if not proxies or not _in_any(peer, proxies):
+        return str(peer)
+    client = peer
+    for entry in reversed([part.strip() for part in (forwarded_for or "").split(",")]):
+        try:
+            address = ipaddress.ip_address(entry)
+        except ValueError:
+            break
+        client = address
+        if not _in_any(address, proxies):
+            break
+    return str(client)
+
+
+def client_ip(request):
+    return client_ip_from(
+        request.META.get("REMOTE_ADDR", ""),
+        request.META.get("HTTP_X_FORWARDED_FOR", ""),
+        settings.MFA_TRUSTED_PROXIES,
+    )
+
+
+def ip_in_networks(ip, networks):
+    if not ip:
+        return False
+    return _in_any(ipaddress.ip_address(ip), [parse_network(n) for n in networks])

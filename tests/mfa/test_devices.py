@@ -1,0 +1,178 @@
+import io
+import logging
+from datetime import timedelta
+
+import pytest
+from cryptography.fernet import Fernet
+from django.core import mail
+from django.core.management import call_command
+from django.db import IntegrityError, connection
+from django.utils import timezone
+
+from accounts.models import Person, User
+from mfa import crypto, services, totp
+from mfa.models import AuditEvent, Device, MfaSettings, TrustedLocation
+from tests.conftest import code_at
+
+Action = AuditEvent.Action
+IP = "192.0.2.1"
+
+
+def link(user, now, by=None, secret=None):
+    secret = secret or totp.new_secret()
+    return services.device_link(
+        user=user, secret=secret, code=code_at(secret, now), by=by or user, ip=IP, now=now
+    )
+
+
+def test_linking_needs_the_current_code(system_user, secret, frozen_now):
+    with pytest.raises(services.MfaError) as error:
+        services.device_link(
+            user=system_user, secret=secret, code="123456", by=system_user, ip=IP, now=frozen_now
+        )
+    assert error.value.code == "invalid_code"
+    assert not Device.objects.exists() and not AuditEvent.objects.exists()
+
+
+def test_linking_names_devices_records_audit_and_mails_the_user(
+    system_user, frozen_now, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        first = link(system_user, frozen_now)
+        second = link(system_user, frozen_now + timedelta(minutes=1))
+    assert (first.name, second.name) == ("Apparaat 1", "Apparaat 2")
+    assert [e.action for e in AuditEvent.objects.order_by("id")] == [Action.DEVICE_LINKED] * 2
+    event = AuditEvent.objects.first()
+    assert (event.subject, event.actor, event.ip) == (system_user, system_user, IP)
+    assert len(mail.outbox) == 2 and mail.outbox[0].to == ["rob@example.org"]
+
+
+def test_mfa_created_and_changed_follow_the_set_of_devices(system_user, frozen_now):
+    t1, t2, t3, t4 = (frozen_now + timedelta(days=d) for d in range(4))
+    first = link(system_user, t1)
+    system_user.refresh_from_db()
+    assert (system_user.mfa_created_at, system_user.mfa_changed_at) == (t1, None)
+    link(system_user, t2)
+    system_user.refresh_from_db()
+    assert (system_user.mfa_created_at, system_user.mfa_changed_at) == (t1, t2)
+    services.device_remove(device=first, by=system_user, ip=IP, now=t3)
+    system_user.refresh_from_db()
+    assert (system_user.mfa_created_at, system_user.mfa_changed_at) == (t1, t3)
+    services.device_remove(device=Device.objects.get(), by=system_user, ip=IP, now=t4)
+    system_user.refresh_from_db()
+    assert (system_user.mfa_created_at, system_user.mfa_changed_at) == (None, t4)
+
+
+def test_at_most_five_devices(system_user, frozen_now):
+    for minute in range(5):
+        link(system_user, frozen_now + timedelta(minutes=minute))
+    with pytest.raises(services.MfaError) as error:
+        link(system_user, frozen_now + timedelta(minutes=6))
+    assert error.value.code == "too_many_devices"
+    assert Device.objects.count() == 5
+
+
+def test_the_database_refuses_a_sixth_slot(system_user):
+    with pytest.raises(IntegrityError):
+        Device.objects.create(user=system_user, slot=6, name="X", secret_encrypted="x")
+
+
+def test_the_same_secret_cannot_be_linked_twice(system_user, secret, frozen_now):
+    link(system_user, frozen_now, secret=secret)
+    with pytest.raises(services.MfaError) as error:
+        link(system_user, frozen_now + timedelta(minutes=1), secret=secret)
+    assert error.value.code == "already_linked"
+
+
+def test_removing_a_gone_device_is_refused(linked_user, frozen_now):
+    device = Device.objects.get()
+    services.device_remove(device=device, by=linked_user, ip=IP, now=frozen_now)
+    with pytest.raises(services.MfaError):
+        services.device_remove(device=device, by=linked_user, ip=IP, now=frozen_now)
+    assert AuditEvent.objects.filter(action=Action.DEVICE_REMOVED).count() == 1
+
+
+def test_rename_keeps_names_unique_per_user(system_user, frozen_now):
+    first = link(system_user, frozen_now)
+    link(system_user, frozen_now + timedelta(minutes=1))
+    services.device_rename(device=first, name="Telefoon", by=system_user, ip=IP)
+    assert Device.objects.get(pk=first.pk).name == "Telefoon"
+    with pytest.raises(services.MfaError):
+        services.device_rename(device=first, name="Apparaat 2", by=system_user, ip=IP)
+    assert AuditEvent.objects.filter(action=Action.DEVICE_RENAMED).count() == 1
+
+
+def test_secrets_are_encrypted_at_rest(linked_user, secret):
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT * FROM mfa_device")
+        rows = cursor.fetchall()
+    dump = repr(rows)
+    assert secret not in dump and secret.lower() not in dump
+    assert Device.objects.get().secret == secret
+
+
+def test_keys_rotate_and_reencrypt_keeps_every_secret(linked_user, secret, settings):
+    old_key = Fernet.generate_key().decode()
+    new_key = Fernet.generate_key().decode()
+    settings.MFA_ENCRYPTION_KEYS = [old_key]
+    Device.objects.update(secret_encrypted=crypto.encrypt(secret))
+    settings.MFA_ENCRYPTION_KEYS = [new_key, old_key]
+    assert Device.objects.get().secret == secret
+    out = io.StringIO()
+    call_command("mfa", "reencrypt", stdout=out)
+    assert "1" in out.getvalue()
+    settings.MFA_ENCRYPTION_KEYS = [new_key]
+    assert Device.objects.get().secret == secret
+    assert AuditEvent.objects.filter(action=Action.KEYS_ROTATED).exists()
+
+
+def test_secrets_and_codes_never_reach_the_logs(client, system_user, caplog, frozen_now):
+    from django.urls import reverse
+
+    caplog.set_level(logging.DEBUG)
+    client.force_login(system_user)
+    client.get(reverse("mfa:enrol"))
+    pending = client.session["mfa_pending_secret"]
+    client.post(reverse("mfa:enrol"), {"code": "12345x"})
+    client.post(reverse("mfa:enrol"), {"code": code_at(pending, timezone.now())})
+    assert Device.objects.filter(user=system_user).exists()
+    text = caplog.text + "".join(message.body for message in mail.outbox)
+    assert pending not in text and totp.grouped(pending) not in text
+
+
+def test_device_secrets_are_not_in_the_django_admin(client, db):
+    superuser = User.objects.create_superuser("root", "A-long-enough-password-1")
+    client.force_login(superuser)
+    assert client.get("/admin/mfa/device/").status_code == 404
+
+
+def test_mfa_command_manages_trusted_locations_and_go_live(db):
+    out = io.StringIO()
+    call_command("mfa", "trusted", "add", "203.0.113.7/24", "--name", "Kantoor", stdout=out)
+    assert TrustedLocation.objects.get().network == "203.0.113.0/24"
+    call_command("mfa", "trusted", "list", stdout=out)
+    assert "203.0.113.0/24\tKantoor" in out.getvalue()
+    with pytest.raises(Exception, match="already"):
+        call_command("mfa", "trusted", "add", "203.0.113.0/24", "--name", "Dubbel")
+    with pytest.raises(Exception, match="Not an IPv4"):
+        call_command("mfa", "trusted", "add", "999.1.1.1/8", "--name", "Fout")
+    call_command("mfa", "golive", "--at", "2027-01-01T09:00", stdout=out)
+    assert MfaSettings.load().go_live_at.year == 2027
+    call_command("mfa", "status", stdout=out)
+    assert "goes live at 2027-01-01" in out.getvalue()
+    call_command("mfa", "golive", "--undo", stdout=out)
+    assert MfaSettings.load().go_live_at is None
+    call_command("mfa", "trusted", "remove", "203.0.113.0/24", stdout=out)
+    assert not TrustedLocation.objects.exists()
+    changes = AuditEvent.objects.filter(
+        action__in=[Action.GO_LIVE_CHANGED, Action.TRUSTED_LOCATION_CHANGED]
+    )
+    assert changes.count() == 4
+
+
+def test_mfa_status_names_users_without_device(system_user):
+    Person.objects.create(first_name="Geen", last_name="Gebruiker")
+    out = io.StringIO()
+    call_command("mfa", "status", stdout=out)
+    assert "System users without a device: 1" in out.getvalue()
+    assert "rdewit\tRob de Wit" in out.getvalue()

@@ -177,7 +177,7 @@ def test_four_failure_kinds_give_identical_responses(client, linked_user, secret
     names = ["rdewit", "rdewit", "nobody", "locked"]
     bodies = {
         re.sub(r'value="[^"]*"', "", r.content.decode().replace(name, "X"))
-        for r, name in zip(responses, names)
+        for r, name in zip(responses, names, strict=True)
     }
     assert {r.status_code for r in responses} == {200}
     assert len(bodies) == 1

@@ -1,0 +1,78 @@
+"""Manual chapter 2 in a real browser: link the app through the padlock (2.1, 2.2),
+then log in with the access code (2.3). Codes come from oathtool, the QR is read
+back by zbarimg: neither is our code."""
+
+import subprocess
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from playwright.sync_api import expect
+
+from mfa.models import Device
+from tests.conftest import PASSWORD
+from tests.e2e.conftest import log_in, log_out
+
+
+def oathtool_codes(key):
+    """The current and the next code, from an independent TOTP client."""
+    output = subprocess.run(
+        ["oathtool", "--totp", "-b", "-w", "1", key], check=True, capture_output=True, text=True
+    ).stdout
+    return output.split()
+
+
+def decode_qr(page, tmp_path):
+    shot = tmp_path / "qr.png"
+    page.get_by_test_id("qr").screenshot(path=str(shot))
+    return subprocess.run(
+        ["zbarimg", "--quiet", "--raw", str(shot)], check=True, capture_output=True, text=True
+    ).stdout.strip()
+
+
+def test_user_follows_chapter_2_with_a_real_authenticator(page, system_user, tmp_path):
+    log_in(page, "rdewit", PASSWORD)
+    expect(page.get_by_test_id("mfa-banner")).to_be_visible()
+
+    # 2.1: the padlock at the top right opens the screen of the manual
+    page.get_by_test_id("padlock").click()
+    expect(page.get_by_role("heading", name="Multi-factor authentication")).to_be_visible()
+    expect(page.get_by_text("Koppel een apparaat voor multi-factor authentication")).to_be_visible()
+    expect(page.get_by_test_id("account")).to_have_text("rdewit")
+    key = page.get_by_test_id("key").inner_text().replace(" ", "")
+
+    # the QR code, read by a real decoder, carries the manual key
+    uri = urlsplit(decode_qr(page, tmp_path))
+    query = parse_qs(uri.query)
+    assert uri.scheme == "otpauth" and uri.netloc == "totp"
+    assert unquote(uri.path) == "/Livits:rdewit"
+    assert query["secret"] == [key]
+    assert query["issuer"] == ["Livits"]
+    assert (query["digits"], query["period"], query["algorithm"]) == (["6"], ["30"], ["SHA1"])
+
+    # a wrong code keeps the same key on screen
+    page.get_by_label("Vul hier de toegangscode in").fill("000000")
+    page.get_by_role("button", name="Opslaan").click()
+    expect(page.get_by_text("Deze toegangscode klopt niet")).to_be_visible()
+    assert page.get_by_test_id("key").inner_text().replace(" ", "") == key
+
+    current, following = oathtool_codes(key)
+    page.get_by_label("Vul hier de toegangscode in").fill(current)
+    page.get_by_role("button", name="Opslaan").click()
+    expect(
+        page.get_by_text(
+            "Uw apparaat is succesvol gekoppeld. Koppel nog een apparaat via bovenstaande QR of "
+            "manuele code of verlaat dit scherm."
+        )
+    ).to_be_visible()
+    expect(page.get_by_test_id("devices").get_by_role("textbox")).to_have_value("Apparaat 1")
+    assert page.get_by_test_id("key").inner_text().replace(" ", "") != key
+    assert Device.objects.get(user=system_user).secret == key
+
+    # 2.3: from now on the login asks for the access code
+    log_out(page)
+    log_in(page, "rdewit", PASSWORD)
+    expect(page.get_by_test_id("login-error")).to_contain_text("Inloggen mislukt")
+    log_in(page, "rdewit", PASSWORD, code=current)  # already used to link: refused
+    expect(page.get_by_test_id("login-error")).to_contain_text("Inloggen mislukt")
+    log_in(page, "rdewit", PASSWORD, code=f"{following[:3]} {following[3:]}")
+    expect(page.get_by_test_id("current-user")).to_have_text("Rob de Wit")
+    expect(page.get_by_test_id("mfa-banner")).to_have_count(0)

@@ -14,6 +14,7 @@ from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 
+from mfa import selectors as mfa_selectors
 from mfa import services as mfa_services
 from mfa.network import client_ip
 from mfa.services import LoginStatus
@@ -83,7 +84,14 @@ def person_detail(request, pk):
     tab = request.GET.get("tab")
     if tab != "user" or not request.user.has_perm("accounts.view_user"):
         tab = "person"
-    return render(request, "accounts/person_detail.html", {"person": person, "tab": tab})
+    context = {"person": person, "tab": tab}
+    system_user = getattr(person, "system_user", None)
+    if tab == "user" and system_user:
+        now = timezone.now()
+        context.update(
+            mfa_selectors.user_tab(system_user, now, history_page=request.GET.get("page"))
+        )
+    return render(request, "accounts/person_detail.html", context)
 
 
 @login_required
@@ -128,6 +136,8 @@ def system_user_edit(request, pk):
     person = get_object_or_404(Person.objects.select_related("system_user"), pk=pk)
     user = getattr(person, "system_user", None) or User(person=person)
     if user._state.adding and not request.user.has_perm("accounts.add_user"):
+        raise PermissionDenied
+    if user.is_superuser and not request.user.is_superuser:
         raise PermissionDenied
     form = SystemUserForm(request.POST or None, instance=user)
     if request.method == "POST" and form.is_valid():

@@ -1,4 +1,5 @@
 from django import forms
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from . import network, totp
@@ -15,6 +16,12 @@ CODE_ERRORS = {
     "gone": _("This device has already been removed."),
     "name_taken": _("You already have a device with this name."),
     "step_up_failed": _("The password or access code is not right."),
+    "already_has_mfa": _(
+        "This user already has MFA linked (perhaps by someone else meanwhile). Unlink the "
+        "current MFA code first."
+    ),
+    "not_linked": _("This user has no linked MFA (any more): there is nothing to unlink."),
+    "expiry_in_past": _("The end of the temporary access must lie in the future."),
     "last_device_after_go_live": _(
         "After the go-live of MFA you cannot remove your last device: you could no longer "
         "log in. Link another device first, or ask a beheerder."
@@ -55,6 +62,25 @@ class MfaForm(forms.Form):
 
 class LinkForm(MfaForm):
     code = AccessCodeField(label=_("Enter the access code here"))
+
+
+class AdminLinkForm(LinkForm):
+    """A beheerder links their own app for someone else (manual 4.2)."""
+
+    expires_at = forms.DateTimeField(
+        label=_("Temporary access until"),
+        required=False,
+        help_text=_("Empty: until a beheerder unlinks it."),
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+    )
+
+    def clean_expires_at(self):
+        expires_at = self.cleaned_data["expires_at"]
+        if expires_at is not None and expires_at <= timezone.now():
+            raise forms.ValidationError(
+                self.error_messages["expiry_in_past"], code="expiry_in_past"
+            )
+        return expires_at
 
 
 class StepUpForm(MfaForm):

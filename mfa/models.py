@@ -58,6 +58,9 @@ class Device(models.Model):
     def secret(self):
         return crypto.decrypt(self.secret_encrypted)
 
+    def is_expired(self, now):
+        return self.expires_at is not None and self.expires_at <= now
+
     @property
     def via_admin(self):
         return self.linked_by_id is not None and self.linked_by_id != self.user_id

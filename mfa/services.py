@@ -8,7 +8,6 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
-from django.db.models import Q
 from django.utils.translation import gettext as _
 
 from accounts.models import User
@@ -61,9 +60,7 @@ def _notify(user, subject, body):
 
 
 def active_devices(user, now):
-    return list(
-        Device.objects.filter(user=user).filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
-    )
+    return [device for device in Device.objects.filter(user=user) if not device.is_expired(now)]
 
 
 def is_trusted_location(ip):
@@ -115,13 +112,6 @@ def throttle_clear(*, user, by, ip):
     return bool(deleted)
 
 
-def throttle_of(user, now):
-    """The user's lock, if locked now."""
-    return LoginThrottle.objects.filter(
-        key=_throttle_key(user.username), locked_until__gt=now
-    ).first()
-
-
 # --- Codes and logins -------------------------------------------------------
 
 
@@ -155,7 +145,10 @@ def login_attempt(*, username, password, code, ip, now):
         _failure(key=key, user=None, ip=ip, now=now, action=Action.LOGIN_FAILED)
         return LoginResult(LoginStatus.FAILED)
 
-    devices = active_devices(user, now)
+    devices = list(Device.objects.filter(user=user))
+    if any(device.is_expired(now) for device in devices):
+        devices_expire(user=user, ip=ip, now=now)
+        devices = [device for device in devices if not device.is_expired(now)]
     if devices and is_trusted_location(ip):
         action = Action.LOGIN_TRUSTED
     elif devices:
@@ -222,14 +215,20 @@ def _mfa_changed(user, remaining, now):
 
 
 @transaction.atomic
-def device_link(*, user, secret, code, by, ip, now, expires_at=None):
-    """Link the authenticator holding `secret`, proven by a current `code`."""
+def device_link(*, user, secret, code, by, ip, now, expires_at=None, only_if_unlinked=False):
+    """Link the authenticator holding `secret`, proven by a current `code`.
+
+    A beheerder links for someone else only while that person has no device
+    (manual 4.1: unlink first), so `only_if_unlinked` refuses a stale page.
+    """
     code = totp.normalize_code(code)
     step = totp.matching_step(secret, code, now) if code else None
     if step is None:
         raise MfaError("invalid_code")
     user = User.objects.select_for_update().get(pk=user.pk)  # one link at a time per user
     devices = list(Device.objects.filter(user=user))
+    if only_if_unlinked and devices:
+        raise MfaError("already_has_mfa")
     if any(device.secret == secret for device in devices):
         raise MfaError("already_linked")
     free = sorted(set(range(1, MAX_DEVICES + 1)) - {device.slot for device in devices})
@@ -274,6 +273,48 @@ def device_remove(*, device, by, ip, now):
         _("A device (%(name)s) was removed from multi-factor authentication on %(when)s.")
         % {"name": device.name, "when": now.strftime("%d-%m-%Y %H:%M UTC")},
     )
+
+
+@transaction.atomic
+def device_unlink_all(*, user, by, ip, now, reason=""):
+    """Remove every device of `user` (manual 4.1, 4.3). Their open session stays."""
+    user = User.objects.select_for_update().get(pk=user.pk)
+    names = list(Device.objects.filter(user=user).values_list("name", flat=True))
+    if not names:
+        raise MfaError("not_linked")
+    Device.objects.filter(user=user).delete()
+    _mfa_changed(user, remaining=False, now=now)
+    detail = ", ".join(names) + (f"; reason: {reason}" if reason else "")
+    audit(action=Action.UNLINKED_ALL, subject=user, actor=by, ip=ip, detail=detail, at=now)
+    _notify(
+        user,
+        _("Livits: MFA was unlinked from your account"),
+        _(
+            "A beheerder unlinked multi-factor authentication from your account on %(when)s. "
+            "Link your authenticator app again through the padlock in Livits."
+        )
+        % {"when": now.strftime("%d-%m-%Y %H:%M UTC")},
+    )
+    return len(names)
+
+
+@transaction.atomic
+def devices_expire(*, user, ip, now):
+    """Remove temporary devices whose end date has passed, recording the expiry."""
+    expired = list(Device.objects.select_for_update().filter(user=user, expires_at__lte=now))
+    if not expired:
+        return 0
+    Device.objects.filter(pk__in=[device.pk for device in expired]).delete()
+    _mfa_changed(user, remaining=Device.objects.filter(user=user).exists(), now=now)
+    for device in expired:
+        audit(
+            action=Action.DEVICE_EXPIRED,
+            subject=user,
+            ip=ip,
+            detail=f"{device.name}, ended {device.expires_at.isoformat()}",
+            at=now,
+        )
+    return len(expired)
 
 
 def device_rename(*, device, name, by, ip):

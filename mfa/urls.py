@@ -9,6 +9,9 @@ urlpatterns = [
     path("step-up/", views.step_up, name="step_up"),
     path("devices/remove/", views.device_remove, name="device_remove"),
     path("devices/<int:pk>/rename/", views.device_rename, name="device_rename"),
+    path("persons/<int:person_pk>/link/", views.admin_link, name="admin_link"),
+    path("persons/<int:person_pk>/unlink/", views.admin_unlink, name="admin_unlink"),
+    path("persons/<int:person_pk>/unlock/", views.lock_clear, name="lock_clear"),
     path("settings/", views.settings_page, name="settings"),
     path("settings/go-live/", views.go_live, name="go_live"),
 ]

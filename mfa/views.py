@@ -1,15 +1,21 @@
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
+from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 
+from accounts.models import Person
+
 from . import selectors, services, totp
 from .forms import (
+    CODE_ERRORS,
+    AdminLinkForm,
     DeviceRemoveForm,
     DeviceRenameForm,
     GoLiveForm,
@@ -22,8 +28,8 @@ from .models import Device, MfaSettings, TrustedLocation
 from .network import client_ip
 from .qr import qr_svg
 
-PENDING_SECRET = "mfa_pending_secret"
 LINK_ALLOWED_UNTIL = "mfa_link_allowed_until"
+HISTORY_PAGE_SIZE = 10
 
 
 def _may_link(request, devices, now):
@@ -35,11 +41,29 @@ def _allow_linking(request, now):
     request.session[LINK_ALLOWED_UNTIL] = now.timestamp() + settings.MFA_STEP_UP_SECONDS
 
 
-def _pending_secret(request):
-    """The secret on screen: kept in the session until a code confirms it."""
-    if PENDING_SECRET not in request.session:
-        request.session[PENDING_SECRET] = totp.new_secret()
-    return request.session[PENDING_SECRET]
+def _pending_key(user):
+    return f"mfa_pending_secret:{user.pk}"
+
+
+def _pending_secret(request, user):
+    """The secret on screen for `user`: kept in the session until a code confirms it."""
+    key = _pending_key(user)
+    if key not in request.session:
+        request.session[key] = totp.new_secret()
+    return request.session[key]
+
+
+def _link_steps(request, user, form):
+    """Context of the manual's steps 1-5 for linking an app to `user`."""
+    secret = _pending_secret(request, user)
+    issuer = MfaSettings.load().issuer_name
+    return {
+        "link_form": form,
+        "issuer": issuer,
+        "account": user.username,
+        "key": totp.grouped(secret),
+        "qr": qr_svg(totp.otpauth_uri(secret, user.username, issuer)),
+    }
 
 
 def _enrol_page(request, *, link_form=None, step_up_form=None, remove_form=None):
@@ -52,16 +76,7 @@ def _enrol_page(request, *, link_form=None, step_up_form=None, remove_form=None)
         "now": now,
     }
     if _may_link(request, devices, now):
-        secret = _pending_secret(request)
-        issuer = MfaSettings.load().issuer_name
-        account = request.user.username
-        context.update(
-            link_form=link_form or LinkForm(),
-            issuer=issuer,
-            account=account,
-            key=totp.grouped(secret),
-            qr=qr_svg(totp.otpauth_uri(secret, account, issuer)),
-        )
+        context.update(_link_steps(request, request.user, link_form or LinkForm()))
     return render(request, "mfa/enrol.html", context)
 
 
@@ -80,7 +95,7 @@ def enrol(request):
         try:
             services.device_link(
                 user=request.user,
-                secret=_pending_secret(request),
+                secret=_pending_secret(request, request.user),
                 code=form.cleaned_data["code"],
                 by=request.user,
                 ip=client_ip(request),
@@ -89,7 +104,7 @@ def enrol(request):
         except services.MfaError as error:
             form.refuse(error.code)
         else:
-            del request.session[PENDING_SECRET]
+            del request.session[_pending_key(request.user)]
             _allow_linking(request, now)
             messages.success(
                 request,
@@ -243,3 +258,104 @@ def go_live(request):
         "without_device": selectors.users_without_device(),
     }
     return render(request, "mfa/go_live.html", context)
+
+
+# --- A beheerder links and unlinks for someone else (manual chapter 4) -------
+
+
+def _target(request, person_pk):
+    """The system user of the person on the CRM tab; superusers only for superusers."""
+    person = get_object_or_404(Person.objects.select_related("system_user"), pk=person_pk)
+    user = getattr(person, "system_user", None)
+    if user is None:
+        messages.error(request, _("This person is not a system user, so MFA cannot be linked."))
+        return person, None
+    if user.is_superuser and not request.user.is_superuser:
+        raise PermissionDenied
+    return person, user
+
+
+def _user_tab(person):
+    return redirect(reverse("accounts:person_detail", args=[person.pk]) + "?tab=user")
+
+
+@sensitive_post_parameters("code")
+@never_cache
+@login_required
+@permission_required("mfa.link_device", raise_exception=True)
+def admin_link(request, person_pk):
+    """The person's personal QR code, for the beheerder's own app (manual 4.2)."""
+    person, user = _target(request, person_pk)
+    if user is None:
+        return _user_tab(person)
+    if user == request.user:
+        return redirect("mfa:enrol")
+    form = AdminLinkForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.device_link(
+                user=user,
+                secret=_pending_secret(request, user),
+                code=form.cleaned_data["code"],
+                by=request.user,
+                ip=client_ip(request),
+                now=timezone.now(),
+                expires_at=form.cleaned_data["expires_at"],
+                only_if_unlinked=True,
+            )
+        except services.MfaError as error:
+            form.refuse(error.code)
+        else:
+            del request.session[_pending_key(user)]
+            messages.success(
+                request,
+                _("MFA has been linked via your app. %(name)s logs in with the code from your app.")
+                % {"name": person.informal_name},
+            )
+            return _user_tab(person)
+    if Device.objects.filter(user=user).exists() and not form.errors:
+        messages.error(request, CODE_ERRORS["already_has_mfa"])
+        return _user_tab(person)
+    context = {"person": person, "target": user, **_link_steps(request, user, form)}
+    return render(request, "mfa/admin_link.html", context)
+
+
+@never_cache
+@login_required
+@permission_required("mfa.unlink_device", raise_exception=True)
+def admin_unlink(request, person_pk):
+    """Unlink every device of the person, after confirmation (manual 4.1, 4.3)."""
+    person, user = _target(request, person_pk)
+    if user is None:
+        return _user_tab(person)
+    if request.method == "POST":
+        try:
+            services.device_unlink_all(
+                user=user, by=request.user, ip=client_ip(request), now=timezone.now()
+            )
+        except services.MfaError as error:
+            messages.error(request, CODE_ERRORS[error.code])
+        else:
+            messages.success(
+                request,
+                _("The MFA code of %(name)s has been unlinked.") % {"name": person.informal_name},
+            )
+        return _user_tab(person)
+    devices = selectors.devices_of(user)
+    if not devices:
+        messages.error(request, CODE_ERRORS["not_linked"])
+        return _user_tab(person)
+    return render(request, "mfa/admin_unlink.html", {"person": person, "devices": devices})
+
+
+@login_required
+@permission_required("mfa.change_loginthrottle", raise_exception=True)
+@require_POST
+def lock_clear(request, person_pk):
+    person, user = _target(request, person_pk)
+    if user is not None:
+        if services.throttle_clear(user=user, by=request.user, ip=client_ip(request)):
+            messages.success(request, _("The login lock has been cleared."))
+        else:
+            messages.info(request, _("This user was not locked."))
+    return _user_tab(person)

@@ -47,7 +47,7 @@ def test_padlock_page_shows_steps_qr_and_manual_key(user_client, system_user):
         assert text in html, text
     assert "<svg" in html
     assert 'data-testid="account">rdewit<' in html
-    assert shown_key(response) == user_client.session["mfa_pending_secret"]
+    assert shown_key(response) == user_client.session[f"mfa_pending_secret:{system_user.pk}"]
     assert (
         response["Cache-Control"].startswith("max-age=0") or "no-store" in response["Cache-Control"]
     )

@@ -3,6 +3,7 @@ from datetime import datetime
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
+from accounts.models import User
 from mfa import selectors, services
 from mfa.models import MfaSettings, TrustedLocation
 from mfa.network import parse_network
@@ -26,6 +27,9 @@ class Command(BaseCommand):
         golive.add_argument("--undo", action="store_true")
         commands.add_parser("status", help="go-live, trusted locations, users without device")
         commands.add_parser("reencrypt", help="re-encrypt all secrets with the first key")
+        unlink = commands.add_parser("unlink", help="break glass: unlink every device of a user")
+        unlink.add_argument("username")
+        unlink.add_argument("--reason", required=True, help="recorded in the audit trail")
 
     def handle(self, *args, command, **options):
         getattr(self, f"handle_{command}")(**options)
@@ -91,3 +95,17 @@ class Command(BaseCommand):
     def handle_reencrypt(self, **options):
         count = services.secrets_reencrypt()
         self.stdout.write(f"Re-encrypted {count} secrets with the first key.")
+
+    def handle_unlink(self, *, username, reason, **options):
+        user = User.objects.filter(username__iexact=username).first()
+        if user is None:
+            raise CommandError(f"No system user {username!r}.")
+        if not reason.strip():
+            raise CommandError("Give a --reason: it goes into the audit trail.")
+        try:
+            count = services.device_unlink_all(
+                user=user, by=None, ip=None, now=timezone.now(), reason=f"shell: {reason.strip()}"
+            )
+        except services.MfaError:
+            raise CommandError(f"{user.username} has no linked devices.") from None
+        self.stdout.write(f"Unlinked {count} device(s) of {user.username}.")

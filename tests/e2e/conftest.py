@@ -1,5 +1,7 @@
 import os
 import shutil
+import subprocess
+import time
 
 import pytest
 from playwright.sync_api import sync_playwright
@@ -63,3 +65,37 @@ def log_in(page, username, password, code=""):
 
 def log_out(page):
     page.get_by_role("button", name="Uitloggen").click()
+
+
+def oathtool_code(key, step):
+    """The code for one TOTP step, from an independent client (Debian's oathtool)."""
+    return subprocess.run(
+        ["oathtool", "--totp", "-b", "--now", f"@{step * 30}", key],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+
+
+def current_step():
+    return int(time.time() // 30)
+
+
+class Authenticator:
+    """An authenticator app in the test: remembers the last step it showed, and
+    only shows a later one, waiting for the clock when the window demands it."""
+
+    def __init__(self, key):
+        self.key = key
+        self.last_step = current_step() - 2
+
+    def code(self):
+        step = max(current_step(), self.last_step + 1)
+        while step > current_step() + 1:  # the server accepts one step ahead at most
+            time.sleep(0.5)
+        self.last_step = step
+        return oathtool_code(self.key, step)
+
+
+def shown_key(page):
+    return page.get_by_test_id("key").inner_text().replace(" ", "")

@@ -9,15 +9,7 @@ from playwright.sync_api import expect
 
 from mfa.models import Device
 from tests.conftest import PASSWORD
-from tests.e2e.conftest import log_in, log_out
-
-
-def oathtool_codes(key):
-    """The current and the next code, from an independent TOTP client."""
-    output = subprocess.run(
-        ["oathtool", "--totp", "-b", "-w", "1", key], check=True, capture_output=True, text=True
-    ).stdout
-    return output.split()
+from tests.e2e.conftest import Authenticator, log_in, log_out, shown_key
 
 
 def decode_qr(page, tmp_path):
@@ -37,7 +29,7 @@ def test_user_follows_chapter_2_with_a_real_authenticator(page, system_user, tmp
     expect(page.get_by_role("heading", name="Multi-factor authentication")).to_be_visible()
     expect(page.get_by_text("Koppel een apparaat voor multi-factor authentication")).to_be_visible()
     expect(page.get_by_test_id("account")).to_have_text("rdewit")
-    key = page.get_by_test_id("key").inner_text().replace(" ", "")
+    key = shown_key(page)
 
     # the QR code, read by a real decoder, carries the manual key
     uri = urlsplit(decode_qr(page, tmp_path))
@@ -52,10 +44,11 @@ def test_user_follows_chapter_2_with_a_real_authenticator(page, system_user, tmp
     page.get_by_label("Vul hier de toegangscode in").fill("000000")
     page.get_by_role("button", name="Opslaan").click()
     expect(page.get_by_text("Deze toegangscode klopt niet")).to_be_visible()
-    assert page.get_by_test_id("key").inner_text().replace(" ", "") == key
+    assert shown_key(page) == key
 
-    current, following = oathtool_codes(key)
-    page.get_by_label("Vul hier de toegangscode in").fill(current)
+    app = Authenticator(key)
+    linking_code = app.code()
+    page.get_by_label("Vul hier de toegangscode in").fill(linking_code)
     page.get_by_role("button", name="Opslaan").click()
     expect(
         page.get_by_text(
@@ -64,15 +57,16 @@ def test_user_follows_chapter_2_with_a_real_authenticator(page, system_user, tmp
         )
     ).to_be_visible()
     expect(page.get_by_test_id("devices").get_by_role("textbox")).to_have_value("Apparaat 1")
-    assert page.get_by_test_id("key").inner_text().replace(" ", "") != key
+    assert shown_key(page) != key
     assert Device.objects.get(user=system_user).secret == key
 
     # 2.3: from now on the login asks for the access code
     log_out(page)
     log_in(page, "rdewit", PASSWORD)
     expect(page.get_by_test_id("login-error")).to_contain_text("Inloggen mislukt")
-    log_in(page, "rdewit", PASSWORD, code=current)  # already used to link: refused
+    log_in(page, "rdewit", PASSWORD, code=linking_code)  # already used to link: refused
     expect(page.get_by_test_id("login-error")).to_contain_text("Inloggen mislukt")
-    log_in(page, "rdewit", PASSWORD, code=f"{following[:3]} {following[3:]}")
+    code = app.code()
+    log_in(page, "rdewit", PASSWORD, code=f"{code[:3]} {code[3:]}")
     expect(page.get_by_test_id("current-user")).to_have_text("Rob de Wit")
     expect(page.get_by_test_id("mfa-banner")).to_have_count(0)

@@ -66,6 +66,25 @@ def _link_steps(request, user, form):
     }
 
 
+def _link_pending(request, user, form, **options):
+    """Link the secret on screen for `user` if the form's code confirms it."""
+    try:
+        services.device_link(
+            user=user,
+            secret=_pending_secret(request, user),
+            code=form.cleaned_data["code"],
+            by=request.user,
+            ip=client_ip(request),
+            now=timezone.now(),
+            **options,
+        )
+    except services.MfaError as error:
+        form.refuse(error.code)
+        return False
+    del request.session[_pending_key(user)]
+    return True
+
+
 def _enrol_page(request, *, link_form=None, step_up_form=None, remove_form=None):
     now = timezone.now()
     devices = selectors.devices_of(request.user)
@@ -91,29 +110,16 @@ def enrol(request):
     if not _may_link(request, selectors.devices_of(request.user), now):
         return redirect("mfa:enrol")
     form = LinkForm(request.POST)
-    if form.is_valid():
-        try:
-            services.device_link(
-                user=request.user,
-                secret=_pending_secret(request, request.user),
-                code=form.cleaned_data["code"],
-                by=request.user,
-                ip=client_ip(request),
-                now=now,
-            )
-        except services.MfaError as error:
-            form.refuse(error.code)
-        else:
-            del request.session[_pending_key(request.user)]
-            _allow_linking(request, now)
-            messages.success(
-                request,
-                _(
-                    "Your device has been linked successfully. Link another device via the QR "
-                    "or manual code above, or leave this screen."
-                ),
-            )
-            return redirect("mfa:enrol")
+    if form.is_valid() and _link_pending(request, request.user, form):
+        _allow_linking(request, now)
+        messages.success(
+            request,
+            _(
+                "Your device has been linked successfully. Link another device via the QR "
+                "or manual code above, or leave this screen."
+            ),
+        )
+        return redirect("mfa:enrol")
     return _enrol_page(request, link_form=form)
 
 
@@ -291,28 +297,19 @@ def admin_link(request, person_pk):
     if user == request.user:
         return redirect("mfa:enrol")
     form = AdminLinkForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.device_link(
-                user=user,
-                secret=_pending_secret(request, user),
-                code=form.cleaned_data["code"],
-                by=request.user,
-                ip=client_ip(request),
-                now=timezone.now(),
-                expires_at=form.cleaned_data["expires_at"],
-                only_if_unlinked=True,
-            )
-        except services.MfaError as error:
-            form.refuse(error.code)
-        else:
-            del request.session[_pending_key(user)]
-            messages.success(
-                request,
-                _("MFA has been linked via your app. %(name)s logs in with the code from your app.")
-                % {"name": person.informal_name},
-            )
-            return _user_tab(person)
+    if (
+        request.method == "POST"
+        and form.is_valid()
+        and _link_pending(
+            request, user, form, expires_at=form.cleaned_data["expires_at"], only_if_unlinked=True
+        )
+    ):
+        messages.success(
+            request,
+            _("MFA has been linked via your app. %(name)s logs in with the code from your app.")
+            % {"name": person.informal_name},
+        )
+        return _user_tab(person)
     if Device.objects.filter(user=user).exists() and not form.errors:
         messages.error(request, CODE_ERRORS["already_has_mfa"])
         return _user_tab(person)

@@ -4,7 +4,7 @@ import subprocess
 import time
 
 import pytest
-from playwright.sync_api import sync_playwright
+from playwright.sync_api import expect, sync_playwright
 
 # Playwright's sync API runs an event loop in the test thread; the test's own
 # ORM calls (fixtures, assertions) are still synchronous and safe.
@@ -99,3 +99,26 @@ class Authenticator:
 
 def shown_key(page):
     return page.get_by_test_id("key").inner_text().replace(" ", "")
+
+
+def open_menu_item(page, menu_name, item):
+    menu = page.get_by_role("navigation", name="Hoofdmenu")
+    menu.get_by_role("button", name=menu_name).click()
+    menu.get_by_role("link", name=item).click()
+
+
+def create_person_with_system_user(page, *, first, last, username, password, infix=""):
+    """A beheerder adds a person (Toevoegen) and gives it a system user."""
+    open_menu_item(page, "Relatiebeheer", "Personen")
+    page.get_by_role("link", name="+ Toevoegen").click()
+    page.get_by_label("Voornaam").fill(first)
+    page.get_by_label("Tussenvoegsel").fill(infix)
+    page.get_by_label("Achternaam").fill(last)
+    page.get_by_role("button", name="Opslaan").click()
+    page.get_by_role("link", name="Gebruikersgegevens").click()
+    page.get_by_role("link", name="Systeemgebruiker aanmaken").click()
+    page.get_by_label("Gebruikersnaam").fill(username)
+    page.get_by_label("Wachtwoord*", exact=True).fill(password)
+    page.get_by_label("Wachtwoord (nogmaals)").fill(password)
+    page.get_by_role("button", name="Opslaan").click()
+    expect(page.get_by_test_id("username")).to_have_text(username)

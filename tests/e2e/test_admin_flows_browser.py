@@ -9,7 +9,15 @@ from playwright.sync_api import expect
 from mfa import services
 from mfa.models import Device, MfaSettings
 from tests.conftest import PASSWORD
-from tests.e2e.conftest import Authenticator, log_in, log_out, oathtool_code, shown_key
+from tests.e2e.conftest import (
+    Authenticator,
+    create_person_with_system_user,
+    log_in,
+    log_out,
+    oathtool_code,
+    open_menu_item,
+    shown_key,
+)
 
 LINK = "Koppel de MFA-code voor deze gebruiker"
 UNLINK = "Ontkoppel de huidige MFA-code voor deze gebruiker"
@@ -44,9 +52,7 @@ def admin_page(browser, live_server, admin_app):
 
 
 def open_user_tab(page, name):
-    menu = page.get_by_role("navigation", name="Hoofdmenu")
-    menu.get_by_role("button", name="Relatiebeheer").click()
-    menu.get_by_role("link", name="Personen").click()
+    open_menu_item(page, "Relatiebeheer", "Personen")
     page.get_by_role("searchbox").fill(name.split()[0])
     page.get_by_role("button", name="Zoeken").click()
     page.get_by_role("link", name=name).click()
@@ -118,22 +124,9 @@ def test_lost_phone(page, admin_page, linked_user):
 def test_new_user_after_go_live(page, admin_page):
     """3.2, 4.2, 4.3: a new person cannot log in until a beheerder links MFA."""
     MfaSettings.objects.update_or_create(pk=1, defaults={"go_live_at": timezone.now()})
-    admin_page.get_by_role("navigation", name="Hoofdmenu").get_by_role(
-        "button", name="Relatiebeheer"
-    ).click()
-    admin_page.get_by_role("navigation", name="Hoofdmenu").get_by_role(
-        "link", name="Personen"
-    ).click()
-    admin_page.get_by_role("link", name="+ Toevoegen").click()
-    admin_page.get_by_label("Voornaam").fill("Nina")
-    admin_page.get_by_label("Achternaam").fill("Nieuw")
-    admin_page.get_by_role("button", name="Opslaan").click()
-    admin_page.get_by_role("link", name="Gebruikersgegevens").click()
-    admin_page.get_by_role("link", name="Systeemgebruiker aanmaken").click()
-    admin_page.get_by_label("Gebruikersnaam").fill("nnieuw")
-    admin_page.get_by_label("Wachtwoord*", exact=True).fill("Een-lang-wachtwoord-7")
-    admin_page.get_by_label("Wachtwoord (nogmaals)").fill("Een-lang-wachtwoord-7")
-    admin_page.get_by_role("button", name="Opslaan").click()
+    create_person_with_system_user(
+        admin_page, first="Nina", last="Nieuw", username="nnieuw", password="Een-lang-wachtwoord-7"
+    )
 
     log_in(page, "nnieuw", "Een-lang-wachtwoord-7")
     expect_refused(page, "Een beheerder moet eerst MFA voor je koppelen")

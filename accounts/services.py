@@ -21,6 +21,7 @@ BEHEERDERS_PERMISSIONS = [
     "mfa.change_mfasettings",
     "mfa.change_loginthrottle",
     "mfa.view_auditevent",
+    "reports.view_report",
 ]
 
 # Compared against when the username is unknown, so that an unknown user costs

@@ -5,5 +5,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
     path("mfa/", include("mfa.urls")),
+    path("reports/", include("reports.urls")),
     path("", include("accounts.urls")),
 ]

@@ -1,9 +1,16 @@
+import random
+from datetime import timedelta
+
+from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.utils import timezone
 
 from accounts.models import Person, User
 from accounts.services import BEHEERDERS_GROUP
+from mfa import crypto, totp
+from mfa.models import AuditEvent, Device
 
 # Demo data only: these passwords are listed in the README and must never be
 # used for a real installation.
@@ -28,8 +35,23 @@ DEMO_RELATIONS = [
 class Command(BaseCommand):
     help = "Load the demo persons and system users (idempotent)."
 
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--persons",
+            type=int,
+            default=0,
+            help="grow the CRM to this many persons: a fifth are system users, most with MFA "
+            "devices and audit history (for demos and bench/reports.py)",
+        )
+
+    def handle(self, *args, persons, **options):
+        self.load_demo()
+        if persons:
+            created = bulk_persons(persons)
+            self.stdout.write(f"Bulk demo data: {created} persons added, {persons} wanted.")
+
     @transaction.atomic
-    def handle(self, *args, **options):
+    def load_demo(self):
         beheerders = Group.objects.get(name=BEHEERDERS_GROUP)
         for username, first, infix, last, is_admin in DEMO_SYSTEM_USERS:
             if User.objects.filter(username__iexact=username).exists():
@@ -53,3 +75,71 @@ class Command(BaseCommand):
             )
         names = ", ".join(row[0] for row in DEMO_SYSTEM_USERS)
         self.stdout.write(f"Demo logins: {names} (password: {DEMO_PASSWORD})")
+
+
+FIRST_NAMES = ["Anna", "Bram", "Daan", "Emma", "Fleur", "Jan", "Lotte", "Noah", "Sanne", "Sem"]
+INFIXES = ["", "", "", "de", "van", "van der", "van den", "ter"]
+LAST_NAMES = ["Jansen", "Bakker", "Visser", "Smit", "Meijer", "Mulder", "Bos", "Vos", "Dekker"]
+BATCH = 5000
+
+
+def bulk_persons(target):
+    """Add persons until there are `target`; every fifth one is a system user, three in
+    four of those have a device linked (some via a beheerder) and a little audit history."""
+    rng = random.Random(target)  # noqa: S311 - reproducible demo data, no secrets
+    password = make_password(DEMO_PASSWORD)
+    now = timezone.now()
+    added = 0
+    while (missing := target - Person.objects.count()) > 0:
+        with transaction.atomic():
+            persons = Person.objects.bulk_create(
+                Person(
+                    first_name=rng.choice(FIRST_NAMES),
+                    infix=rng.choice(INFIXES),
+                    last_name=rng.choice(LAST_NAMES) + str(rng.randrange(1000)),
+                    email=f"relatie{rng.randrange(10**9)}@example.org",
+                )
+                for _ in range(min(missing, BATCH))
+            )
+            users = User.objects.bulk_create(
+                User(
+                    username=f"demo{person.pk}",
+                    person=person,
+                    password=password,
+                    login_count=rng.randrange(500),
+                    last_login=now - timedelta(hours=rng.randrange(2000)),
+                )
+                for person in persons[::5]
+            )
+            linked = [user for user in users if rng.random() < 0.75]
+            for user in linked:
+                user.mfa_created_at = now - timedelta(days=rng.randrange(1, 400))
+                user.mfa_changed_at = (
+                    user.mfa_created_at + timedelta(days=1) if rng.random() < 0.2 else None
+                )
+            User.objects.bulk_update(linked, ["mfa_created_at", "mfa_changed_at"])
+            Device.objects.bulk_create(
+                Device(
+                    user=user,
+                    slot=1,
+                    name="Apparaat 1",
+                    secret_encrypted=crypto.encrypt(totp.new_secret()),
+                    linked_at=user.mfa_created_at,
+                    linked_by=user if rng.random() < 0.9 else users[0],
+                )
+                for user in linked
+            )
+            AuditEvent.objects.bulk_create(
+                AuditEvent(
+                    action=rng.choice(
+                        [AuditEvent.Action.LOGIN_CODE, AuditEvent.Action.CODE_FAILED]
+                    ),
+                    subject=user,
+                    subject_name=user.username,
+                    at=now - timedelta(days=rng.randrange(60)),
+                )
+                for user in linked
+                for _ in range(3)
+            )
+            added += len(persons)
+    return added

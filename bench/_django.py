@@ -1,0 +1,47 @@
+"""Start Django for a benchmark: development settings, a benchmark database."""
+
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT / "bench" / ".data"
+
+
+def setup(database_name):
+    sys.path.insert(0, str(ROOT))
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "livits.settings")
+    os.environ.setdefault("DEBUG", "1")
+    DATA.mkdir(exist_ok=True)
+    os.environ.setdefault("DATABASE_URL", f"sqlite:///{DATA / database_name}")
+    import django
+
+    django.setup()
+    from django.test.utils import setup_test_environment
+
+    setup_test_environment()  # the test client's host and in-memory mail
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    call_command("createcachetable", verbosity=0)
+
+
+def timed(function, repeat):
+    """Median wall time of `function` in milliseconds."""
+    samples = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        function()
+        samples.append((time.perf_counter() - start) * 1000)
+    return statistics.median(samples)
+
+
+def print_table(title, rows):
+    """rows: (name, value, unit, baseline name or None, ratio or None)"""
+    print(f"\n{title}")
+    print(f"{'measure':44} {'value':>12}  {'ratio':>8}  against")
+    for name, value, unit, baseline, ratio in rows:
+        ratio_text = f"{ratio:8.2f}" if ratio is not None else " " * 8
+        print(f"{name:44} {value:10.1f} {unit:2}  {ratio_text}  {baseline or ''}")

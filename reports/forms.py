@@ -1,0 +1,28 @@
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from .selectors import FILTERS
+
+FILTER_LABELS = {
+    "all": _("All"),
+    "linked": _("Linked"),
+    "unlinked": _("Not linked"),
+    "via_admin": _("Via beheerder"),
+}
+
+
+class ReportQueryForm(forms.Form):
+    """Filter, search and sort of a report; bad values fall back to the defaults."""
+
+    show = forms.ChoiceField(choices=[(key, FILTER_LABELS[key]) for key in FILTERS], required=False)
+    q = forms.CharField(label=_("Search"), max_length=100, required=False)
+    sort = forms.ChoiceField(required=False)
+    dir = forms.ChoiceField(choices=[("asc", "asc"), ("desc", "desc")], required=False)
+
+    def __init__(self, data, *, report):
+        super().__init__(data)
+        self.fields["sort"].choices = [(column.header, column.header) for column in report.columns]
+
+    def value(self, name, default):
+        self.is_valid()  # invalid fields are left out of cleaned_data
+        return self.cleaned_data.get(name) or default

@@ -1,0 +1,266 @@
+"""Rechtenstructuur reports (manual 3.1): columns, formats, filters, sorting, exports, scale."""
+
+import csv
+import io
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.contrib.auth.hashers import make_password
+from django.urls import reverse
+from django.utils import timezone
+from openpyxl import load_workbook
+
+from accounts.models import Person, User
+from mfa import services, totp
+from mfa.models import AuditEvent, Device, LoginThrottle, MfaSettings
+from tests.conftest import PASSWORD, code_at
+
+AMS = ZoneInfo("Europe/Amsterdam")
+PERSONS = reverse("reports:report", args=["personen-met-mfa"])
+STATS = reverse("reports:report", args=["systeemgebruikers-en-inlog-stats"])
+MANUAL_HEADERS = ["Informele_naam", "Sorteer_naam", "MFA_aangemaakt", "MFA_gewijzigd"]
+
+
+def local(*args):
+    return datetime(*args, tzinfo=AMS)
+
+
+def link(user, at, by=None):
+    secret = totp.new_secret()
+    services.device_link(
+        user=user, secret=secret, code=code_at(secret, at), by=by or user, ip=None, now=at
+    )
+
+
+@pytest.fixture
+def manual_five(db):
+    """The manual's example: Pieter, Rob and Astrid linked at the manual's moments."""
+    users = {}
+    for username, first, infix, last in [
+        ("pwillemsen", "Pieter", "", "Willemsen"),
+        ("jjacobs", "John", "", "Jacobs"),
+        ("rdewit", "Rob", "de", "Wit"),
+        ("rdevries", "Ricardo", "de", "Vries"),
+        ("adejong", "Astrid", "de", "Jong"),
+    ]:
+        person = Person.objects.create(first_name=first, infix=infix, last_name=last)
+        users[username] = User.objects.create_user(username, PASSWORD, person=person)
+    link(users["pwillemsen"], local(2017, 5, 22, 13, 59))
+    link(users["pwillemsen"], local(2017, 5, 24, 16, 54))
+    link(users["rdewit"], local(2017, 5, 29, 9, 40))
+    link(users["adejong"], local(2017, 5, 30, 11, 51))
+    return users
+
+
+def table(response):
+    """{Informele_naam: {header: cell}} from the rendered report."""
+    headers = [column.header for column in response.context["report"].columns]
+    return {
+        cells[0]: dict(zip(headers, cells, strict=True))
+        for _user, cells in response.context["rows"]
+    }
+
+
+def test_rechtenstructuur_lists_the_two_reports(admin_client):
+    html = admin_client.get(reverse("reports:index")).content.decode()
+    for text in (
+        "Rapport",
+        "Beschrijving definitie",
+        "Personen met MFA",
+        "Overzicht van personen die MFA geconfigureerd hebben.",
+        "Systeemgebruikers en inlog stats",
+        "Overzicht van systeemgebruikers en inlog statistieken",
+    ):
+        assert text in html, text
+    assert "Selecties" in html and "Rechtenstructuur" in html
+
+
+def test_reports_need_the_permission_and_show_no_menu_without_it(user_client):
+    assert "Selecties" not in user_client.get("/").content.decode()
+    for url in (
+        reverse("reports:index"),
+        PERSONS,
+        STATS,
+        reverse("reports:export", args=["personen-met-mfa", "csv"]),
+    ):
+        assert user_client.get(url).status_code == 403
+
+
+def test_personen_met_mfa_gives_the_manuals_picture(admin_client, manual_five):
+    response = admin_client.get(PERSONS)
+    assert [c.header for c in response.context["report"].columns][:4] == MANUAL_HEADERS
+    rows = table(response)
+    picture = {
+        name: [rows[name][h] for h in MANUAL_HEADERS[2:]]
+        for name in (
+            "Pieter Willemsen",
+            "John Jacobs",
+            "Rob de Wit",
+            "Ricardo de Vries",
+            "Astrid de Jong",
+        )
+    }
+    assert picture == {
+        "Pieter Willemsen": ["22-5-2017 13:59", "24-5-2017 16:54"],
+        "John Jacobs": ["", ""],
+        "Rob de Wit": ["29-5-2017 09:40", ""],
+        "Ricardo de Vries": ["", ""],
+        "Astrid de Jong": ["30-5-2017 11:51", ""],
+    }
+    assert rows["Rob de Wit"]["Sorteer_naam"] == "Wit, Rob de"
+    assert rows["Pieter Willemsen"]["Aantal_apparaten"] == "2"
+
+
+def test_rollout_progress_and_go_live_state(admin_client, manual_five):
+    html = admin_client.get(PERSONS).content.decode()
+    assert "3 van 6 systeemgebruikers gekoppeld (50%)" in html  # the beheerder has none
+    assert "MFA is nog niet live." in html
+    MfaSettings.objects.update_or_create(pk=1, defaults={"go_live_at": local(2017, 6, 1, 9, 0)})
+    assert "MFA is live sinds 1-6-2017 09:00." in admin_client.get(PERSONS).content.decode()
+
+
+def test_filters(admin_client, admin_user, manual_five):
+    link(manual_five["jjacobs"], timezone.now(), by=admin_user)
+    names = lambda show: set(table(admin_client.get(PERSONS, {"show": show})))  # noqa: E731
+    assert names("linked") == {"Pieter Willemsen", "Rob de Wit", "Astrid de Jong", "John Jacobs"}
+    assert names("unlinked") == {"Ricardo de Vries", "Sabrina Boetzkes"}
+    assert names("via_admin") == {"John Jacobs"}
+    assert len(names("all")) == 6
+    row = table(admin_client.get(PERSONS, {"show": "via_admin"}))["John Jacobs"]
+    assert row["Via_beheerder"] == "Ja" and row["Tijdelijk_tot"] == ""
+
+
+def test_search_on_name(admin_client, manual_five):
+    assert set(table(admin_client.get(PERSONS, {"q": "de"}))) >= {
+        "Rob de Wit",
+        "Ricardo de Vries",
+        "Astrid de Jong",
+    }
+    assert set(table(admin_client.get(PERSONS, {"q": "rob wit"}))) == {"Rob de Wit"}
+
+
+@pytest.mark.parametrize("url", [PERSONS, STATS])
+def test_every_column_sorts_both_ways(admin_client, manual_five, url):
+    columns = admin_client.get(url).context["report"].columns
+    for column in columns:
+        for direction in ("asc", "desc"):
+            response = admin_client.get(url, {"sort": column.header, "dir": direction})
+            assert response.status_code == 200 and len(response.context["rows"]) == 6
+
+
+def test_sort_orders_rows(admin_client, manual_five):
+    rows = lambda **p: [cells[0] for _u, cells in admin_client.get(PERSONS, p).context["rows"]]  # noqa: E731
+    assert rows(sort="Sorteer_naam")[:3] == ["Sabrina Boetzkes", "John Jacobs", "Astrid de Jong"]
+    assert rows(sort="MFA_aangemaakt", dir="desc")[:3] == [
+        "Astrid de Jong",
+        "Rob de Wit",
+        "Pieter Willemsen",
+    ]
+    assert rows(sort="Informele_naam")[0] == "Astrid de Jong"
+
+
+def test_bad_parameters_fall_back_to_defaults(admin_client, manual_five):
+    for params in (
+        {"sort": "password"},
+        {"dir": "sideways"},
+        {"show": "everyone"},
+        {"page": "x"},
+        {"q": "x" * 500},
+    ):
+        assert admin_client.get(PERSONS, params).status_code == 200
+    assert admin_client.get(reverse("reports:report", args=["unknown"])).status_code == 404
+    assert (
+        admin_client.get(reverse("reports:export", args=["personen-met-mfa", "pdf"])).status_code
+        == 404
+    )
+
+
+def test_hidden_system_users_are_included_with_a_marker(admin_client, manual_five):
+    User.objects.filter(username="jjacobs").update(is_hidden=True)
+    response = admin_client.get(PERSONS)
+    assert table(response)["John Jacobs"]["Verbergen_als_systeemgebruiker"] == "Ja"
+    assert "verborgen" in response.content.decode()
+
+
+def test_csv_export_streams_the_current_filter_for_dutch_excel(admin_client, manual_five):
+    response = admin_client.get(
+        reverse("reports:export", args=["personen-met-mfa", "csv"]), {"show": "linked"}
+    )
+    assert response.streaming
+    assert response["Content-Type"].startswith("text/csv")
+    body = b"".join(response.streaming_content).decode("utf-8")
+    assert body.startswith("\ufeff")
+    rows = list(csv.reader(io.StringIO(body[1:]), delimiter=";"))
+    assert rows[0][:4] == MANUAL_HEADERS
+    by_name = {row[0]: row for row in rows[1:]}
+    assert set(by_name) == {"Pieter Willemsen", "Rob de Wit", "Astrid de Jong"}
+    assert by_name["Pieter Willemsen"][2:4] == ["22-5-2017 13:59", "24-5-2017 16:54"]
+    html = table(admin_client.get(PERSONS, {"show": "linked"}))
+    assert all(list(html[name].values()) == row for name, row in by_name.items())
+
+
+def test_xlsx_export_has_the_same_rows_with_real_dates(admin_client, manual_five):
+    response = admin_client.get(reverse("reports:export", args=["personen-met-mfa", "xlsx"]))
+    assert response.streaming
+    workbook = load_workbook(io.BytesIO(b"".join(response.streaming_content)))
+    rows = list(workbook.active.iter_rows(values_only=True))
+    assert list(rows[0][:4]) == MANUAL_HEADERS
+    by_name = {row[0]: row for row in rows[1:]}
+    assert by_name["Pieter Willemsen"][2] == datetime(2017, 5, 22, 13, 59)
+    assert by_name["Pieter Willemsen"][3] == datetime(2017, 5, 24, 16, 54)
+    assert by_name["John Jacobs"][2] is None
+    assert len(rows) == 7
+
+
+def test_login_stats_report(admin_client, manual_five):
+    now = timezone.now()
+    rob = manual_five["rdewit"]
+    User.objects.filter(pk=rob.pk).update(login_count=2395)
+    for days in (1, 10, 40):
+        services.audit(
+            action=AuditEvent.Action.CODE_FAILED, subject=rob, at=now - timedelta(days=days)
+        )
+    LoginThrottle.objects.create(key="rdewit", failures=5, locked_until=now + timedelta(minutes=5))
+    row = table(admin_client.get(STATS))["Rob de Wit"]
+    assert row["Gebruikersnaam"] == "rdewit"
+    assert row["Aantal_inlogmomenten"] == "2395"
+    assert row["MFA_gekoppeld"] == "Ja"
+    assert row["Mislukte_pogingen_30_dagen"] == "2"
+    assert row["Nu_geblokkeerd"] == "Ja"
+    assert row["Inloggen_als_systeemgebruiker"] == "Ja"
+    csv_body = b"".join(
+        admin_client.get(
+            reverse("reports:export", args=["systeemgebruikers-en-inlog-stats", "csv"])
+        ).streaming_content
+    ).decode()
+    assert "Mislukte_pogingen_30_dagen" in csv_body.splitlines()[0]
+
+
+def _system_users(count):
+    password = make_password("x")
+    persons = Person.objects.bulk_create(
+        Person(first_name=f"P{i}", last_name=f"L{i:05}") for i in range(count)
+    )
+    users = User.objects.bulk_create(
+        User(username=f"u{i:05}", person=person, password=password)
+        for i, person in enumerate(persons)
+    )
+    Device.objects.bulk_create(
+        Device(user=user, slot=1, name="Apparaat 1", secret_encrypted="x") for user in users[::2]
+    )
+    AuditEvent.objects.bulk_create(
+        AuditEvent(action=AuditEvent.Action.CODE_FAILED, subject=user, subject_name=user.username)
+        for user in users[::3]
+    )
+
+
+@pytest.mark.parametrize("count", [10, 2000])
+@pytest.mark.parametrize("url", [PERSONS, STATS])
+def test_the_page_issues_a_constant_number_of_queries(
+    admin_client, django_assert_max_num_queries, count, url
+):
+    _system_users(count)
+    with django_assert_max_num_queries(10):
+        response = admin_client.get(url, {"sort": "MFA_gewijzigd"})
+    assert len(response.context["rows"]) == min(count + 1, 50)

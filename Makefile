@@ -8,7 +8,7 @@ PORT ?= 8000
 # Development defaults; production sets its own environment (see README).
 export DEBUG ?= 1
 
-.PHONY: run test lint format setup test-deps migrate demo messages clean
+.PHONY: run test lint format setup test-deps migrate demo messages clean serve-prod bench
 
 run: setup migrate demo
 	@echo
@@ -69,6 +69,39 @@ demo: migrate
 messages: setup
 	$(PY) manage.py makemessages -l nl --no-obsolete --add-location file
 	$(PY) manage.py compilemessages
+
+# The production shape on this machine: gunicorn with 4 workers, PostgreSQL and
+# Redis (defaults: the local servers), DEBUG off. Secrets for it are generated
+# once into .prod-local.env (not committed). Plain HTTP unless SECURE_HTTPS=1.
+PROD_ENV := .prod-local.env
+PROD_DB := postgres://postgres@127.0.0.1:5432/livits
+
+$(PROD_ENV): | setup
+	@$(PY) -c 'import secrets; from cryptography.fernet import Fernet; \
+	print("SECRET_KEY=" + secrets.token_urlsafe(50)); \
+	print("MFA_ENCRYPTION_KEYS=" + Fernet.generate_key().decode())' > $@
+	@chmod 600 $@
+
+serve-prod: setup $(PROD_ENV)
+	@if [ -z "$$DATABASE_URL" ] && command -v psql >/dev/null; then \
+	  psql -h 127.0.0.1 -U postgres -tAc "SELECT 1 FROM pg_database WHERE datname='livits'" \
+	    | grep -q 1 || createdb -h 127.0.0.1 -U postgres livits; fi
+	@set -a; . ./$(PROD_ENV); set +a; \
+	export DEBUG=0 DATABASE_URL="$${DATABASE_URL:-$(PROD_DB)}" \
+	  REDIS_URL="$${REDIS_URL:-redis://127.0.0.1:6379/0}" \
+	  ALLOWED_HOSTS="$${ALLOWED_HOSTS:-localhost,127.0.0.1}" SECURE_HTTPS="$${SECURE_HTTPS:-0}"; \
+	$(PY) manage.py migrate --noinput && \
+	$(PY) manage.py createcachetable && \
+	$(PY) manage.py collectstatic --noinput -v0 && \
+	$(PY) manage.py demo_data && \
+	echo "Livits (production shape): http://127.0.0.1:$(PORT)/" && \
+	exec $(VENV)/bin/gunicorn livits.wsgi -w $${WEB_CONCURRENCY:-4} -b 127.0.0.1:$(PORT) \
+	  --access-logfile - --no-control-socket
+
+# Benchmarks print ratios against baselines measured in the same run.
+bench: setup
+	$(PY) -m pip install --quiet -e ".[dev,bench]"
+	$(PY) bench/run_all.py
 
 clean:
 	rm -rf $(VENV) db.sqlite3 staticfiles .pytest_cache .ruff_cache .hypothesis

@@ -134,8 +134,13 @@ def _code_consume(devices, code, now):
     return None, False
 
 
+@transaction.atomic
 def login_attempt(*, username, password, code, ip, now):
-    """Decide a login from username, password, access code, client IP and time."""
+    """Decide a login from username, password, access code, client IP and time.
+
+    One transaction: a login cut short (say, the database goes away) leaves no
+    audit row, counter or consumed code behind.
+    """
     key = _throttle_key(username)
     if _is_blocked(key, ip, now):
         password_dummy_check(password)

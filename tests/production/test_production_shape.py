@@ -1,0 +1,125 @@
+"""gunicorn x4 on PostgreSQL and Redis: what must hold across workers and outages.
+
+The tests run in file order: the outages (Redis, then PostgreSQL) come last.
+"""
+
+import threading
+import time
+
+from mfa import totp
+from tests.production.conftest import PASSWORD, Client
+
+HOME_IP = "198.51.100.7"
+
+
+def current_code(secret, steps=0):
+    return totp.code_at_step(secret, totp.step_at(time.time()) + steps)
+
+
+def test_twenty_clients_with_the_same_code_let_exactly_one_in(production):
+    port, code = production["port"], current_code(production["secret"])
+    clients = [Client(port, client_ip=f"198.51.100.{10 + i}") for i in range(20)]
+    tokens = [client.login_form() for client in clients]
+    barrier = threading.Barrier(len(clients))
+    results = [None] * len(clients)
+
+    def submit(index):
+        barrier.wait()
+        results[index] = clients[index].post_login(tokens[index], "race", PASSWORD, code)
+
+    threads = [threading.Thread(target=submit, args=(i,)) for i in range(len(clients))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    statuses = [status for status, _headers, _body in results]
+    assert statuses.count(302) == 1, statuses
+    assert statuses.count(200) == 19
+    events = dict(
+        production["query"](
+            "SELECT action, count(*) FROM mfa_auditevent WHERE subject_name = 'race' "
+            "AND action IN ('login_code', 'code_replayed') GROUP BY action"
+        )
+    )
+    # one login; the losers are replays until the throttle locks the account
+    assert events["login_code"] == 1
+    assert events["code_replayed"] >= 5
+
+
+def test_failures_over_workers_and_client_ips_add_up_to_one_throttle(production):
+    port, secret = production["port"], production["secret"]
+    for i in range(5):
+        status, _h, body = Client(port, client_ip=f"192.0.2.{i + 1}").login("throttled", "wrong")
+        assert status == 200 and "Inloggen mislukt" in body
+    rows = production["query"](
+        "SELECT failures, locked_until > now() FROM mfa_loginthrottle WHERE key = 'throttled'"
+    )
+    assert rows == [(5, True)]
+    # inside the wait even the right password and code are refused, from anywhere
+    status, _h, body = Client(port, client_ip="192.0.2.99").login(
+        "throttled", PASSWORD, current_code(secret)
+    )
+    assert status == 200 and "Inloggen mislukt" in body
+
+
+def test_a_forged_forwarded_for_from_an_untrusted_peer_changes_nothing(production):
+    port = production["port"]
+    # 127.0.0.2 is not a trusted proxy: its X-Forwarded-For (the office) is ignored
+    forged = Client(port, peer="127.0.0.2", forwarded_for="203.0.113.5")
+    status, _h, _body = forged.login("proxied", PASSWORD)
+    assert status != 302
+    # the real proxy at 127.0.0.1 says the client is in the office: no code needed
+    status, headers, _body = Client(port, client_ip="203.0.113.5").login("proxied", PASSWORD)
+    assert status == 302 and headers["Location"] == "/"
+
+
+def test_production_responses_carry_the_security_headers(production):
+    status, headers, _body = Client(production["port"]).get("/login/")
+    assert status == 200
+    assert "script-src 'self'" in headers["Content-Security-Policy"]
+    assert headers["X-Frame-Options"] == "DENY"
+    assert headers["Strict-Transport-Security"].startswith("max-age=31536000")
+    assert "no-store" in headers["Cache-Control"]
+    assert all("Secure" in value for name, value in headers.items() if name == "Set-Cookie")
+
+
+def test_redis_stopping_mid_run_degrades_to_the_database(production):
+    port, secret = production["port"], production["secret"]
+    client = Client(port, client_ip=HOME_IP)
+    status, _h, _b = client.login("redis", PASSWORD, current_code(secret))
+    assert status == 302
+    production["redis"].terminate()
+    production["redis"].wait(10)
+    assert Client(port).get("/healthz")[0] == 503
+    status, _h, body = client.get("/")  # the open session lives on in the database
+    assert status == 200 and "Redis Productie" in body
+    other = Client(port, client_ip=HOME_IP)
+    status, _h, _b = other.login("redis", PASSWORD, current_code(secret, 1))
+    assert status == 302  # and new logins keep working
+    assert other.get("/")[0] == 200
+
+
+def test_postgresql_unreachable_during_a_login_is_a_clean_503(production):
+    port, secret, forwarder, query = (
+        production["port"],
+        production["secret"],
+        production["forwarder"],
+        production["query"],
+    )
+    before = query("SELECT count(*) FROM mfa_auditevent WHERE subject_name = 'pgdown'")
+    client = Client(port, client_ip=HOME_IP)
+    token = client.login_form()
+    forwarder.cut()
+    try:
+        status, headers, body = client.post_login(token, "pgdown", PASSWORD, current_code(secret))
+    finally:
+        forwarder.restore()
+    assert status == 503
+    assert "Even niet beschikbaar" in body
+    for leak in ("Traceback", "OperationalError", "psycopg", "postgres"):
+        assert leak not in body
+    assert query("SELECT count(*) FROM mfa_auditevent WHERE subject_name = 'pgdown'") == before
+    assert query("SELECT login_count FROM accounts_user WHERE username = 'pgdown'") == [(0,)]
+    # back up: the same person logs in
+    status, _h, _b = Client(port, client_ip=HOME_IP).login("pgdown", PASSWORD, current_code(secret))
+    assert status == 302

@@ -1,3 +1,5 @@
+import hashlib
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
@@ -12,7 +14,7 @@ from django.views.decorators.http import require_POST
 
 from accounts.models import Person
 
-from . import selectors, services, totp
+from . import crypto, selectors, services, totp
 from .forms import (
     CODE_ERRORS,
     AdminLinkForm,
@@ -42,27 +44,39 @@ def _allow_linking(request, now):
 
 
 def _pending_key(user):
-    return f"mfa_pending_secret:{user.pk}"
+    return f"mfa_pending:{user.pk}"
 
 
 def _pending_secret(request, user):
-    """The secret on screen for `user`: kept in the session until a code confirms it."""
+    """The secret on screen for `user`, kept (encrypted) in the session until a code
+    confirms it."""
     key = _pending_key(user)
     if key not in request.session:
-        request.session[key] = totp.new_secret()
-    return request.session[key]
+        request.session[key] = {"secret": crypto.encrypt(totp.new_secret())}
+    return crypto.decrypt(request.session[key]["secret"])
+
+
+def _pending_qr(request, user, uri):
+    """The QR code of the pending secret, made once and kept with it in the session."""
+    entry = request.session[_pending_key(user)]
+    digest = hashlib.sha256(uri.encode()).hexdigest()
+    if entry.get("uri") != digest:
+        entry.update(uri=digest, qr=crypto.encrypt(qr_svg(uri)))
+        request.session.modified = True
+    return crypto.decrypt(entry["qr"])
 
 
 def _link_steps(request, user, form):
     """Context of the manual's steps 1-5 for linking an app to `user`."""
     secret = _pending_secret(request, user)
     issuer = MfaSettings.load().issuer_name
+    uri = totp.otpauth_uri(secret, user.username, issuer)
     return {
         "link_form": form,
         "issuer": issuer,
         "account": user.username,
         "key": totp.grouped(secret),
-        "qr": qr_svg(totp.otpauth_uri(secret, user.username, issuer)),
+        "qr": _pending_qr(request, user, uri),
     }
 
 

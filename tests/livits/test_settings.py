@@ -20,7 +20,9 @@ PRODUCTION = {
 
 
 def manage(*args, **env):
-    environment = {k: v for k, v in os.environ.items() if k not in PRODUCTION}
+    environment = {
+        k: v for k, v in os.environ.items() if k not in PRODUCTION and not k.startswith("DJANGO_")
+    }
     environment.update(env)
     return subprocess.run(
         [sys.executable, str(ROOT / "manage.py"), *args],

@@ -132,7 +132,7 @@ def test_secrets_and_codes_never_reach_the_logs(client, system_user, caplog, fro
     caplog.set_level(logging.DEBUG)
     client.force_login(system_user)
     client.get(reverse("mfa:enrol"))
-    pending = client.session[f"mfa_pending_secret:{system_user.pk}"]
+    pending = crypto.decrypt(client.session[f"mfa_pending:{system_user.pk}"]["secret"])
     client.post(reverse("mfa:enrol"), {"code": "12345x"})
     client.post(reverse("mfa:enrol"), {"code": code_at(pending, timezone.now())})
     assert Device.objects.filter(user=system_user).exists()

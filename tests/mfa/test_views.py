@@ -8,7 +8,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from mfa import totp
+from mfa import crypto, totp
 from mfa.models import AuditEvent, Device, LoginThrottle, MfaSettings, TrustedLocation
 from tests.conftest import PASSWORD, code_at
 
@@ -47,7 +47,9 @@ def test_padlock_page_shows_steps_qr_and_manual_key(user_client, system_user):
         assert text in html, text
     assert "<svg" in html
     assert 'data-testid="account">rdewit<' in html
-    assert shown_key(response) == user_client.session[f"mfa_pending_secret:{system_user.pk}"]
+    assert shown_key(response) == crypto.decrypt(
+        user_client.session[f"mfa_pending:{system_user.pk}"]["secret"]
+    )
     assert (
         response["Cache-Control"].startswith("max-age=0") or "no-store" in response["Cache-Control"]
     )
@@ -281,3 +283,24 @@ def test_unknown_settings_action_changes_nothing(admin_client):
 def test_totp_helper_agrees_with_the_page(user_client):
     key = shown_key(user_client.get(ENROL))
     assert len(key) == 32 and totp.normalize_code(now_code(key))
+
+
+def test_the_pending_secret_is_encrypted_in_the_session_store(user_client, system_user):
+    from django.contrib.sessions.models import Session
+
+    key = shown_key(user_client.get(ENROL))
+    stored = Session.objects.get(session_key=user_client.session.session_key)
+    assert key not in stored.session_data
+    assert key not in str(stored.get_decoded())
+
+
+def test_the_qr_is_made_once_per_pending_secret(user_client, monkeypatch):
+    from mfa import views
+
+    made = []
+    real = views.qr_svg
+    monkeypatch.setattr(views, "qr_svg", lambda uri: made.append(uri) or real(uri))
+    user_client.get(ENROL)
+    user_client.post(ENROL, {"code": "000000"})
+    user_client.get(ENROL)
+    assert len(made) == 1

@@ -1,0 +1,21 @@
+"""Settings for bench/login.py: the backoffice plus django-two-factor-auth and a stock
+Django LoginView, side by side in one process, with the same middleware."""
+
+from livits.settings import *  # noqa: F403
+from livits.settings import INSTALLED_APPS, MIDDLEWARE
+
+INSTALLED_APPS = [
+    *INSTALLED_APPS,
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
+    "formtools",
+    "two_factor",
+]
+MIDDLEWARE = [
+    *MIDDLEWARE[: MIDDLEWARE.index("django.contrib.auth.middleware.AuthenticationMiddleware") + 1],
+    "django_otp.middleware.OTPMiddleware",
+    *MIDDLEWARE[MIDDLEWARE.index("django.contrib.auth.middleware.AuthenticationMiddleware") + 1 :],
+]
+ROOT_URLCONF = "bench.urls_bench"
+LOGIN_URL = "two_factor:login"

@@ -39,7 +39,15 @@ def timed(function, repeat):
 
 
 def print_table(title, rows):
-    """rows: (name, value, unit, baseline name or None, ratio or None)"""
+    """rows: (name, value, unit, baseline name or None, ratio or None).
+
+    With BENCH_ROWS set (bench/run_all.py), the rows are also appended to that file.
+    """
+    if os.environ.get("BENCH_ROWS"):
+        with open(os.environ["BENCH_ROWS"], "a", encoding="utf-8") as handle:
+            for name, value, unit, baseline, ratio in rows:
+                ratio_text = "" if ratio is None else f"{ratio:.3f}"
+                handle.write(f"{name}\t{value:.1f}\t{unit}\t{baseline or ''}\t{ratio_text}\n")
     print(f"\n{title}")
     print(f"{'measure':44} {'value':>12}  {'ratio':>8}  against")
     for name, value, unit, baseline, ratio in rows:

@@ -87,7 +87,10 @@ def test_login_without_csrf_token_is_refused(system_user):
     from django.test import Client
 
     client = Client(enforce_csrf_checks=True)
-    assert post_login(client, "rdewit", PASSWORD).status_code == 403
+    response = post_login(client, "rdewit", PASSWORD)
+    assert response.status_code == 403
+    assert "Formulier verlopen" in response.content.decode()
+    assert User.objects.get(username="rdewit").login_count == 0
 
 
 def test_django_admin_has_no_login_of_its_own(client, db):

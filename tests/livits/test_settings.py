@@ -108,3 +108,14 @@ def test_a_lost_database_is_a_503_without_detail(client, db, monkeypatch):
     assert response.status_code == 503
     assert b"10.0.0.1" not in response.content and b"OperationalError" not in response.content
     assert b"Even niet beschikbaar" in response.content
+
+
+def test_any_other_failure_is_the_house_500_page(client, db, monkeypatch):
+    def broken(*args, **kwargs):
+        raise ValueError("secret detail")
+
+    monkeypatch.setattr("accounts.views.render", broken)
+    client.raise_request_exception = False
+    response = client.get(reverse("accounts:login"))
+    assert response.status_code == 500
+    assert b"Er ging iets mis" in response.content and b"secret detail" not in response.content

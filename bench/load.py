@@ -146,13 +146,14 @@ def main():
                         elapsed if status == 302 else status
                     )
 
-        start = time.perf_counter()
+        start, client_cpu = time.perf_counter(), time.process_time()
         threads = [threading.Thread(target=client_loop, args=(n,)) for n in range(args.clients)]
         for thread in threads:
             thread.start()
         for thread in threads:
             thread.join()
         wall = time.perf_counter() - start
+        client_cores = (time.process_time() - client_cpu) / wall
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(30)
@@ -171,6 +172,7 @@ def main():
         ("login latency p50 (GET form + POST)", p50, "ms", None, None),
         ("login latency p99", p99, "ms", None, None),
         ("errors", len(errors), "", None, None),
+        ("cores used by this load generator itself", client_cores, "", None, None),
     ]
     print_table(
         f"bench/load.py: {args.logins} logins, {args.clients} clients, gunicorn x{WORKERS}", rows

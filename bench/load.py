@@ -26,7 +26,7 @@ from _django import print_table  # noqa: E402
 
 from tests.http_client import Client  # noqa: E402
 
-WORKERS = 4
+WORKERS = int(os.environ.get("WEB_CONCURRENCY", "4"))  # as make serve-prod starts them
 PASSWORD = "Load-bench-wachtwoord-2026"
 SEED = """
 from datetime import timedelta

@@ -65,7 +65,6 @@ def credentials_check(*, username, password):
 def login_record(*, user):
     """Count a successful login; the UPDATE is atomic, so concurrent logins all count."""
     User.objects.filter(pk=user.pk).update(login_count=F("login_count") + 1)
-    user.refresh_from_db(fields=["login_count"])
 
 
 @transaction.atomic

@@ -280,6 +280,19 @@ def device_remove(*, device, by, ip, now):
     )
 
 
+def device_remove_own(*, device, password, code, ip, now):
+    """A user removes one of their own devices, proving password and a current code.
+
+    After the go-live the last device stays: without it the user could not log in.
+    """
+    user = device.user
+    if MfaSettings.load().is_live(now) and not user.mfa_devices.exclude(pk=device.pk).exists():
+        raise MfaError("last_device_after_go_live")
+    if not step_up(user=user, password=password, code=code, ip=ip, now=now):
+        raise MfaError("step_up_failed")
+    device_remove(device=device, by=user, ip=ip, now=now)
+
+
 @transaction.atomic
 def device_unlink_all(*, user, by, ip, now, reason=""):
     """Remove every device of `user` (manual 4.1, 4.3). Their open session stays."""

@@ -162,25 +162,17 @@ def step_up(request):
 def device_remove(request):
     """Remove one of one's own devices, after password and a current code."""
     form = DeviceRemoveForm(request.POST, user=request.user)
-    now, ip = timezone.now(), client_ip(request)
-    if not form.is_valid():
-        return _enrol_page(request, remove_form=form)
-    device = form.cleaned_data["device"]
-    last = not Device.objects.filter(user=request.user).exclude(pk=device.pk).exists()
-    if last and MfaSettings.load().is_live(now):
-        form.refuse("last_device_after_go_live", field=None)
-    elif services.step_up(
-        user=request.user,
-        password=form.cleaned_data["password"],
-        code=form.cleaned_data["code"],
-        ip=ip,
-        now=now,
-    ):
-        services.device_remove(device=device, by=request.user, ip=ip, now=now)
-        messages.success(request, _("The device %(name)s has been removed.") % {"name": device})
-        return redirect("mfa:enrol")
-    else:
-        form.refuse("step_up_failed", field=None)
+    if form.is_valid():
+        try:
+            services.device_remove_own(
+                **form.cleaned_data, ip=client_ip(request), now=timezone.now()
+            )
+        except services.MfaError as error:
+            form.refuse(error.code, field=None)
+        else:
+            name = form.cleaned_data["device"].name
+            messages.success(request, _("The device %(name)s has been removed.") % {"name": name})
+            return redirect("mfa:enrol")
     return _enrol_page(request, remove_form=form)
 
 

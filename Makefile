@@ -13,7 +13,6 @@ export DEBUG ?= 1
 run: setup migrate demo
 	@echo
 	@echo "Livits backoffice: http://127.0.0.1:$(PORT)/"
-	@echo "Demo logins (password for all: see README): beheerder, pwillemsen, jjacobs, rdewit, rdevries, adejong"
 	$(PY) manage.py runserver 127.0.0.1:$(PORT)
 
 test: setup test-deps lint

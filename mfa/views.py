@@ -31,7 +31,6 @@ from .network import client_ip
 from .qr import qr_svg
 
 LINK_ALLOWED_UNTIL = "mfa_link_allowed_until"
-HISTORY_PAGE_SIZE = 10
 
 
 def _may_link(request, devices, now):

@@ -1,0 +1,37 @@
+"""The benchmark scripts keep running (on tiny data; the figures come from `make bench`)."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize(
+    ("script", "args", "expected"),
+    [
+        ("enrol.py", ["--repeat", "2"], "QRs made per pending secret                         1.0"),
+        (
+            "reports.py",
+            ["--persons", "300", "--repeat", "1"],
+            "personen-met-mfa: export csv peak memory",
+        ),
+    ],
+)
+def test_bench_script_prints_its_table(tmp_path, script, args, expected):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")}
+    env.update(DEBUG="1", DATABASE_URL=f"sqlite:///{tmp_path / 'bench.sqlite3'}")
+    env.pop("BENCH_ROWS", None)
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / script), *args],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert expected in result.stdout

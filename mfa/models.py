@@ -9,6 +9,12 @@ from . import crypto
 MAX_DEVICES = 5
 
 
+class DeviceQuerySet(models.QuerySet):
+    def active(self, now):
+        """Devices that can be used at `now`: no end date, or one still ahead."""
+        return self.filter(models.Q(expires_at__isnull=True) | models.Q(expires_at__gt=now))
+
+
 class Device(models.Model):
     """An authenticator app linked to a system user. The secret is stored encrypted."""
 
@@ -31,6 +37,8 @@ class Device(models.Model):
     # The TOTP step of the last accepted code: only later steps are accepted.
     last_used_step = models.BigIntegerField(default=0, editable=False)
     expires_at = models.DateTimeField(_("valid until"), null=True, blank=True)
+
+    objects = DeviceQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("device")

@@ -6,11 +6,11 @@ from accounts.models import User
 from .models import AuditEvent, Device, LoginThrottle
 
 
-def users_without_device():
+def users_without_device(now):
     """Active system users who could not log in after go-live."""
     return (
         User.objects.filter(is_active=True)
-        .exclude(Exists(Device.objects.filter(user=OuterRef("pk"))))
+        .exclude(Exists(Device.objects.active(now).filter(user=OuterRef("pk"))))
         .select_related("person")
         .order_by("person__last_name", "person__first_name", "username")
     )

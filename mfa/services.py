@@ -60,7 +60,7 @@ def _notify(user, subject, body):
 
 
 def active_devices(user, now):
-    return [device for device in Device.objects.filter(user=user) if not device.is_expired(now)]
+    return list(Device.objects.active(now).filter(user=user))
 
 
 def is_trusted_location(ip):
@@ -250,10 +250,10 @@ def device_link(*, user, secret, code, by, ip, now, expires_at=None, only_if_unl
         expires_at=expires_at,
     )
     _mfa_changed(user, remaining=True, now=now)
-    via = "" if by == user else f" via beheerder {by.username}"
-    audit(
-        action=Action.DEVICE_LINKED, subject=user, actor=by, ip=ip, detail=device.name + via, at=now
-    )
+    detail = device.name if by == user else f"{device.name} via beheerder {by.username}"
+    if expires_at:
+        detail += f", until {expires_at.isoformat()}"
+    audit(action=Action.DEVICE_LINKED, subject=user, actor=by, ip=ip, detail=detail, at=now)
     _notify(
         user,
         _("Livits: a device was linked to your account"),

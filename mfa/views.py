@@ -206,9 +206,14 @@ def _settings_page(request, *, location_form=None, issuer_form=None, status=200)
         "locations": TrustedLocation.objects.all(),
         "location_form": location_form or TrustedLocationForm(),
         "issuer_form": issuer_form or IssuerForm(initial={"issuer": mfa_settings.issuer_name}),
-        "without_device": selectors.users_without_device().count(),
+        "without_device": selectors.users_without_device(timezone.now()).count(),
     }
     return render(request, "mfa/settings.html", context, status=status)
+
+
+def _posted_location(request):
+    pk = request.POST.get("pk", "")
+    return get_object_or_404(TrustedLocation, pk=int(pk) if pk.isascii() and pk.isdigit() else 0)
 
 
 @login_required
@@ -225,11 +230,7 @@ def settings_page(request):
             return _settings_page(request, issuer_form=form)
         services.issuer_set(issuer=form.cleaned_data["issuer"], by=by, ip=ip)
     elif action in ("location_add", "location_change"):
-        location = (
-            get_object_or_404(TrustedLocation, pk=request.POST.get("pk"))
-            if action == "location_change"
-            else TrustedLocation()
-        )
+        location = _posted_location(request) if action == "location_change" else TrustedLocation()
         form = TrustedLocationForm(request.POST, instance=location)
         if not form.is_valid():
             return _settings_page(request, location_form=form)
@@ -239,8 +240,7 @@ def settings_page(request):
             form.add_error("network", _("This network is already a trusted location."))
             return _settings_page(request, location_form=form)
     elif action == "location_remove":
-        location = get_object_or_404(TrustedLocation, pk=request.POST.get("pk"))
-        services.trusted_location_remove(location=location, by=by, ip=ip)
+        services.trusted_location_remove(location=_posted_location(request), by=by, ip=ip)
     else:
         return _settings_page(request, status=400)
     messages.success(request, _("The MFA settings have been saved."))
@@ -266,7 +266,7 @@ def go_live(request):
         "form": form,
         "mfa_settings": mfa_settings,
         "is_live": mfa_settings.is_live(timezone.now()),
-        "without_device": selectors.users_without_device(),
+        "without_device": selectors.users_without_device(timezone.now()),
     }
     return render(request, "mfa/go_live.html", context)
 

@@ -19,15 +19,9 @@ def _count(queryset):
     return Coalesce(Subquery(counted, output_field=IntegerField()), Value(0))
 
 
-def _active_devices(now):
-    return Device.objects.filter(user=OuterRef("pk")).filter(
-        Q(expires_at__isnull=True) | Q(expires_at__gt=now)
-    )
-
-
-def system_users(now, *, show="all", search=""):
+def system_users(now, *, show="all", search="", order_by=("pk",), descending=False):
     """Every system user with what the reports show about their MFA and logins."""
-    active = _active_devices(now)
+    active = Device.objects.active(now).filter(user=OuterRef("pk"))
     via_admin = active.filter(linked_by__isnull=False).exclude(linked_by=OuterRef("pk"))
     failures = AuditEvent.objects.filter(
         subject=OuterRef("pk"), action__in=FAILURE_ACTIONS, at__gte=now - timedelta(days=30)
@@ -56,11 +50,16 @@ def system_users(now, *, show="all", search=""):
             | Q(person__last_name__icontains=word)
             | Q(username__icontains=word)
         )
-    return users
+    return users.order_by(
+        *(
+            F(name).desc(nulls_last=True) if descending else F(name).asc(nulls_last=True)
+            for name in order_by
+        )
+    )
 
 
 def rollout(now):
     """(linked, total) over all system users, and the MFA settings, for the progress bar."""
-    linked = Exists(_active_devices(now))
+    linked = Exists(Device.objects.active(now).filter(user=OuterRef("pk")))
     counts = User.objects.aggregate(total=Count("pk"), linked=Count("pk", filter=linked))
     return counts["linked"], counts["total"]

@@ -1,6 +1,5 @@
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.paginator import Paginator
-from django.db.models import F
 from django.http import FileResponse, Http404, StreamingHttpResponse
 from django.shortcuts import render
 from django.utils import timezone
@@ -32,11 +31,9 @@ def report(request, slug, export=None):
     sort = report.column(query.value("sort", report.columns[1].header))
     descending = query.value("dir", "asc") == "desc"
     now = timezone.now()
-    order = [
-        F(name).desc(nulls_last=True) if descending else F(name).asc(nulls_last=True)
-        for name in sort.order_by
-    ]
-    users = selectors.system_users(now, show=show, search=search).order_by(*order)
+    users = selectors.system_users(
+        now, show=show, search=search, order_by=sort.order_by, descending=descending
+    )
 
     filename = f"{report.slug}-{timezone.localdate():%Y%m%d}"
     if export == "csv":

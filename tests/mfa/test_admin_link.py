@@ -192,6 +192,8 @@ def test_temporary_access_ends_and_the_expiry_is_audited(admin_client, system_us
     )
     device = Device.objects.get()
     assert device.expires_at is not None
+    linked = AuditEvent.objects.get(action=Action.DEVICE_LINKED)
+    assert "via beheerder beheerder" in linked.detail and "until" in linked.detail
     MfaSettings.objects.update_or_create(pk=1, defaults={"go_live_at": timezone.now()})
     later = device.expires_at + timedelta(minutes=1)
     result = services.login_attempt(

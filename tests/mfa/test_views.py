@@ -8,7 +8,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from mfa import crypto, totp
+from mfa import crypto
 from mfa.models import AuditEvent, Device, LoginThrottle, MfaSettings, TrustedLocation
 from tests.conftest import PASSWORD, code_at
 
@@ -276,13 +276,13 @@ def test_bad_go_live_moment_is_a_form_error(admin_client):
     assert MfaSettings.load().go_live_at is None
 
 
-def test_unknown_settings_action_changes_nothing(admin_client):
+def test_unknown_settings_action_or_location_changes_nothing(admin_client):
+    TrustedLocation.objects.create(name="Kantoor", network="203.0.113.0/24")
     assert admin_client.post(SETTINGS, {"action": "drop_tables"}).status_code == 400
-
-
-def test_totp_helper_agrees_with_the_page(user_client):
-    key = shown_key(user_client.get(ENROL))
-    assert len(key) == 32 and totp.normalize_code(now_code(key))
+    for pk in ("abc", "", "999999", "١"):
+        response = admin_client.post(SETTINGS, {"action": "location_remove", "pk": pk})
+        assert response.status_code == 404
+    assert TrustedLocation.objects.count() == 1
 
 
 def test_the_pending_secret_is_encrypted_in_the_session_store(user_client, system_user):

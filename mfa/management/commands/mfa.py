@@ -87,7 +87,7 @@ class Command(BaseCommand):
         self.stdout.write(f"Trusted locations: {len(locations)}")
         for location in locations:
             self.stdout.write(f"  {location.network}\t{location.name}")
-        without = list(selectors.users_without_device())
+        without = list(selectors.users_without_device(timezone.now()))
         self.stdout.write(f"System users without a device: {len(without)}")
         for user in without:
             self.stdout.write(f"  {user.username}\t{user.person.informal_name}")

@@ -67,7 +67,7 @@ demo: migrate
 
 messages: setup
 	$(PY) manage.py makemessages -l nl --no-obsolete --add-location file
-	$(PY) manage.py compilemessages
+	$(PY) manage.py compilemessages --ignore ".venv" --ignore "node_modules"
 
 # The production shape on this machine: gunicorn with 4 workers, PostgreSQL and
 # Redis (defaults: the local servers), DEBUG off. Secrets for it are generated

@@ -4,7 +4,7 @@ from django.utils.translation import gettext_lazy as _
 
 from mfa.forms import AccessCodeField
 
-from .models import Person, User
+from .models import Person, User, canonical_username
 
 
 class LoginForm(forms.Form):
@@ -14,10 +14,14 @@ class LoginForm(forms.Form):
         "invalid_login": _(
             "Login failed. Check your username, password and access code and try again."
         ),
-        "no_device": _(
-            "Multi-factor authentication is required, but no device is linked to your "
-            "account. A beheerder must link MFA for you first."
+        # After the go-live: the same for every failure, with the way out for people
+        # who have no app yet (it does not say whether the password was right).
+        "invalid_login_live": _(
+            "Login failed. Check your username, password and access code and try again. "
+            "No authenticator app linked yet? Ask a beheerder to link MFA for you."
         ),
+        # Locks apply to unknown account names too: this reveals no account.
+        "locked": _("Too many failed attempts. Try again after %(time)s."),
     }
 
     username = forms.CharField(
@@ -33,8 +37,9 @@ class LoginForm(forms.Form):
     )
     code = AccessCodeField(required=False)
 
-    def refuse(self, code):
-        self.add_error(None, forms.ValidationError(self.error_messages[code], code=code))
+    def refuse(self, code, **params):
+        message = self.error_messages[code] % params if params else self.error_messages[code]
+        self.add_error(None, forms.ValidationError(message, code=code))
 
 
 class PersonSearchForm(forms.Form):
@@ -97,9 +102,11 @@ class SystemUserForm(forms.ModelForm):
             self.fields["password1"].help_text = _("Leave empty to keep the current password.")
 
     def clean_username(self):
-        # The database refuses duplicates in any case; this names the field.
+        # The database refuses duplicates of the canonical form; this names the field.
         username = self.cleaned_data["username"].strip()
-        taken = User.objects.filter(username__iexact=username).exclude(pk=self.instance.pk)
+        taken = User.objects.filter(username_canonical=canonical_username(username)).exclude(
+            pk=self.instance.pk
+        )
         if taken.exists():
             raise forms.ValidationError(
                 self.error_messages["username_taken"], code="username_taken"

@@ -1,10 +1,32 @@
+import unicodedata
+
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.contrib.auth.models import PermissionsMixin
 from django.contrib.auth.validators import UnicodeUsernameValidator
+from django.core.exceptions import ValidationError
 from django.db import models
-from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+
+USERNAME_MAX_LENGTH = 150
+
+
+def canonical_username(value: str) -> str:
+    """The one identity of a username: what login, throttle, uniqueness and reports compare.
+
+    NFKC folds compatibility forms (full-width letters, the Kelvin sign, the 'fi'
+    ligature, the long s) into their plain letters; casefold is Unicode's caseless
+    match, applied in Python so that every database compares the same string.
+    """
+    folded = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", value).casefold())
+    return folded.strip()
+
+
+def validate_username_canonical_length(value: str) -> None:
+    if len(canonical_username(value)) > USERNAME_MAX_LENGTH:
+        raise ValidationError(
+            _("This username is too long."), code="username_too_long", params={"value": value}
+        )
 
 
 def informal_name(first_name, infix, last_name):
@@ -90,11 +112,19 @@ class Person(models.Model):
         return str(self.pk) if self.pk else ""
 
 
-class UserManager(BaseUserManager):
+class UserQuerySet(models.QuerySet):
+    def bulk_create(self, objs, *args, **kwargs):
+        objs = list(objs)
+        for user in objs:  # save() is skipped: keep the canonical username all the same
+            user.username_canonical = canonical_username(user.username)
+        return super().bulk_create(objs, *args, **kwargs)
+
+
+class UserManager(BaseUserManager.from_queryset(UserQuerySet)):
     use_in_migrations = True
 
     def get_by_natural_key(self, username):
-        return self.get(username__iexact=username)
+        return self.get(username_canonical=canonical_username(username))
 
     def create_user(self, username, password=None, *, person=None, **extra_fields):
         if not username:
@@ -121,10 +151,14 @@ class User(AbstractBaseUser, PermissionsMixin):
     )
     username = models.CharField(
         _("username"),
-        max_length=150,
+        max_length=USERNAME_MAX_LENGTH,
         unique=True,
-        validators=[UnicodeUsernameValidator()],
+        validators=[UnicodeUsernameValidator(), validate_username_canonical_length],
         help_text=_("Letters, digits and @/./+/-/_ only."),
+    )
+    # canonical_username(username), kept by save(): logins look accounts up here.
+    username_canonical = models.CharField(
+        max_length=USERNAME_MAX_LENGTH, unique=True, editable=False
     )
     is_active = models.BooleanField(_("log in as system user"), default=True)
     is_hidden = models.BooleanField(
@@ -147,15 +181,25 @@ class User(AbstractBaseUser, PermissionsMixin):
         verbose_name = _("system user")
         verbose_name_plural = _("system users")
         constraints = [
-            models.UniqueConstraint(
-                Lower("username"),
-                name="accounts_user_username_ci_unique",
-                violation_error_message=_("This username is already taken."),
+            models.CheckConstraint(
+                condition=~models.Q(username_canonical=""),
+                name="accounts_user_username_canonical_set",
+            ),
+            # The otpauth label of authenticator apps is "issuer:account".
+            models.CheckConstraint(
+                condition=~models.Q(username__contains=":"), name="accounts_user_username_no_colon"
             ),
         ]
 
     def __str__(self):
         return self.username
+
+    def save(self, *args, **kwargs):
+        self.username_canonical = canonical_username(self.username)
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and "username" in update_fields:
+            kwargs["update_fields"] = {*update_fields, "username_canonical"}
+        super().save(*args, **kwargs)
 
     def get_full_name(self):
         return self.person.informal_name

@@ -13,7 +13,7 @@ def person_search(query):
             | Q(last_name__icontains=word)
             | Q(email__icontains=word)
         )
-        if word.isdigit() and len(word) < 18:
+        if word.isascii() and word.isdigit() and len(word) < 18:  # "¹²³" is digits, no int
             match |= Q(pk=int(word))
         persons = persons.filter(match)
     return persons

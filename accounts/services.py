@@ -3,7 +3,19 @@ from django.contrib.auth.models import Group, Permission
 from django.db import transaction
 from django.db.models import F
 
-from .models import User
+from mfa.audit import audit
+from mfa.models import AuditEvent
+
+from .models import Person, User
+
+
+class AccountError(Exception):
+    """A refused change to a person or system user; `code` keys the message."""
+
+    def __init__(self, code):
+        super().__init__(code)
+        self.code = code
+
 
 BEHEERDERS_GROUP = "Beheerders"
 # The rights of a beheerder ("admin" in the manual). Permissions of apps that
@@ -48,12 +60,20 @@ def password_dummy_check(password):
     check_password(password, _DUMMY_HASH)
 
 
-def credentials_check(*, username, password):
-    """The active user with this username (any case) and password, or None.
+def may_manage(actor, target):
+    """Whether `actor` may act on the account `target` (or the person record it belongs
+    to): edit, delete, link or unlink MFA, clear a lock. Only a superuser acts on a
+    superuser. `target` None: a person without a system user, anyone with the right
+    permission may act on it."""
+    return target is None or actor.is_superuser or not target.is_superuser
+
+
+def credentials_check(*, key, password):
+    """The active user whose canonical username is `key`, if `password` is theirs; or None.
 
     Every path checks exactly one password hash.
     """
-    user = User.objects.filter(username__iexact=username.strip()).first()
+    user = User.objects.filter(username_canonical=key).first()
     if user is None:
         password_dummy_check(password)
         return None
@@ -65,6 +85,29 @@ def credentials_check(*, username, password):
 def login_record(*, user):
     """Count a successful login; the UPDATE is atomic, so concurrent logins all count."""
     User.objects.filter(pk=user.pk).update(login_count=F("login_count") + 1)
+
+
+@transaction.atomic
+def person_delete(*, person, by, ip):
+    """Delete a person and, with it, their system user: recorded in the audit trail.
+
+    The last active superuser is never deleted: nobody could administer the
+    installation any more.
+    """
+    user = User.objects.select_for_update().filter(person=person).first()
+    if user is not None:
+        if user.is_superuser and user.is_active:
+            others = User.objects.filter(is_superuser=True, is_active=True).exclude(pk=user.pk)
+            if not others.exists():
+                raise AccountError("last_superuser")
+        audit(
+            action=AuditEvent.Action.USER_DELETED,
+            subject=user,
+            actor=by,
+            ip=ip,
+            data={"username": user.username, "person": person.informal_name},
+        )
+    Person.objects.filter(pk=person.pk).delete()
 
 
 @transaction.atomic

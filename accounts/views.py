@@ -1,3 +1,5 @@
+from datetime import timedelta
+
 from django.contrib import messages
 from django.contrib.auth import login as auth_login
 from django.contrib.auth import logout as auth_logout
@@ -6,7 +8,7 @@ from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import formats, timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
@@ -14,13 +16,17 @@ from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 
+from livits import clock
 from mfa import selectors as mfa_selectors
 from mfa import services as mfa_services
+from mfa.middleware import session_authenticated
+from mfa.models import MfaSettings
 from mfa.network import client_ip
 from mfa.services import LoginStatus
 
 from . import selectors, services
 from .forms import LoginForm, PersonForm, PersonSearchForm, SystemUserForm
+from .guards import managed_person
 from .models import Person, User
 
 PAGE_SIZE = 25
@@ -43,15 +49,28 @@ def login_view(request):
         return redirect("accounts:home")
     form = LoginForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        result = mfa_services.login_attempt(
-            **form.cleaned_data, ip=client_ip(request), now=timezone.now()
-        )
+        now = clock.now()
+        result = mfa_services.login_attempt(**form.cleaned_data, ip=client_ip(request), now=now)
         if result.status is LoginStatus.OK:
             auth_login(request, result.user)
+            session_authenticated(request, result.method)
             return redirect(_redirect_target(request))
-        form.refuse("no_device" if result.status is LoginStatus.NO_DEVICE else "invalid_login")
+        if result.status is LoginStatus.LOCKED:
+            form.refuse("locked", time=_lock_end(result.locked_until))
+        else:
+            form.refuse(
+                "invalid_login_live" if MfaSettings.load().is_live(now) else "invalid_login"
+            )
     next_url = request.POST.get("next") or request.GET.get("next", "")
     return render(request, "accounts/login.html", {"form": form, "next": next_url})
+
+
+def _lock_end(locked_until):
+    """The minute from which a locked name may try again, in the user's time zone."""
+    local = timezone.localtime(locked_until)
+    if local.second or local.microsecond:
+        local = local.replace(second=0, microsecond=0) + timedelta(minutes=1)
+    return formats.time_format(local, "TIME_FORMAT")
 
 
 @require_POST
@@ -62,7 +81,7 @@ def logout_view(request):
 
 @login_required
 def home(request):
-    reminder = not request.user.mfa_devices.exists()
+    reminder = not mfa_selectors.has_mfa(request.user, clock.now())
     return render(request, "accounts/home.html", {"mfa_reminder": reminder})
 
 
@@ -87,9 +106,8 @@ def person_detail(request, pk):
     context = {"person": person, "tab": tab}
     system_user = getattr(person, "system_user", None)
     if tab == "user" and system_user:
-        now = timezone.now()
         context.update(
-            mfa_selectors.user_tab(system_user, now, history_page=request.GET.get("page"))
+            mfa_selectors.user_tab(system_user, clock.now(), history_page=request.GET.get("page"))
         )
     return render(request, "accounts/person_detail.html", context)
 
@@ -103,7 +121,7 @@ def person_create(request):
 @login_required
 @permission_required("accounts.change_person", raise_exception=True)
 def person_update(request, pk):
-    return _person_form(request, get_object_or_404(Person, pk=pk))
+    return _person_form(request, managed_person(request, pk))
 
 
 def _person_form(request, person):
@@ -118,12 +136,16 @@ def _person_form(request, person):
 @login_required
 @permission_required("accounts.delete_person", raise_exception=True)
 def person_delete(request, pk):
-    person = get_object_or_404(Person, pk=pk)
+    person = managed_person(request, pk)
     if person.pk == request.user.person_id:
         messages.error(request, _("You cannot delete yourself."))
         return redirect("accounts:person_detail", pk=person.pk)
     if request.method == "POST":
-        person.delete()
+        try:
+            services.person_delete(person=person, by=request.user, ip=client_ip(request))
+        except services.AccountError:
+            messages.error(request, _("The last superuser cannot be deleted."))
+            return redirect("accounts:person_detail", pk=person.pk)
         messages.success(request, _("The person has been deleted."))
         return redirect("accounts:person_list")
     return render(request, "accounts/person_confirm_delete.html", {"person": person})
@@ -133,17 +155,13 @@ def person_delete(request, pk):
 @login_required
 @permission_required("accounts.change_user", raise_exception=True)
 def system_user_edit(request, pk):
-    person = get_object_or_404(Person.objects.select_related("system_user"), pk=pk)
-    user = getattr(person, "system_user", None) or User(person=person)
-    if user._state.adding and not request.user.has_perm("accounts.add_user"):
+    person = managed_person(request, pk)
+    system_user = getattr(person, "system_user", None) or User(person=person)
+    if system_user._state.adding and not request.user.has_perm("accounts.add_user"):
         raise PermissionDenied
-    if user.is_superuser and not request.user.is_superuser:
-        raise PermissionDenied
-    form = SystemUserForm(request.POST or None, instance=user)
+    form = SystemUserForm(request.POST or None, instance=system_user)
     if request.method == "POST" and form.is_valid():
         services.system_user_save(form=form)
         messages.success(request, _("The system user has been saved."))
         return redirect(reverse("accounts:person_detail", args=[person.pk]) + "?tab=user")
-    return render(
-        request, "accounts/system_user_form.html", {"form": form, "person": person, "user": user}
-    )
+    return render(request, "accounts/system_user_form.html", {"form": form, "person": person})

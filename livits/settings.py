@@ -64,6 +64,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "mfa.middleware.go_live_guard",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -92,6 +93,16 @@ DATABASES = {
         conn_max_age=int(os.environ.get("DB_CONN_MAX_AGE", "0")),
     )
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # The embedded default under concurrent requests: readers never wait for the
+    # writer (WAL), every transaction takes the write lock when it begins
+    # (IMMEDIATE, so none has to upgrade a read lock and fail), and a writer waits
+    # up to 20 s for the lock instead of failing with "database is locked".
+    DATABASES["default"]["OPTIONS"] = {
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL",
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 20,
+    }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
@@ -137,6 +148,8 @@ AUTH_PASSWORD_VALIDATORS = [
 LANGUAGE_CODE = "nl"
 LANGUAGES = [("nl", "Nederlands"), ("en", "English")]
 LOCALE_PATHS = [BASE_DIR / "locale"]
+# One date format per language (livits/formats/<language>/formats.py).
+FORMAT_MODULE_PATH = ["livits.formats"]
 TIME_ZONE = "Europe/Amsterdam"
 USE_I18N = True
 USE_TZ = True
@@ -172,6 +185,9 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_HTTPS = env_bool("SECURE_HTTPS", not DEBUG)
 SESSION_COOKIE_SECURE = SECURE_HTTPS
 CSRF_COOKIE_SECURE = SECURE_HTTPS
+LANGUAGE_COOKIE_SECURE = SECURE_HTTPS
+LANGUAGE_COOKIE_HTTPONLY = True
+LANGUAGE_COOKIE_SAMESITE = "Lax"
 SECURE_SSL_REDIRECT = SECURE_HTTPS
 SECURE_HSTS_SECONDS = 365 * 24 * 3600 if SECURE_HTTPS else 0
 SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HTTPS
@@ -212,6 +228,9 @@ if MFA_TRUSTED_PROXIES:
 # 2^(n - MFA_LOCK_AFTER) seconds, at most MFA_LOCK_MAX_SECONDS.
 MFA_LOCK_AFTER = 5
 MFA_LOCK_MAX_SECONDS = 15 * 60
+# An attempt that reached the lock is evaluated alone; should its request die
+# half-way, the account name is free again after this many seconds.
+MFA_ATTEMPT_SECONDS = 60
 # Per client IP: failed logins allowed in one hour.
 MFA_IP_FAILURES_PER_HOUR = 100
 # How long a re-entered password and code allow linking or removing a device.

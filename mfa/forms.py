@@ -3,7 +3,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from . import network, totp
-from .models import TrustedLocation
+from .models import TrustedLocation, moment_in_range
 
 CODE_ERRORS = {
     "invalid_format": _("Enter the 6 digits of the access code from your authenticator app."),
@@ -22,6 +22,12 @@ CODE_ERRORS = {
     ),
     "not_linked": _("This user has no linked MFA (any more): there is nothing to unlink."),
     "expiry_in_past": _("The end of the temporary access must lie in the future."),
+    "out_of_range": _("Enter a moment between 1-1-2000 and 1-1-2100."),
+    "go_live_out_of_range": _("Enter a go-live moment between 1-1-2000 and 1-1-2100."),
+    "go_live_without_own_mfa": _(
+        "Link an authenticator app to your own account first (the padlock at the top right): "
+        "after the go-live you could not log in without it."
+    ),
     "last_device_after_go_live": _(
         "After the go-live of MFA you cannot remove your last device: you could no longer "
         "log in. Link another device first, or ask a beheerder."
@@ -80,6 +86,8 @@ class AdminLinkForm(LinkForm):
             raise forms.ValidationError(
                 self.error_messages["expiry_in_past"], code="expiry_in_past"
             )
+        if expires_at is not None and not moment_in_range(expires_at):
+            raise forms.ValidationError(self.error_messages["out_of_range"], code="out_of_range")
         return expires_at
 
 
@@ -94,7 +102,9 @@ class StepUpForm(MfaForm):
 
 
 class DeviceRemoveForm(StepUpForm):
-    device = forms.ModelChoiceField(label=_("Device"), queryset=None)
+    device = forms.ModelChoiceField(
+        label=_("Device"), queryset=None, empty_label=_("Choose a device")
+    )
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
@@ -115,7 +125,15 @@ class TrustedLocationForm(forms.ModelForm):
     def clean_network(self):
         value = self.cleaned_data["network"]
         try:
-            normalized = str(network.parse_network(value))
+            normalized = str(network.trusted_network(value))
+        except network.NetworkTooBroad:
+            raise forms.ValidationError(
+                _(
+                    "This network is too broad: from it no access code would be asked of a "
+                    "large part of the internet. Enter at most a /8 (IPv4) or /32 (IPv6)."
+                ),
+                code="network_too_broad",
+            ) from None
         except ValueError:
             raise forms.ValidationError(
                 _("Enter a valid IPv4 or IPv6 network, e.g. 192.0.2.0/24."), code="invalid_network"
@@ -135,11 +153,30 @@ class IssuerForm(forms.Form):
         help_text=_("The name under which authenticator apps show Livits."),
     )
 
+    def clean_issuer(self):
+        issuer = totp.issuer_clean(self.cleaned_data["issuer"])
+        if not issuer:
+            raise forms.ValidationError(_("Enter a name."), code="required")
+        return issuer
+
 
 class GoLiveForm(forms.Form):
+    error_messages = CODE_ERRORS
+
     at = forms.DateTimeField(
         label=_("Go-live moment"),
         required=False,
         help_text=_("Empty: now."),
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
     )
+
+    def clean_at(self):
+        at = self.cleaned_data["at"]
+        if at is not None and not moment_in_range(at):
+            raise forms.ValidationError(
+                self.error_messages["go_live_out_of_range"], code="go_live_out_of_range"
+            )
+        return at
+
+    def refuse(self, code):
+        self.add_error(None, forms.ValidationError(self.error_messages[code], code=code))

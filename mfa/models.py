@@ -1,18 +1,39 @@
+from datetime import UTC, datetime
+
 from django.conf import settings
 from django.db import models
-from django.utils import timezone
+from django.utils import formats, timezone
+from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
-from . import crypto
+from . import crypto, totp
 
 # A person rarely has more than a phone and a tablet; the database enforces this.
 MAX_DEVICES = 5
+# A go-live outside these bounds is a typing error (year 1, year 9999), refused
+# by the forms, the command and the database.
+GO_LIVE_EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+GO_LIVE_LATEST = datetime(2100, 1, 1, tzinfo=UTC)
+
+
+def moment_in_range(moment):
+    """Whether a go-live or end of temporary access is one anyone could mean."""
+    return GO_LIVE_EARLIEST <= moment < GO_LIVE_LATEST
 
 
 class DeviceQuerySet(models.QuerySet):
     def active(self, now):
         """Devices that can be used at `now`: no end date, or one still ahead."""
         return self.filter(models.Q(expires_at__isnull=True) | models.Q(expires_at__gt=now))
+
+
+def has_mfa_condition(now, user="pk"):
+    """The one definition of "has MFA" as a condition on system users: an active device.
+
+    `user` names the system user's primary key in the outer query.
+    """
+    return models.Exists(Device.objects.active(now).filter(user=models.OuterRef(user)))
 
 
 class Device(models.Model):
@@ -99,7 +120,12 @@ class MfaSettings(models.Model):
         verbose_name = _("MFA settings")
         verbose_name_plural = _("MFA settings")
         constraints = [
-            models.CheckConstraint(condition=models.Q(id=1), name="mfa_settings_single_row")
+            models.CheckConstraint(condition=models.Q(id=1), name="mfa_settings_single_row"),
+            models.CheckConstraint(
+                condition=models.Q(go_live_at__isnull=True)
+                | models.Q(go_live_at__gte=GO_LIVE_EARLIEST, go_live_at__lt=GO_LIVE_LATEST),
+                name="mfa_settings_go_live_in_range",
+            ),
         ]
 
     def __str__(self):
@@ -111,7 +137,7 @@ class MfaSettings(models.Model):
 
     @property
     def issuer_name(self):
-        return self.issuer or settings.MFA_ISSUER
+        return totp.issuer_clean(self.issuer or settings.MFA_ISSUER)
 
     def is_live(self, now):
         return self.go_live_at is not None and self.go_live_at <= now
@@ -130,7 +156,11 @@ class LoginThrottle(models.Model):
 
 
 class AuditEvent(models.Model):
-    """Who did what to whom, when and from where. Never holds a secret or a code."""
+    """Who did what to whom, when and from where. Never holds a secret or a code.
+
+    What happened is stored as data (`data`) and put into words in the reader's
+    language when shown (`describe`).
+    """
 
     class Action(models.TextChoices):
         DEVICE_LINKED = "device_linked", _("Device linked")
@@ -147,10 +177,12 @@ class AuditEvent(models.Model):
         CODE_REPLAYED = "code_replayed", _("Access code used again")
         LOCKED = "locked", _("Account locked")
         LOCK_CLEARED = "lock_cleared", _("Lock cleared")
+        SESSION_ENDED = "session_ended", _("Session ended at go-live")
         GO_LIVE_CHANGED = "go_live_changed", _("Go-live changed")
         TRUSTED_LOCATION_CHANGED = "trusted_location_changed", _("Trusted locations changed")
         ISSUER_CHANGED = "issuer_changed", _("Issuer name changed")
         KEYS_ROTATED = "keys_rotated", _("Secrets re-encrypted")
+        USER_DELETED = "user_deleted", _("System user deleted")
 
     at = models.DateTimeField(_("time"), default=timezone.now, db_index=True)
     actor = models.ForeignKey(
@@ -173,7 +205,7 @@ class AuditEvent(models.Model):
     subject_name = models.CharField(_("account name"), max_length=150, blank=True)
     action = models.CharField(_("event"), max_length=40, choices=Action)
     ip = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
-    detail = models.CharField(_("detail"), max_length=300, blank=True)
+    data = models.JSONField(_("detail"), default=dict, blank=True)
 
     class Meta:
         verbose_name = _("MFA audit event")
@@ -186,3 +218,79 @@ class AuditEvent(models.Model):
 
     def __str__(self):
         return f"{self.at:%Y-%m-%d %H:%M} {self.action} {self.subject_name}"
+
+    def describe(self):
+        """The detail of this event in the active language."""
+        return _describe(self.action, self.data or {})
+
+
+# Failed login attempts: what the per-IP limit and the reports count.
+FAILURE_ACTIONS = [
+    AuditEvent.Action.LOGIN_FAILED,
+    AuditEvent.Action.LOGIN_NO_DEVICE,
+    AuditEvent.Action.CODE_FAILED,
+    AuditEvent.Action.CODE_REPLAYED,
+]
+
+
+def _moment(value):
+    moment = parse_datetime(value) if isinstance(value, str) else None
+    return (
+        formats.date_format(timezone.localtime(moment), "SHORT_DATETIME_FORMAT") if moment else ""
+    )
+
+
+def _describe(action, data):  # noqa: C901 - one small case per kind of event
+    Action = AuditEvent.Action
+    if "text" in data:  # recorded before details were stored as data
+        return data["text"]
+    parts = []
+    if action == Action.DEVICE_LINKED:
+        parts.append(data.get("device", ""))
+        if data.get("via_admin"):
+            parts.append(gettext("via beheerder"))
+        if data.get("until"):
+            parts.append(gettext("valid until %(moment)s") % {"moment": _moment(data["until"])})
+    elif action in (Action.DEVICE_REMOVED,):
+        parts.append(data.get("device", ""))
+    elif action == Action.DEVICE_EXPIRED:
+        parts.append(data.get("device", ""))
+        parts.append(gettext("ended %(moment)s") % {"moment": _moment(data.get("ended"))})
+    elif action == Action.DEVICE_RENAMED:
+        parts.append(f"{data.get('old', '')} → {data.get('new', '')}")
+    elif action == Action.UNLINKED_ALL:
+        parts.append(", ".join(data.get("devices", [])))
+        if data.get("reason"):
+            parts.append(gettext("reason: %(reason)s") % {"reason": data["reason"]})
+    elif action == Action.LOCKED:
+        failures, wait = data.get("failures", 0), data.get("wait", 0)
+        parts.append(
+            ngettext("%(count)d failure", "%(count)d failures", failures) % {"count": failures}
+        )
+        parts.append(gettext("wait %(seconds)d s") % {"seconds": wait})
+    elif action == Action.GO_LIVE_CHANGED:
+        if data.get("at"):
+            parts.append(gettext("live from %(moment)s") % {"moment": _moment(data["at"])})
+        else:
+            parts.append(gettext("not live"))
+        if data.get("forced"):
+            parts.append(gettext("forced from the shell"))
+    elif action == Action.TRUSTED_LOCATION_CHANGED:
+        verbs = {
+            "added": gettext("added"),
+            "changed": gettext("changed"),
+            "removed": gettext("removed"),
+        }
+        parts.append(
+            f"{verbs.get(data.get('change'), '')} {data.get('name', '')} {data.get('network', '')}"
+        )
+    elif action == Action.ISSUER_CHANGED:
+        parts.append(f"{data.get('old', '')} → {data.get('new', '')}")
+    elif action == Action.KEYS_ROTATED:
+        count = data.get("count", 0)
+        parts.append(ngettext("%(count)d secret", "%(count)d secrets", count) % {"count": count})
+    elif action == Action.USER_DELETED:
+        parts.append(data.get("username", ""))
+    if data.get("step_up"):
+        parts.append(gettext("while confirming with password and code"))
+    return ", ".join(part for part in parts if part)

@@ -4,10 +4,27 @@ import ipaddress
 
 from django.conf import settings
 
+# The widest trusted location: anything broader (up to 0.0.0.0/0, the whole
+# internet) would turn the access code off for strangers.
+WIDEST_PREFIX = {4: 8, 6: 32}
+
+
+class NetworkTooBroad(ValueError):
+    pass
+
 
 def parse_network(value):
     """'192.168.1.7/24' -> IPv4Network('192.168.1.0/24'); a bare address is a /32 or /128."""
     return ipaddress.ip_network(value.strip(), strict=False)
+
+
+def trusted_network(value):
+    """The network of a trusted location: parse_network, refusing networks broader than
+    WIDEST_PREFIX (NetworkTooBroad) and anything that is not a network (ValueError)."""
+    net = parse_network(value)
+    if net.prefixlen < WIDEST_PREFIX[net.version]:
+        raise NetworkTooBroad(str(net))
+    return net
 
 
 def _in_any(address, networks):

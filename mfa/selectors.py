@@ -1,18 +1,52 @@
+from django.contrib.auth.models import Permission
 from django.core.paginator import Paginator
-from django.db.models import Exists, OuterRef
+from django.db.models import Q
 
 from accounts.models import User
 
-from .models import AuditEvent, Device, LoginThrottle
+from .models import AuditEvent, Device, LoginThrottle, has_mfa_condition
+
+ADMIN_PERMISSIONS = ("link_device", "unlink_device")
+
+
+def has_mfa(user, now):
+    """Whether `user` has MFA linked at `now`: has_mfa_condition, for one user."""
+    return User.objects.filter(pk=user.pk).filter(has_mfa_condition(now)).exists()
+
+
+def mfa_admins():
+    """Active users who may link or unlink MFA for others: the beheerders."""
+    permissions = Permission.objects.filter(
+        content_type__app_label="mfa", codename__in=ADMIN_PERMISSIONS
+    )
+    return (
+        User.objects.filter(is_active=True)
+        .filter(
+            Q(is_superuser=True)
+            | Q(user_permissions__in=permissions)
+            | Q(groups__permissions__in=permissions)
+        )
+        .distinct()
+    )
 
 
 def users_without_device(now):
-    """Active system users who could not log in after go-live."""
+    """Active system users who could not log in after go-live: beheerders first."""
     return (
         User.objects.filter(is_active=True)
-        .exclude(Exists(Device.objects.active(now).filter(user=OuterRef("pk"))))
+        .exclude(has_mfa_condition(now))
         .select_related("person")
         .order_by("person__last_name", "person__first_name", "username")
+    )
+
+
+def go_live_preview(now):
+    """Who the go-live would lock out: (beheerders, everyone else), each without MFA."""
+    without = list(users_without_device(now))
+    admins = set(mfa_admins().values_list("pk", flat=True))
+    return (
+        [user for user in without if user.pk in admins],
+        [user for user in without if user.pk not in admins],
     )
 
 
@@ -20,16 +54,17 @@ def devices_of(user):
     return list(Device.objects.filter(user=user).select_related("linked_by__person"))
 
 
+def lock_of(user, now):
+    """The user's current login lock, or None."""
+    return LoginThrottle.objects.filter(key=user.username_canonical, locked_until__gt=now).first()
+
+
 def user_tab(user, now, *, history_page=None, page_size=10):
     """What the CRM user tab shows about a system user's MFA."""
-    devices = devices_of(user)
-    active = [device for device in devices if not device.is_expired(now)]
     history = AuditEvent.objects.filter(subject=user).select_related("actor__person")
     return {
-        "mfa_devices": devices,
-        "mfa_linked": bool(active),
-        "mfa_lock": LoginThrottle.objects.filter(
-            key=user.username.lower(), locked_until__gt=now
-        ).first(),
+        "mfa_devices": devices_of(user),
+        "mfa_linked": has_mfa(user, now),
+        "mfa_lock": lock_of(user, now),
         "mfa_history": Paginator(history, page_size).get_page(history_page),
     }

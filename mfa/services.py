@@ -1,23 +1,40 @@
 """Every write that concerns MFA: linking and removing devices, logins, throttling,
-trusted locations and go-live. Each leaves an audit record."""
+trusted locations and go-live. Each leaves an audit record.
+
+Writes hold the database's write lock only for the writes: a password hash (about
+0.2 s of CPU) is never computed inside a transaction.
+"""
 
 import enum
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.core.mail import send_mail
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, models, transaction
+from django.db.models import Case, F, Q, Value, When
+from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
-from accounts.models import User
+from accounts.models import User, canonical_username
 from accounts.services import credentials_check, login_record, password_dummy_check
 
-from . import crypto, network, totp
-from .models import MAX_DEVICES, AuditEvent, Device, LoginThrottle, MfaSettings, TrustedLocation
+from . import crypto, network, selectors, totp
+from .audit import audit
+from .models import (
+    FAILURE_ACTIONS,
+    MAX_DEVICES,
+    AuditEvent,
+    Device,
+    LoginThrottle,
+    MfaSettings,
+    TrustedLocation,
+    has_mfa_condition,
+    moment_in_range,
+)
+from .selectors import has_mfa
 
 Action = AuditEvent.Action
-FAILURE_ACTIONS = [Action.LOGIN_FAILED, Action.CODE_FAILED, Action.CODE_REPLAYED]
 
 
 class MfaError(Exception):
@@ -31,36 +48,31 @@ class MfaError(Exception):
 class LoginStatus(enum.Enum):
     OK = "ok"
     FAILED = "failed"  # one generic message, whatever the reason
-    NO_DEVICE = "no_device"  # right password, but after go-live no device is linked
+    LOCKED = "locked"  # not evaluated: the account name is locked until `locked_until`
 
 
 @dataclass(frozen=True)
 class LoginResult:
     status: LoginStatus
     user: User | None = None
+    # How the session was authenticated: LOGIN_CODE, LOGIN_TRUSTED, LOGIN_WITHOUT_DEVICE.
+    method: str = ""
+    locked_until: datetime | None = None
 
 
-def audit(*, action, subject=None, actor=None, ip=None, detail="", subject_name="", at=None):
-    fields = {"at": at} if at else {}
-    return AuditEvent.objects.create(
-        action=action,
-        subject=subject,
-        subject_name=subject_name or (subject.username if subject else ""),
-        actor=actor,
-        ip=ip,
-        detail=detail[:300],
-        **fields,
-    )
+def _local(moment):
+    return formats.date_format(timezone.localtime(moment), "SHORT_DATETIME_FORMAT")
+
+
+def _iso(moment):
+    """A moment as audit data: ISO 8601 in UTC."""
+    return moment.astimezone(UTC).isoformat()
 
 
 def _notify(user, subject, body):
     email = user.person.email
     if email:
         transaction.on_commit(lambda: send_mail(subject, body, None, [email], fail_silently=True))
-
-
-def active_devices(user, now):
-    return list(Device.objects.active(now).filter(user=user))
 
 
 def is_trusted_location(ip):
@@ -70,24 +82,56 @@ def is_trusted_location(ip):
 # --- Throttling -------------------------------------------------------------
 
 
-def _throttle_key(username):
-    return username.strip().lower()[:150]
+def throttle_key(username):
+    """Failures are counted per canonical account name, known or not."""
+    return canonical_username(username)[:150]
 
 
-def _is_blocked(key, ip, now):
-    locked = LoginThrottle.objects.filter(key=key, locked_until__gt=now).exists()
-    if locked or not ip:
-        return locked
+def _ip_blocked(ip, now):
+    if not ip:
+        return False
     since = now - timedelta(hours=1)
     failures = AuditEvent.objects.filter(ip=ip, action__in=FAILURE_ACTIONS, at__gte=since).count()
     return failures >= settings.MFA_IP_FAILURES_PER_HOUR
 
 
-@transaction.atomic
-def _failure(*, key, user, ip, now, action, detail=""):
-    audit(action=action, subject=user, subject_name=key, ip=ip, detail=detail, at=now)
-    throttle, _created = LoginThrottle.objects.select_for_update().get_or_create(key=key)
-    throttle.failures += 1
+def _throttle_reserve(key, now):
+    """Reserve one evaluated attempt for `key`; None, or the moment its lock ends.
+
+    The attempt counts as a failure from the start (a success resets the count), so
+    however many requests race, at most MFA_LOCK_AFTER are evaluated before the
+    lock holds. From there on one at a time: the reservation itself locks the name
+    until the outcome is recorded, or MFA_ATTEMPT_SECONDS should the request die.
+    """
+    provisional = now + timedelta(seconds=settings.MFA_ATTEMPT_SECONDS)
+    with transaction.atomic():
+        LoginThrottle.objects.bulk_create([LoginThrottle(key=key)], ignore_conflicts=True)
+        reserved = LoginThrottle.objects.filter(
+            Q(locked_until__isnull=True) | Q(locked_until__lte=now), key=key
+        ).update(
+            failures=F("failures") + 1,
+            locked_until=Case(
+                When(
+                    failures__gte=settings.MFA_LOCK_AFTER - 1,
+                    then=Value(provisional, output_field=models.DateTimeField()),
+                ),
+                default=F("locked_until"),
+            ),
+        )
+    if reserved:
+        return None
+    return LoginThrottle.objects.filter(key=key).values_list("locked_until", flat=True).first()
+
+
+def _failure(*, key, user, ip, now, action, data=None):
+    """Record a failed attempt (already counted by its reservation) and start the wait.
+
+    Call inside a transaction.
+    """
+    audit(action=action, subject=user, subject_name=key, ip=ip, data=data, at=now)
+    throttle, _created = LoginThrottle.objects.select_for_update().get_or_create(
+        key=key, defaults={"failures": 1}
+    )
     throttle.last_failure_at = now
     if throttle.failures >= settings.MFA_LOCK_AFTER:
         wait = min(
@@ -99,14 +143,14 @@ def _failure(*, key, user, ip, now, action, detail=""):
             subject=user,
             subject_name=key,
             ip=ip,
-            detail=f"{throttle.failures} failures, wait {wait} s",
+            data={"failures": throttle.failures, "wait": wait},
             at=now,
         )
-    throttle.save()
+    throttle.save(update_fields=["last_failure_at", "locked_until"])
 
 
 def throttle_clear(*, user, by, ip):
-    deleted, _rows = LoginThrottle.objects.filter(key=_throttle_key(user.username)).delete()
+    deleted, _rows = LoginThrottle.objects.filter(key=user.username_canonical).delete()
     if deleted:
         audit(action=Action.LOCK_CLEARED, subject=user, actor=by, ip=ip)
     return bool(deleted)
@@ -134,63 +178,87 @@ def _code_consume(devices, code, now):
     return None, False
 
 
-@transaction.atomic
 def login_attempt(*, username, password, code, ip, now):
     """Decide a login from username, password, access code, client IP and time.
 
-    One transaction: a login cut short (say, the database goes away) leaves no
-    audit row, counter or consumed code behind.
+    Three short steps: reserve the attempt (one write), check the password outside
+    any transaction, then decide and record the outcome in one transaction, so a
+    login cut short leaves no audit row, counter or consumed code behind.
     """
-    key = _throttle_key(username)
-    if _is_blocked(key, ip, now):
+    key = throttle_key(username)
+    if _ip_blocked(ip, now):
         password_dummy_check(password)
         return LoginResult(LoginStatus.FAILED)
-    user = credentials_check(username=username, password=password)
+    locked_until = _throttle_reserve(key, now)
+    if locked_until:
+        password_dummy_check(password)
+        return LoginResult(LoginStatus.LOCKED, locked_until=locked_until)
+    user = credentials_check(key=key, password=password)
+    with transaction.atomic():
+        return _login_decide(key=key, user=user, code=code, ip=ip, now=now)
+
+
+def _login_decide(*, key, user, code, ip, now):
     if user is None:
         _failure(key=key, user=None, ip=ip, now=now, action=Action.LOGIN_FAILED)
         return LoginResult(LoginStatus.FAILED)
-
-    devices = list(Device.objects.filter(user=user))
-    if any(device.is_expired(now) for device in devices):
-        devices_expire(user=user, ip=ip, now=now)
-        devices = [device for device in devices if not device.is_expired(now)]
+    devices = _usable_devices(user, ip, now)
     if devices and is_trusted_location(ip):
-        action = Action.LOGIN_TRUSTED
+        method = Action.LOGIN_TRUSTED
     elif devices:
         device, replayed = _code_consume(devices, code, now)
         if device is None or replayed:
             action = Action.CODE_REPLAYED if replayed else Action.CODE_FAILED
             _failure(key=key, user=user, ip=ip, now=now, action=action)
             return LoginResult(LoginStatus.FAILED)
-        action = Action.LOGIN_CODE
+        method = Action.LOGIN_CODE
     elif MfaSettings.load().is_live(now):
-        audit(action=Action.LOGIN_NO_DEVICE, subject=user, ip=ip, at=now)
-        return LoginResult(LoginStatus.NO_DEVICE, user)
+        # Recorded for the beheerder's history panel; the person sees the generic message.
+        _failure(key=key, user=user, ip=ip, now=now, action=Action.LOGIN_NO_DEVICE)
+        return LoginResult(LoginStatus.FAILED)
     else:
-        action = Action.LOGIN_WITHOUT_DEVICE
-
+        method = Action.LOGIN_WITHOUT_DEVICE
     LoginThrottle.objects.filter(key=key).delete()
-    audit(action=action, subject=user, ip=ip, at=now)
+    audit(action=method, subject=user, ip=ip, at=now)
     login_record(user=user)
-    return LoginResult(LoginStatus.OK, user)
+    return LoginResult(LoginStatus.OK, user, method=method)
+
+
+def _usable_devices(user, ip, now):
+    """The user's active devices; expired temporary ones are removed on the way."""
+    devices = list(Device.objects.filter(user=user))
+    if any(device.is_expired(now) for device in devices):
+        devices_expire(user=user, ip=ip, now=now)
+    return [device for device in devices if not device.is_expired(now)]
 
 
 def step_up(*, user, password, code, ip, now):
     """Re-check password and a fresh code before a device is linked or removed."""
-    key = _throttle_key(user.username)
-    if _is_blocked(key, ip, now):
+    key = user.username_canonical
+    if _ip_blocked(ip, now) or _throttle_reserve(key, now):
         password_dummy_check(password)
         return False
-    if not user.check_password(password):
-        _failure(key=key, user=user, ip=ip, now=now, action=Action.LOGIN_FAILED, detail="step-up")
-        return False
-    device, replayed = _code_consume(active_devices(user, now), code, now)
-    if device is None or replayed:
-        action = Action.CODE_REPLAYED if replayed else Action.CODE_FAILED
-        _failure(key=key, user=user, ip=ip, now=now, action=action, detail="step-up")
-        return False
-    LoginThrottle.objects.filter(key=key).delete()
+    password_ok = user.check_password(password)
+    with transaction.atomic():
+        if not password_ok:
+            _failure(key=key, user=user, ip=ip, now=now, action=Action.LOGIN_FAILED, data=STEP_UP)
+            return False
+        devices = list(Device.objects.active(now).filter(user=user))
+        device, replayed = _code_consume(devices, code, now)
+        if device is None or replayed:
+            action = Action.CODE_REPLAYED if replayed else Action.CODE_FAILED
+            _failure(key=key, user=user, ip=ip, now=now, action=action, data=STEP_UP)
+            return False
+        LoginThrottle.objects.filter(key=key).delete()
     return True
+
+
+STEP_UP = {"step_up": True}
+
+
+def session_end(*, user, ip, now):
+    """Record that a session without a second factor ended because MFA went live."""
+    audit(action=Action.SESSION_ENDED, subject=user, ip=ip, at=now)
 
 
 # --- Devices ----------------------------------------------------------------
@@ -204,15 +272,16 @@ def _device_name(devices, slot):
     return _("Device %(number)s") % {"number": number}
 
 
-def _mfa_changed(user, remaining, now):
-    """Keep MFA created/changed: created while devices exist, changed on every later change."""
-    if remaining and user.mfa_created_at is None:
+def _mfa_changed(user, now):
+    """Keep MFA created/changed: created while MFA is linked, changed on every later change."""
+    linked = has_mfa(user, now)
+    if linked and user.mfa_created_at is None:
         user.mfa_created_at = now
         if user.mfa_changed_at is not None:
             user.mfa_changed_at = now
     else:
         user.mfa_changed_at = now
-        if not remaining:
+        if not linked:
             user.mfa_created_at = None
     User.objects.filter(pk=user.pk).update(
         mfa_created_at=user.mfa_created_at, mfa_changed_at=user.mfa_changed_at
@@ -223,16 +292,16 @@ def _mfa_changed(user, remaining, now):
 def device_link(*, user, secret, code, by, ip, now, expires_at=None, only_if_unlinked=False):
     """Link the authenticator holding `secret`, proven by a current `code`.
 
-    A beheerder links for someone else only while that person has no device
-    (manual 4.1: unlink first), so `only_if_unlinked` refuses a stale page.
+    A beheerder links for someone else only while that person has no MFA (manual
+    4.1: unlink first), so `only_if_unlinked` refuses a stale page.
     """
     code = totp.normalize_code(code)
     step = totp.matching_step(secret, code, now) if code else None
     if step is None:
         raise MfaError("invalid_code")
     user = User.objects.select_for_update().get(pk=user.pk)  # one link at a time per user
-    devices = list(Device.objects.filter(user=user))
-    if only_if_unlinked and devices:
+    devices = _usable_devices(user, ip, now)
+    if only_if_unlinked and has_mfa(user, now):
         raise MfaError("already_has_mfa")
     if any(device.secret == secret for device in devices):
         raise MfaError("already_linked")
@@ -249,34 +318,44 @@ def device_link(*, user, secret, code, by, ip, now, expires_at=None, only_if_unl
         last_used_step=step,  # the code that linked the device cannot also log in
         expires_at=expires_at,
     )
-    _mfa_changed(user, remaining=True, now=now)
-    detail = device.name if by == user else f"{device.name} via beheerder {by.username}"
+    _mfa_changed(user, now)
+    data = {"device": device.name, "via_admin": by is not None and by.pk != user.pk}
     if expires_at:
-        detail += f", until {expires_at.isoformat()}"
-    audit(action=Action.DEVICE_LINKED, subject=user, actor=by, ip=ip, detail=detail, at=now)
+        data["until"] = _iso(expires_at)
+    audit(action=Action.DEVICE_LINKED, subject=user, actor=by, ip=ip, data=data, at=now)
     _notify(
         user,
         _("Livits: a device was linked to your account"),
         _("A device (%(name)s) was linked for multi-factor authentication on %(when)s.")
-        % {"name": device.name, "when": now.strftime("%d-%m-%Y %H:%M UTC")},
+        % {"name": device.name, "when": _local(now)},
     )
     return device
 
 
 @transaction.atomic
-def device_remove(*, device, by, ip, now):
+def device_remove(*, device, by, ip, now, keep_last_after_go_live=False):
+    """Remove one device. With `keep_last_after_go_live`, refuse when it would leave the
+    user without MFA after the go-live (decided after the delete, in the same lock)."""
     user = User.objects.select_for_update().get(pk=device.user_id)
     deleted, _rows = Device.objects.filter(pk=device.pk).delete()
     if not deleted:
         raise MfaError("gone")
-    remaining = Device.objects.filter(user=user).exists()
-    _mfa_changed(user, remaining=remaining, now=now)
-    audit(action=Action.DEVICE_REMOVED, subject=user, actor=by, ip=ip, detail=device.name, at=now)
+    if keep_last_after_go_live and MfaSettings.load().is_live(now) and not has_mfa(user, now):
+        raise MfaError("last_device_after_go_live")  # rolls the delete back
+    _mfa_changed(user, now)
+    audit(
+        action=Action.DEVICE_REMOVED,
+        subject=user,
+        actor=by,
+        ip=ip,
+        data={"device": device.name},
+        at=now,
+    )
     _notify(
         user,
         _("Livits: a device was removed from your account"),
         _("A device (%(name)s) was removed from multi-factor authentication on %(when)s.")
-        % {"name": device.name, "when": now.strftime("%d-%m-%Y %H:%M UTC")},
+        % {"name": device.name, "when": _local(now)},
     )
 
 
@@ -286,24 +365,22 @@ def device_remove_own(*, device, password, code, ip, now):
     After the go-live the last device stays: without it the user could not log in.
     """
     user = device.user
-    if MfaSettings.load().is_live(now) and not user.mfa_devices.exclude(pk=device.pk).exists():
-        raise MfaError("last_device_after_go_live")
     if not step_up(user=user, password=password, code=code, ip=ip, now=now):
         raise MfaError("step_up_failed")
-    device_remove(device=device, by=user, ip=ip, now=now)
+    device_remove(device=device, by=user, ip=ip, now=now, keep_last_after_go_live=True)
 
 
 @transaction.atomic
 def device_unlink_all(*, user, by, ip, now, reason=""):
     """Remove every device of `user` (manual 4.1, 4.3). Their open session stays."""
     user = User.objects.select_for_update().get(pk=user.pk)
-    names = list(Device.objects.filter(user=user).values_list("name", flat=True))
-    if not names:
+    if not has_mfa(user, now):
         raise MfaError("not_linked")
+    names = list(Device.objects.filter(user=user).values_list("name", flat=True))
     Device.objects.filter(user=user).delete()
-    _mfa_changed(user, remaining=False, now=now)
-    detail = ", ".join(names) + (f"; reason: {reason}" if reason else "")
-    audit(action=Action.UNLINKED_ALL, subject=user, actor=by, ip=ip, detail=detail, at=now)
+    _mfa_changed(user, now)
+    data = {"devices": names, **({"reason": reason} if reason else {})}
+    audit(action=Action.UNLINKED_ALL, subject=user, actor=by, ip=ip, data=data, at=now)
     _notify(
         user,
         _("Livits: MFA was unlinked from your account"),
@@ -311,7 +388,7 @@ def device_unlink_all(*, user, by, ip, now, reason=""):
             "A beheerder unlinked multi-factor authentication from your account on %(when)s. "
             "Link your authenticator app again through the padlock in Livits."
         )
-        % {"when": now.strftime("%d-%m-%Y %H:%M UTC")},
+        % {"when": _local(now)},
     )
     return len(names)
 
@@ -323,13 +400,13 @@ def devices_expire(*, user, ip, now):
     if not expired:
         return 0
     Device.objects.filter(pk__in=[device.pk for device in expired]).delete()
-    _mfa_changed(user, remaining=Device.objects.filter(user=user).exists(), now=now)
+    _mfa_changed(user, now)
     for device in expired:
         audit(
             action=Action.DEVICE_EXPIRED,
             subject=user,
             ip=ip,
-            detail=f"{device.name}, ended {device.expires_at.isoformat()}",
+            data={"device": device.name, "ended": _iso(device.expires_at)},
             at=now,
         )
     return len(expired)
@@ -347,7 +424,7 @@ def device_rename(*, device, name, by, ip):
                 subject=device.user,
                 actor=by,
                 ip=ip,
-                detail=f"{old} -> {name}",
+                data={"old": old, "new": name},
             )
     except IntegrityError:
         raise MfaError("name_taken") from None
@@ -366,12 +443,12 @@ def trusted_location_save(*, location, by, ip):
             location.save()
     except IntegrityError:
         raise MfaError("network_taken") from None
-    verb = "added" if creating else "changed"
+    change = "added" if creating else "changed"
     audit(
         action=Action.TRUSTED_LOCATION_CHANGED,
         actor=by,
         ip=ip,
-        detail=f"{verb}: {location.name} {location.network}",
+        data={"change": change, "name": location.name, "network": location.network},
     )
     return location
 
@@ -383,7 +460,7 @@ def trusted_location_remove(*, location, by, ip):
         action=Action.TRUSTED_LOCATION_CHANGED,
         actor=by,
         ip=ip,
-        detail=f"removed: {location.name} {location.network}",
+        data={"change": "removed", "name": location.name, "network": location.network},
     )
 
 
@@ -391,20 +468,35 @@ def trusted_location_remove(*, location, by, ip):
 def issuer_set(*, issuer, by, ip):
     mfa_settings = MfaSettings.load()
     old = mfa_settings.issuer_name
-    mfa_settings.issuer = issuer.replace(":", "").strip()
+    mfa_settings.issuer = totp.issuer_clean(issuer)
     mfa_settings.save(update_fields=["issuer"])
     audit(
-        action=Action.ISSUER_CHANGED, actor=by, ip=ip, detail=f"{old} -> {mfa_settings.issuer_name}"
+        action=Action.ISSUER_CHANGED,
+        actor=by,
+        ip=ip,
+        data={"old": old, "new": mfa_settings.issuer_name},
     )
 
 
 @transaction.atomic
-def go_live_set(*, at, by, ip):
-    """Set the go-live moment (None: not live)."""
+def go_live_set(*, at, by, ip, now, forced=False):
+    """Set the go-live moment (None: not live).
+
+    Nobody may lock themselves out: a beheerder sets a go-live only with MFA of
+    their own, and the shell (`by` None) only while at least one user who can link
+    MFA for others has it. `forced` is the shell's break glass, recorded as such.
+    """
+    if at is not None and not moment_in_range(at):
+        raise MfaError("go_live_out_of_range")
+    if at is not None and not forced:
+        if by is not None and not has_mfa(by, now):
+            raise MfaError("go_live_without_own_mfa")
+        if by is None and not selectors.mfa_admins().filter(has_mfa_condition(now)).exists():
+            raise MfaError("go_live_without_admin_mfa")
     MfaSettings.load()
     MfaSettings.objects.filter(pk=1).update(go_live_at=at)
-    detail = f"live from {at.isoformat()}" if at else "not live"
-    audit(action=Action.GO_LIVE_CHANGED, actor=by, ip=ip, detail=detail)
+    data = {"at": _iso(at) if at else None, **({"forced": True} if forced else {})}
+    audit(action=Action.GO_LIVE_CHANGED, actor=by, ip=ip, data=data, at=now)
 
 
 @transaction.atomic
@@ -416,5 +508,5 @@ def secrets_reencrypt():
             secret_encrypted=crypto.reencrypt(device.secret_encrypted)
         )
         count += 1
-    audit(action=Action.KEYS_ROTATED, detail=f"{count} secrets")
+    audit(action=Action.KEYS_ROTATED, data={"count": count})
     return count

@@ -56,9 +56,17 @@ def matching_step(secret, code, now):
     return found
 
 
+def issuer_clean(issuer):
+    """The issuer as apps show it: the Key Uri Format's label cannot hold a ':'."""
+    return issuer.replace(":", "").strip()
+
+
 def otpauth_uri(secret, account, issuer):
-    """Key URI for authenticator apps (Google's Key Uri Format)."""
-    issuer = issuer.replace(":", "").strip()
+    """Key URI for authenticator apps (Google's Key Uri Format).
+
+    `account` is a username, which holds no ':' (a database constraint).
+    """
+    issuer = issuer_clean(issuer)
     label = f"{quote(issuer, safe='')}:{quote(account, safe='')}"
     return (
         f"otpauth://totp/{label}?secret={secret}&issuer={quote(issuer, safe='')}"

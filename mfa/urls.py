@@ -13,5 +13,9 @@ urlpatterns = [
     path("persons/<int:person_pk>/unlink/", views.admin_unlink, name="admin_unlink"),
     path("persons/<int:person_pk>/unlock/", views.lock_clear, name="lock_clear"),
     path("settings/", views.settings_page, name="settings"),
+    path("settings/issuer/", views.issuer_change, name="issuer"),
+    path("settings/locations/", views.location_save, name="location_add"),
+    path("settings/locations/<int:pk>/", views.location_save, name="location_change"),
+    path("settings/locations/<int:pk>/remove/", views.location_remove, name="location_remove"),
     path("settings/go-live/", views.go_live, name="go_live"),
 ]

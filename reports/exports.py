@@ -1,32 +1,48 @@
-"""Cell values as the reports show them, and the streamed CSV and XLSX exports."""
+"""Cell values as the reports show them, and the streamed CSV and XLSX exports.
+
+Text from the CRM (names, usernames) is data, never a formula: a CSV cell that a
+spreadsheet would read as one gets a leading apostrophe (OWASP's CSV-injection
+advice), and XLSX cells are typed explicitly (reports/xlsx.py).
+"""
 
 import csv
-import tempfile
 from datetime import datetime
 
-from django.utils import timezone
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
+from django.utils import formats, timezone
+from django.utils.translation import gettext as _
 
-EXCEL_DATE_FORMAT = "d-m-yyyy h:mm"
+from . import xlsx
+
 CHUNK = 2000
+# What spreadsheets take as the start of a formula (or a DDE command).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# The sheet's dates, as the screens show them (livits/formats), in Excel's notation.
+EXCEL_DATE_FORMAT = {"nl": "d-m-yyyy hh:mm", "en": "d mmm yyyy hh:mm"}
 
 
 def display(value):
-    """A cell as text; dates as in the manual, local time: 22-5-2017 13:59."""
+    """A cell as text in the active language; dates in the language's one format."""
     if value is None:
         return ""
     if isinstance(value, bool):
-        return "Ja" if value else "Nee"
+        return _("Yes") if value else _("No")
     if isinstance(value, datetime):
-        local = timezone.localtime(value)
-        return f"{local.day}-{local.month}-{local.year} {local:%H:%M}"
+        return formats.date_format(timezone.localtime(value), "SHORT_DATETIME_FORMAT")
     return str(value)
 
 
-def _excel(value):
+def inert(text):
+    """Text that no spreadsheet evaluates: a leading apostrophe before a formula start."""
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
+def _csv_cell(value):
+    return inert(value) if isinstance(value, str) else display(value)
+
+
+def _xlsx_cell(value):
     if isinstance(value, bool):
-        return "Ja" if value else "Nee"
+        return display(value)
     if isinstance(value, datetime):
         return timezone.localtime(value).replace(tzinfo=None)
     return value
@@ -39,29 +55,23 @@ class _Line:
         return value
 
 
+def _rows(report, users, cell):
+    yield [column.header for column in report.columns]
+    for user in users.iterator(chunk_size=CHUNK):
+        yield [cell(column.value(user)) for column in report.columns]
+
+
 def csv_lines(report, users):
     """UTF-8 with BOM and ';' between fields, so that Dutch Excel opens it as is."""
     writer = csv.writer(_Line(), delimiter=";")
-    yield "\ufeff" + writer.writerow([column.header for column in report.columns])
-    for user in users.iterator(chunk_size=CHUNK):
-        yield writer.writerow([display(column.value(user)) for column in report.columns])
+    for number, row in enumerate(_rows(report, users, _csv_cell)):
+        yield ("\ufeff" if number == 0 else "") + writer.writerow(row)
 
 
-def xlsx_file(report, users):
-    """An XLSX workbook written row by row (openpyxl write-only) into a temporary file."""
-    workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet(title=report.slug[:31])
-    sheet.append([column.header for column in report.columns])
-    for user in users.iterator(chunk_size=CHUNK):
-        row = []
-        for column in report.columns:
-            value = _excel(column.value(user))
-            if isinstance(value, datetime):
-                value = WriteOnlyCell(sheet, value=value)
-                value.number_format = EXCEL_DATE_FORMAT
-            row.append(value)
-        sheet.append(row)
-    handle = tempfile.TemporaryFile()  # noqa: SIM115 - FileResponse closes it
-    workbook.save(handle)
-    handle.seek(0)
-    return handle
+def xlsx_chunks(report, users, language):
+    """The report as an XLSX workbook, streamed."""
+    return xlsx.stream(
+        _rows(report, users, _xlsx_cell),
+        sheet_name=str(report.sheet_name),
+        date_format=EXCEL_DATE_FORMAT.get(language, EXCEL_DATE_FORMAT["nl"]),
+    )

@@ -23,6 +23,7 @@ class Report:
     title: Any
     description: Any
     columns: tuple[Column, ...]
+    sheet_name: str  # of the XLSX export: at most 31 characters
 
     def column(self, header):
         return next((column for column in self.columns if column.header == header), None)
@@ -60,6 +61,7 @@ PERSONS_WITH_MFA = Report(
         LAST_LOGIN,
         HIDDEN,
     ),
+    sheet_name="Personen met MFA",
 )
 
 LOGIN_STATS = Report(
@@ -79,6 +81,7 @@ LOGIN_STATS = Report(
         ),
         Column("Nu_geblokkeerd", lambda user: user.locked_now, ("locked_now", "pk")),
     ),
+    sheet_name="Systeemgebruikers inlog stats",
 )
 
 REPORTS = {report.slug: report for report in (PERSONS_WITH_MFA, LOGIN_STATS)}

@@ -3,11 +3,10 @@
 from datetime import timedelta
 
 from django.db.models import Count, Exists, F, IntegerField, OuterRef, Q, Subquery, Value
-from django.db.models.functions import Coalesce, Lower
+from django.db.models.functions import Coalesce
 
 from accounts.models import User
-from mfa.models import AuditEvent, Device, LoginThrottle
-from mfa.services import FAILURE_ACTIONS
+from mfa.models import FAILURE_ACTIONS, AuditEvent, Device, LoginThrottle, has_mfa_condition
 
 FILTERS = ("all", "linked", "unlinked", "via_admin")
 
@@ -26,9 +25,9 @@ def system_users(now, *, show="all", search="", order_by=("pk",), descending=Fal
     failures = AuditEvent.objects.filter(
         subject=OuterRef("pk"), action__in=FAILURE_ACTIONS, at__gte=now - timedelta(days=30)
     )
-    locked = LoginThrottle.objects.filter(key=Lower(OuterRef("username")), locked_until__gt=now)
+    locked = LoginThrottle.objects.filter(key=OuterRef("username_canonical"), locked_until__gt=now)
     users = User.objects.select_related("person").annotate(
-        mfa_linked=Exists(active),
+        mfa_linked=has_mfa_condition(now),
         device_count=_count(active),
         via_admin=Exists(via_admin),
         via_admin_until=Subquery(
@@ -60,6 +59,7 @@ def system_users(now, *, show="all", search="", order_by=("pk",), descending=Fal
 
 def rollout(now):
     """(linked, total) over all system users, and the MFA settings, for the progress bar."""
-    linked = Exists(Device.objects.active(now).filter(user=OuterRef("pk")))
-    counts = User.objects.aggregate(total=Count("pk"), linked=Count("pk", filter=linked))
+    counts = User.objects.aggregate(
+        total=Count("pk"), linked=Count("pk", filter=has_mfa_condition(now))
+    )
     return counts["linked"], counts["total"]

@@ -1,6 +1,6 @@
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.paginator import Paginator
-from django.http import FileResponse, Http404, StreamingHttpResponse
+from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
@@ -43,12 +43,12 @@ def report(request, slug, export=None):
         response["Content-Disposition"] = f'attachment; filename="{filename}.csv"'
         return response
     if export == "xlsx":
-        return FileResponse(
-            exports.xlsx_file(report, users),
-            as_attachment=True,
-            filename=f"{filename}.xlsx",
+        response = StreamingHttpResponse(
+            exports.xlsx_chunks(report, users, request.LANGUAGE_CODE),
             content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         )
+        response["Content-Disposition"] = f'attachment; filename="{filename}.xlsx"'
+        return response
 
     page = Paginator(users, PAGE_SIZE).get_page(request.GET.get("page"))
     linked, total = selectors.rollout(now)

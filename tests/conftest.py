@@ -5,10 +5,8 @@ from django.contrib.auth.models import Group
 
 from accounts.models import Person, User
 from accounts.services import BEHEERDERS_GROUP
-from mfa import services as mfa_services
 from mfa import totp
-
-PASSWORD = "Correct-horse-42"
+from tests.helpers import PASSWORD, link, login_with_code
 
 
 @pytest.fixture(autouse=True)
@@ -40,8 +38,8 @@ def admin_user(db):
 
 @pytest.fixture
 def admin_client(client, admin_user):
-    client.force_login(admin_user)
-    return client
+    """The beheerder, logged in with an access code (her session outlives a go-live)."""
+    return login_with_code(client, admin_user)
 
 
 @pytest.fixture
@@ -61,21 +59,9 @@ def secret():
     return totp.new_secret()
 
 
-def code_at(secret, now, steps=0):
-    return totp.code_at_step(secret, totp.step_at(now) + steps)
-
-
 @pytest.fixture
 def linked_user(system_user, secret, frozen_now):
     """rdewit with one device, linked a minute before `frozen_now`."""
-    linked_at = frozen_now - timedelta(minutes=1)
-    mfa_services.device_link(
-        user=system_user,
-        secret=secret,
-        code=code_at(secret, linked_at),
-        by=system_user,
-        ip="192.0.2.1",
-        now=linked_at,
-    )
+    link(system_user, frozen_now - timedelta(minutes=1), secret=secret)
     system_user.refresh_from_db()
     return system_user

@@ -2,7 +2,7 @@ import pytest
 from django.urls import reverse
 
 from accounts.models import Person, User
-from tests.conftest import PASSWORD
+from tests.helpers import PASSWORD
 
 
 def test_person_list_searches_names_email_and_rel_code(admin_client, person):

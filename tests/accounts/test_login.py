@@ -3,13 +3,9 @@ from django.core.exceptions import NON_FIELD_ERRORS
 from django.urls import reverse
 
 from accounts.models import Person, User
-from tests.conftest import PASSWORD
+from tests.helpers import PASSWORD, post_login
 
 LOGIN = reverse("accounts:login")
-
-
-def post_login(client, username, password, **extra):
-    return client.post(LOGIN, {"username": username, "password": password, **extra})
 
 
 def test_anonymous_visitor_of_root_lands_on_login(client):

@@ -8,8 +8,7 @@ from playwright.sync_api import expect
 
 from mfa import services
 from mfa.models import Device, MfaSettings
-from tests.conftest import PASSWORD
-from tests.e2e.conftest import (
+from tests.e2e.helpers import (
     Authenticator,
     create_person_with_system_user,
     log_in,
@@ -18,6 +17,7 @@ from tests.e2e.conftest import (
     open_menu_item,
     shown_key,
 )
+from tests.helpers import PASSWORD
 
 LINK = "Koppel de MFA-code voor deze gebruiker"
 UNLINK = "Ontkoppel de huidige MFA-code voor deze gebruiker"
@@ -129,7 +129,7 @@ def test_new_user_after_go_live(page, admin_page):
     )
 
     log_in(page, "nnieuw", "Een-lang-wachtwoord-7")
-    expect_refused(page, "Een beheerder moet eerst MFA voor je koppelen")
+    expect_refused(page, "Vraag een beheerder om MFA voor je te koppelen")
 
     temporary = link_with_admin_app(admin_page, "Nina Nieuw")
     log_in(page, "nnieuw", "Een-lang-wachtwoord-7", code=temporary.code())

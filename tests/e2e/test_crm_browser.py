@@ -2,8 +2,8 @@ import re
 
 from playwright.sync_api import expect
 
-from tests.conftest import PASSWORD
-from tests.e2e.conftest import create_person_with_system_user, log_in, log_out
+from tests.e2e.helpers import create_person_with_system_user, log_in, log_out
+from tests.helpers import PASSWORD
 
 
 def test_admin_creates_a_person_with_system_user_who_then_logs_in(page, admin_user):

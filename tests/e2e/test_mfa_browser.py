@@ -8,8 +8,8 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from playwright.sync_api import expect
 
 from mfa.models import Device
-from tests.conftest import PASSWORD
-from tests.e2e.conftest import Authenticator, log_in, log_out, shown_key
+from tests.e2e.helpers import Authenticator, log_in, log_out, shown_key
+from tests.helpers import PASSWORD
 
 
 def decode_qr(page, tmp_path):

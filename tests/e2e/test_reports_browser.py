@@ -1,7 +1,7 @@
 from playwright.sync_api import expect
 
-from tests.conftest import PASSWORD
-from tests.e2e.conftest import log_in, open_menu_item
+from tests.e2e.helpers import log_in, open_menu_item
+from tests.helpers import PASSWORD
 
 
 def test_beheerder_opens_personen_met_mfa_through_the_menu(page, admin_user, linked_user):

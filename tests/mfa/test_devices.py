@@ -5,24 +5,17 @@ from datetime import timedelta
 import pytest
 from cryptography.fernet import Fernet
 from django.core import mail
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.db import IntegrityError, connection
 from django.utils import timezone
 
 from accounts.models import Person, User
 from mfa import crypto, services, totp
 from mfa.models import AuditEvent, Device, MfaSettings, TrustedLocation
-from tests.conftest import code_at
+from tests.helpers import code_at, link
 
 Action = AuditEvent.Action
 IP = "192.0.2.1"
-
-
-def link(user, now, by=None, secret=None):
-    secret = secret or totp.new_secret()
-    return services.device_link(
-        user=user, secret=secret, code=code_at(secret, now), by=by or user, ip=IP, now=now
-    )
 
 
 def test_linking_needs_the_current_code(system_user, secret, frozen_now):
@@ -132,7 +125,7 @@ def test_secrets_and_codes_never_reach_the_logs(client, system_user, caplog, fro
     caplog.set_level(logging.DEBUG)
     client.force_login(system_user)
     client.get(reverse("mfa:enrol"))
-    pending = crypto.decrypt(client.session[f"mfa_pending:{system_user.pk}"]["secret"])
+    pending = crypto.decrypt(client.session[f"mfa_secret:{system_user.pk}"])
     client.post(reverse("mfa:enrol"), {"code": "12345x"})
     client.post(reverse("mfa:enrol"), {"code": code_at(pending, timezone.now())})
     assert Device.objects.filter(user=system_user).exists()
@@ -156,10 +149,14 @@ def test_mfa_command_manages_trusted_locations_and_go_live(db):
         call_command("mfa", "trusted", "add", "203.0.113.0/24", "--name", "Dubbel")
     with pytest.raises(Exception, match="Not an IPv4"):
         call_command("mfa", "trusted", "add", "999.1.1.1/8", "--name", "Fout")
-    call_command("mfa", "golive", "--at", "2027-01-01T09:00", stdout=out)
+    with pytest.raises(CommandError, match="No beheerder has MFA linked"):
+        call_command("mfa", "golive", "--at", "2027-01-01T09:00", stdout=out)
+    call_command("mfa", "golive", "--at", "2027-01-01T09:00", "--force", stdout=out)
     assert MfaSettings.load().go_live_at.year == 2027
+    assert "MFA goes live at 2027-01-01 09:00 CET." in out.getvalue()
     call_command("mfa", "status", stdout=out)
-    assert "goes live at 2027-01-01" in out.getvalue()
+    assert "Go-live: MFA goes live at 2027-01-01 09:00 CET." in out.getvalue()
+    assert AuditEvent.objects.get(action=Action.GO_LIVE_CHANGED).data["forced"] is True
     call_command("mfa", "golive", "--undo", stdout=out)
     assert MfaSettings.load().go_live_at is None
     call_command("mfa", "trusted", "remove", "203.0.113.0/24", stdout=out)
@@ -174,5 +171,4 @@ def test_mfa_status_names_users_without_device(system_user):
     Person.objects.create(first_name="Geen", last_name="Gebruiker")
     out = io.StringIO()
     call_command("mfa", "status", stdout=out)
-    assert "System users without a device: 1" in out.getvalue()
-    assert "rdewit\tRob de Wit" in out.getvalue()
+    assert "Others without MFA: 1\n  rdewit\tRob de Wit" in out.getvalue()

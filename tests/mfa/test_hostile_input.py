@@ -48,7 +48,7 @@ def test_rename(client, linked_user, name):
 @given(issuer=text, at=text, expires=text, code=text)
 def test_settings_go_live_and_admin_link(admin_client, system_user, issuer, at, expires, code):
     before = AuditEvent.objects.count()
-    response = admin_client.post(reverse("mfa:settings"), {"action": "issuer", "issuer": issuer})
+    response = admin_client.post(reverse("mfa:issuer"), {"issuer": issuer})
     assert response.status_code in (200, 302)
     response = admin_client.post(reverse("mfa:go_live"), {"action": "go_live", "at": at})
     assert response.status_code in (200, 302)

@@ -4,13 +4,15 @@ import threading
 from datetime import timedelta
 
 import pytest
+from django.conf import settings
 from django.db import connection
+from django.utils import timezone
 
-from accounts.models import Person, User
+from accounts.models import Person, User, canonical_username
 from mfa import services
-from mfa.models import AuditEvent, LoginThrottle, MfaSettings, TrustedLocation
+from mfa.models import AuditEvent, Device, LoginThrottle, MfaSettings, TrustedLocation
 from mfa.services import LoginStatus
-from tests.conftest import PASSWORD, code_at
+from tests.helpers import PASSWORD, code_at
 
 HOME = "198.51.100.7"
 OFFICE = "203.0.113.10"
@@ -92,11 +94,12 @@ def test_before_go_live_a_user_without_device_logs_in_with_password(system_user,
 def test_after_go_live_a_user_without_device_cannot_log_in_anywhere(system_user, frozen_now):
     TrustedLocation.objects.create(name="Kantoor", network="203.0.113.0/24")
     MfaSettings.objects.update_or_create(pk=1, defaults={"go_live_at": frozen_now})
-    assert attempt(frozen_now).status is LoginStatus.NO_DEVICE
-    assert attempt(frozen_now, ip=OFFICE).status is LoginStatus.NO_DEVICE
-    assert actions(system_user)[-1] == Action.LOGIN_NO_DEVICE
-    # a wrong password still gets the generic answer, not the MFA one
+    # the same answer as a wrong password: it does not say the password was right
+    assert attempt(frozen_now).status is LoginStatus.FAILED
+    assert attempt(frozen_now, ip=OFFICE).status is LoginStatus.FAILED
+    assert actions(system_user)[-1] == Action.LOGIN_NO_DEVICE  # for the beheerder's history
     assert attempt(frozen_now, password="wrong").status is LoginStatus.FAILED
+    assert LoginThrottle.objects.get(key="rdewit").failures == 3  # no-device counts too
 
 
 def test_go_live_in_the_future_is_not_live_yet(system_user, frozen_now):
@@ -114,7 +117,8 @@ def test_five_failures_lock_the_account_with_growing_waits(linked_user, secret, 
     assert throttle.failures == 5
     assert throttle.locked_until == now + timedelta(seconds=1)
     # inside the wait even the right password and code are refused, and not counted
-    assert attempt(now, code=code_at(secret, now)).status is LoginStatus.FAILED
+    locked = attempt(now, code=code_at(secret, now))
+    assert locked.status is LoginStatus.LOCKED and locked.locked_until == now + timedelta(seconds=1)
     assert LoginThrottle.objects.get(key="rdewit").failures == 5
     # after the wait one more failure doubles it
     now += timedelta(seconds=2)
@@ -145,7 +149,7 @@ def test_throttle_is_per_account_name_across_client_ips_and_case(system_user, fr
     for ip, name in tries + tries[:2]:
         attempt(frozen_now, username=name, password="wrong", ip=ip)
     assert LoginThrottle.objects.get(key="rdewit").failures == 5
-    assert attempt(frozen_now, ip="192.0.2.99").status is LoginStatus.FAILED
+    assert attempt(frozen_now, ip="192.0.2.99").status is LoginStatus.LOCKED
 
 
 def test_unknown_account_names_are_throttled_too(db, frozen_now):
@@ -206,4 +210,130 @@ def test_two_simultaneous_logins_with_the_same_code_let_exactly_one_through(froz
     for thread in threads:
         thread.join()
     assert results.count(LoginStatus.OK) == 1
-    assert results.count(LoginStatus.FAILED) == 7
+    # the others: replays, or refused unevaluated once five attempts were under way
+    assert results.count(LoginStatus.FAILED) + results.count(LoginStatus.LOCKED) == 7
+
+
+# --- One identity per username (Unicode) -------------------------------------
+
+SAME_ACCOUNT = {
+    "long s (U+017F) for s": ("\u017fabine", "sabine"),
+    "Kelvin sign (U+212A) for K": ("\u212aees", "kees"),
+    "full-width letters": ("\uff52\uff44\uff45\uff57\uff49\uff54", "rdewit"),
+    "fi ligature (U+FB01)": ("\ufb01ona", "fiona"),
+    "capitals and spaces": ("  RdeWit ", "rdewit"),
+}
+NO_ACCOUNT = {
+    "dotless i (U+0131)": "rdew\u0131t",
+    "capital I with dot (U+0130)": "rdew\u0130t",
+}
+
+
+@pytest.fixture
+def accounts(db):
+    for username in ("rdewit", "sabine", "kees", "fiona"):
+        person = Person.objects.create(first_name=username.title(), last_name="Test")
+        User.objects.create_user(username, PASSWORD, person=person)
+
+
+@pytest.mark.parametrize(("typed", "username"), SAME_ACCOUNT.values(), ids=SAME_ACCOUNT)
+def test_a_compatible_spelling_is_the_very_same_account_and_counter(
+    accounts, frozen_now, typed, username
+):
+    result = attempt(frozen_now, username=typed)
+    assert result.status is LoginStatus.OK and result.user.username == username
+    for _ in range(5):
+        attempt(frozen_now, username=typed, password="wrong")
+    # the lock earned under the odd spelling holds for the plain one, and the other way round
+    assert attempt(frozen_now, username=username).status is LoginStatus.LOCKED
+    assert LoginThrottle.objects.get().key == username
+
+
+@pytest.mark.parametrize("typed", NO_ACCOUNT.values(), ids=NO_ACCOUNT)
+def test_a_lookalike_that_is_not_the_same_letter_is_no_account(accounts, frozen_now, typed):
+    for _ in range(5):
+        attempt(frozen_now, username="rdewit", password="wrong")
+    # rdewit is locked; the lookalike is another name: no account, whatever the password
+    assert attempt(frozen_now, username=typed).status is LoginStatus.FAILED
+    assert attempt(frozen_now, username="rdewit").status is LoginStatus.LOCKED
+    assert not User.objects.filter(username_canonical=canonical_username(typed)).exists()
+
+
+def test_a_user_tab_and_report_show_the_lock_earned_under_any_spelling(
+    admin_client, accounts, frozen_now
+):
+    from django.urls import reverse
+
+    now = timezone.now()
+    for _ in range(5):
+        attempt(now, username="\uff52\uff44\uff45\uff57\uff49\uff54", password="wrong")
+    rob = User.objects.get(username="rdewit")
+    tab = admin_client.get(reverse("accounts:person_detail", args=[rob.person.pk]), {"tab": "user"})
+    assert tab.context["mfa_lock"] is not None
+    report = admin_client.get(
+        reverse("reports:report", args=["systeemgebruikers-en-inlog-stats"]), {"q": "rdewit"}
+    )
+    assert [user.locked_now for user, _cells in report.context["rows"]] == [True]
+
+
+# --- The lock holds under concurrency; the hash runs outside any transaction --
+
+
+def test_the_password_hash_runs_outside_any_transaction(linked_user, secret, monkeypatch):
+    from django.contrib.auth import hashers
+
+    seen = []
+    real = hashers.check_password
+    outside = len(connection.atomic_blocks)  # the test's own transaction
+
+    def check(*args, **kwargs):
+        seen.append(len(connection.atomic_blocks) > outside)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(hashers, "check_password", check)
+    monkeypatch.setattr("accounts.services.check_password", check)
+    now = timezone.now()
+    Device.objects.update(last_used_step=0)
+    assert attempt(now, code=code_at(secret, now)).status is LoginStatus.OK
+    attempt(now, password="wrong")
+    attempt(now, username="nobody")
+    services.step_up(user=linked_user, password=PASSWORD, code="000000", ip=HOME, now=now)
+    assert seen and not any(seen), seen
+
+
+@pytest.mark.django_db(transaction=True)
+def test_sixteen_parallel_wrong_attempts_evaluate_at_most_five(frozen_now, monkeypatch):
+    if connection.vendor == "sqlite":
+        pytest.skip("SQLite serialises all writers; the race is exercised on PostgreSQL")
+    person = Person.objects.create(first_name="Race", last_name="Lock")
+    User.objects.create_user("lockrace", PASSWORD, person=person)
+    barrier = threading.Barrier(16)
+
+    def worker():
+        try:
+            barrier.wait()
+            attempt(frozen_now, username="lockrace", password="wrong")
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    evaluated = AuditEvent.objects.filter(subject_name="lockrace", action=Action.LOGIN_FAILED)
+    assert evaluated.count() == settings.MFA_LOCK_AFTER
+    throttle = LoginThrottle.objects.get(key="lockrace")
+    assert throttle.failures == 5 and throttle.locked_until > frozen_now
+
+
+def test_an_attempt_at_the_lock_is_evaluated_alone_and_a_dead_one_frees_the_name(
+    system_user, frozen_now
+):
+    for _ in range(5):
+        attempt(frozen_now, password="wrong")
+    later = frozen_now + timedelta(seconds=2)  # the 1 s wait is over
+    assert services._throttle_reserve("rdewit", later) is None  # this one is evaluated ...
+    assert services._throttle_reserve("rdewit", later) is not None  # ... and alone
+    # should its request die before the outcome, the name is free again in a minute
+    assert services._throttle_reserve("rdewit", later + timedelta(seconds=61)) is None

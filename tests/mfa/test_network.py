@@ -1,6 +1,8 @@
+import io
 import ipaddress
 
 import pytest
+from django.core.management import CommandError, call_command
 from django.urls import reverse
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -48,7 +50,7 @@ def test_ip_in_networks_handles_both_families():
 
 
 def test_forged_forwarded_for_never_makes_a_request_trusted(client, linked_user, settings):
-    from tests.conftest import PASSWORD
+    from tests.helpers import PASSWORD
 
     TrustedLocation.objects.create(name="Kantoor", network="203.0.113.0/24")
     data = {"username": "rdewit", "password": PASSWORD}
@@ -65,16 +67,34 @@ def test_forged_forwarded_for_never_makes_a_request_trusted(client, linked_user,
 @given(value=st.one_of(st.text(max_size=60), st.ip_addresses().map(str), cidrs()))
 def test_cidr_field_accepts_networks_normalised_and_refuses_the_rest(admin_client, value):
     before = TrustedLocation.objects.count()
-    data = {"action": "location_add", "name": "Kantoor", "network": value}
-    response = admin_client.post(reverse("mfa:settings"), data)
+    data = {"new-name": "Kantoor", "new-network": value}
+    response = admin_client.post(reverse("mfa:location_add"), data)
     try:
-        expected = str(ipaddress.ip_network(value.strip(), strict=False))
+        network = ipaddress.ip_network(value.strip(), strict=False)
     except ValueError:
-        expected = None
-    if expected is None:
+        network = None
+    if network is None or network.prefixlen < {4: 8, 6: 32}[network.version]:
         assert response.status_code == 200
-        assert response.context["location_form"].has_error("network")
+        assert response.context["new_location_form"].has_error("network")
         assert TrustedLocation.objects.count() == before
     else:
         assert response.status_code in (200, 302)  # 200: already added by an earlier example
-        assert TrustedLocation.objects.filter(network=expected).exists()
+        assert TrustedLocation.objects.filter(network=str(network)).exists()
+
+
+@pytest.mark.parametrize("network", ["0.0.0.0/0", "::/0", "10.0.0.0/7", "2001:db8::/31"])
+def test_a_network_broader_than_a_slash_8_or_32_is_refused_with_the_reason(admin_client, network):
+    response = admin_client.post(
+        reverse("mfa:location_add"), {"new-name": "Internet", "new-network": network}
+    )
+    assert response.context["new_location_form"].has_error("network", "network_too_broad")
+    assert "te breed" in response.content.decode()
+    with pytest.raises(CommandError, match="too broad"):
+        call_command("mfa", "trusted", "add", network, "--name", "Internet")
+    assert not TrustedLocation.objects.exists()
+
+
+@pytest.mark.parametrize("network", ["10.0.0.0/8", "2001:db8::/32"])
+def test_the_broadest_allowed_network_is_a_slash_8_or_32(admin_client, network):
+    call_command("mfa", "trusted", "add", network, "--name", "Breed", stdout=io.StringIO())
+    assert TrustedLocation.objects.get().network == network

@@ -12,9 +12,9 @@ from django.utils import timezone
 from openpyxl import load_workbook
 
 from accounts.models import Person, User
-from mfa import services, totp
+from mfa import services
 from mfa.models import AuditEvent, Device, LoginThrottle, MfaSettings
-from tests.conftest import PASSWORD, code_at
+from tests.helpers import PASSWORD, link
 
 AMS = ZoneInfo("Europe/Amsterdam")
 PERSONS = reverse("reports:report", args=["personen-met-mfa"])
@@ -24,13 +24,6 @@ MANUAL_HEADERS = ["Informele_naam", "Sorteer_naam", "MFA_aangemaakt", "MFA_gewij
 
 def local(*args):
     return datetime(*args, tzinfo=AMS)
-
-
-def link(user, at, by=None):
-    secret = totp.new_secret()
-    services.device_link(
-        user=user, secret=secret, code=code_at(secret, at), by=by or user, ip=None, now=at
-    )
 
 
 @pytest.fixture

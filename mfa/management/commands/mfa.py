@@ -3,10 +3,18 @@ from datetime import datetime
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from accounts.models import User
+from accounts.models import User, canonical_username
 from mfa import selectors, services
 from mfa.models import MfaSettings, TrustedLocation
-from mfa.network import parse_network
+from mfa.network import WIDEST_PREFIX, NetworkTooBroad, parse_network, trusted_network
+
+
+def go_live_state(at, now):
+    """One wording of the go-live for the shell, in the configured time zone."""
+    if at is None:
+        return "MFA is not live."
+    moment = timezone.localtime(at).strftime("%Y-%m-%d %H:%M %Z")
+    return f"MFA is live since {moment}." if at <= now else f"MFA goes live at {moment}."
 
 
 class Command(BaseCommand):
@@ -25,6 +33,11 @@ class Command(BaseCommand):
         golive = commands.add_parser("golive", help="set or undo the go-live")
         golive.add_argument("--at", help="ISO datetime (default: now)")
         golive.add_argument("--undo", action="store_true")
+        golive.add_argument(
+            "--force",
+            action="store_true",
+            help="break glass: go live even though no beheerder has MFA (audited)",
+        )
         commands.add_parser("status", help="go-live, trusted locations, users without device")
         commands.add_parser("reencrypt", help="re-encrypt all secrets with the first key")
         unlink = commands.add_parser("unlink", help="break glass: unlink every device of a user")
@@ -39,8 +52,15 @@ class Command(BaseCommand):
             for location in TrustedLocation.objects.all():
                 self.stdout.write(f"{location.network}\t{location.name}")
             return
+        parse = trusted_network if trusted_command == "add" else parse_network
         try:
-            network = str(parse_network(options["cidr"]))
+            network = str(parse(options["cidr"]))
+        except NetworkTooBroad:
+            raise CommandError(
+                f"{options['cidr']} is too broad for a trusted location: no access code would be "
+                f"asked of a large part of the internet. At most /{WIDEST_PREFIX[4]} (IPv4) or "
+                f"/{WIDEST_PREFIX[6]} (IPv6)."
+            ) from None
         except ValueError:
             raise CommandError(f"Not an IPv4 or IPv6 network: {options['cidr']}") from None
         if trusted_command == "add":
@@ -57,47 +77,55 @@ class Command(BaseCommand):
             services.trusted_location_remove(location=location, by=None, ip=None)
             self.stdout.write(f"Removed {network}.")
 
-    def handle_golive(self, *, at, undo, **options):
-        if undo:
-            services.go_live_set(at=None, by=None, ip=None)
-            self.stdout.write("MFA is not live.")
-            return
-        moment = timezone.now()
-        if at:
-            try:
-                moment = datetime.fromisoformat(at)
-            except ValueError:
-                raise CommandError(f"Not an ISO datetime: {at}") from None
-            if timezone.is_naive(moment):
-                moment = timezone.make_aware(moment)
-        services.go_live_set(at=moment, by=None, ip=None)
-        self.stdout.write(f"MFA live from {moment.isoformat()}.")
+    def handle_golive(self, *, at, undo, force, **options):
+        now = timezone.now()
+        moment = None
+        if not undo:
+            moment = now
+            if at:
+                try:
+                    moment = datetime.fromisoformat(at)
+                except ValueError:
+                    raise CommandError(f"Not an ISO datetime: {at}") from None
+                if timezone.is_naive(moment):
+                    moment = timezone.make_aware(moment)
+            self._list_without_device(now)
+        try:
+            services.go_live_set(at=moment, by=None, ip=None, now=now, forced=force)
+        except services.MfaError as error:
+            message = {
+                "go_live_out_of_range": f"{at} is out of range: give a moment between "
+                "2000-01-01 and 2100-01-01.",
+                "go_live_without_admin_mfa": "No beheerder has MFA linked: after the go-live "
+                "nobody could link MFA for anyone. Link a beheerder's app first, or use --force.",
+            }[error.code]
+            raise CommandError(message) from None
+        self.stdout.write(go_live_state(moment, now))
+
+    def _list_without_device(self, now):
+        admins, others = selectors.go_live_preview(now)
+        for title, users in (("Beheerders without MFA", admins), ("Others without MFA", others)):
+            self.stdout.write(f"{title}: {len(users)}")
+            for user in users:
+                self.stdout.write(f"  {user.username}\t{user.person.informal_name}")
 
     def handle_status(self, **options):
+        now = timezone.now()
         mfa_settings = MfaSettings.load()
-        if mfa_settings.go_live_at is None:
-            state = "not live"
-        elif mfa_settings.is_live(timezone.now()):
-            state = f"live since {mfa_settings.go_live_at.isoformat()}"
-        else:
-            state = f"goes live at {mfa_settings.go_live_at.isoformat()}"
-        self.stdout.write(f"Go-live: {state}")
+        self.stdout.write(f"Go-live: {go_live_state(mfa_settings.go_live_at, now)}")
         self.stdout.write(f"Issuer: {mfa_settings.issuer_name}")
         locations = TrustedLocation.objects.all()
         self.stdout.write(f"Trusted locations: {len(locations)}")
         for location in locations:
             self.stdout.write(f"  {location.network}\t{location.name}")
-        without = list(selectors.users_without_device(timezone.now()))
-        self.stdout.write(f"System users without a device: {len(without)}")
-        for user in without:
-            self.stdout.write(f"  {user.username}\t{user.person.informal_name}")
+        self._list_without_device(now)
 
     def handle_reencrypt(self, **options):
         count = services.secrets_reencrypt()
         self.stdout.write(f"Re-encrypted {count} secrets with the first key.")
 
     def handle_unlink(self, *, username, reason, **options):
-        user = User.objects.filter(username__iexact=username).first()
+        user = User.objects.filter(username_canonical=canonical_username(username)).first()
         if user is None:
             raise CommandError(f"No system user {username!r}.")
         if not reason.strip():

@@ -1,0 +1,71 @@
+"""Linking an app (manual 2.1, 4.2) across requests: the secret on screen, kept in the
+session (encrypted) until a code confirms it, and the short permission to link a
+further device after step-up.
+
+Only the secret is kept: the QR is made again from it when the page is shown,
+which keeps the session small.
+"""
+
+from django.conf import settings
+
+from . import crypto, services, totp
+from .models import MfaSettings
+from .network import client_ip
+from .qr import qr_svg
+from .selectors import has_mfa
+
+LINK_ALLOWED_UNTIL = "mfa_link_allowed_until"
+JUST_LINKED = "mfa_just_linked"
+
+
+def _pending_key(user):
+    return f"mfa_secret:{user.pk}"
+
+
+def pending_secret(session, user):
+    """The secret on screen for `user`, made on first sight and kept until linked."""
+    key = _pending_key(user)
+    if key not in session:
+        session[key] = crypto.encrypt(totp.new_secret())
+    return crypto.decrypt(session[key])
+
+
+def may_link(session, user, now):
+    """Linking needs no step-up while the user has no MFA, or just after proving it."""
+    return not has_mfa(user, now) or session.get(LINK_ALLOWED_UNTIL, 0) > now.timestamp()
+
+
+def allow_linking(session, now):
+    session[LINK_ALLOWED_UNTIL] = now.timestamp() + settings.MFA_STEP_UP_SECONDS
+
+
+def link_steps(session, user, form):
+    """Context of the manual's steps 1-5 for linking an app to `user`."""
+    secret = pending_secret(session, user)
+    issuer = MfaSettings.load().issuer_name
+    return {
+        "link_form": form,
+        "issuer": issuer,
+        "account": user.username,
+        "key": totp.grouped(secret),
+        "qr": qr_svg(totp.otpauth_uri(secret, user.username, issuer)),
+    }
+
+
+def link_pending(request, user, form, now, **options):
+    """Link the secret on screen for `user` if the form's code confirms it."""
+    try:
+        device = services.device_link(
+            user=user,
+            secret=pending_secret(request.session, user),
+            code=form.cleaned_data["code"],
+            by=request.user,
+            ip=client_ip(request),
+            now=now,
+            **options,
+        )
+    except services.MfaError as error:
+        form.refuse(error.code)
+        return None
+    del request.session[_pending_key(user)]
+    return device

@@ -1,0 +1,124 @@
+"""A streamed XLSX writer: one sheet, rows written as they come, bytes out as they are made.
+
+An XLSX file is a zip of XML parts. The sheet is deflated into the zip while the
+rows arrive (zipfile writes to a stream that cannot seek by adding data
+descriptors), so the first bytes leave before the last row is read and memory
+does not grow with the number of rows. Cells are typed explicitly: text is an
+inline string (never a formula, whatever it starts with), numbers are numbers and
+datetimes are Excel dates with a date format.
+"""
+
+import io
+import re
+import zipfile
+from datetime import datetime
+from xml.sax.saxutils import escape
+
+EXCEL_EPOCH = datetime(1899, 12, 30)
+DATE_STYLE = 1  # index into cellXfs of styles.xml below
+
+_CONTENT_TYPES = """<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
+<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">
+<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>
+<Default Extension="xml" ContentType="application/xml"/>
+<Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>
+<Override PartName="/xl/worksheets/sheet1.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>
+<Override PartName="/xl/styles.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.styles+xml"/>
+</Types>"""
+_ROOT_RELS = """<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
+<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">
+<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="xl/workbook.xml"/>
+</Relationships>"""
+_WORKBOOK = """<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
+<workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships">
+<sheets><sheet name="{name}" sheetId="1" r:id="rId1"/></sheets>
+</workbook>"""
+_WORKBOOK_RELS = """<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
+<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">
+<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" Target="worksheets/sheet1.xml"/>
+<Relationship Id="rId2" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/styles" Target="styles.xml"/>
+</Relationships>"""
+_STYLES = """<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
+<styleSheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">
+<numFmts count="1"><numFmt numFmtId="164" formatCode="{date_format}"/></numFmts>
+<fonts count="1"><font><sz val="11"/><name val="Calibri"/></font></fonts>
+<fills count="2"><fill><patternFill patternType="none"/></fill><fill><patternFill patternType="gray125"/></fill></fills>
+<borders count="1"><border><left/><right/><top/><bottom/><diagonal/></border></borders>
+<cellStyleXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0"/></cellStyleXfs>
+<cellXfs count="2"><xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/><xf numFmtId="164" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/></cellXfs>
+</styleSheet>"""
+_SHEET_START = (
+    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+    '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+    '<sheetViews><sheetView workbookViewId="0"><pane ySplit="1" topLeftCell="A2" '
+    'activePane="bottomLeft" state="frozen"/></sheetView></sheetViews><sheetData>'
+)
+_SHEET_END = "</sheetData></worksheet>"
+
+# XML 1.0 cannot hold most control characters; OOXML writes them as _xHHHH_ (and a
+# literal "_xHHHH_" gets its underscore escaped the same way).
+_UNSAFE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]|_(?=x[0-9A-Fa-f]{4}_)")
+
+
+def _text(value):
+    return escape(_UNSAFE.sub(lambda match: f"_x{ord(match.group()):04X}_", value))
+
+
+def _cell(value):
+    if value is None or value == "":
+        return "<c/>"
+    if isinstance(value, bool):
+        raise TypeError("booleans are written as words; give the text")
+    if isinstance(value, int | float):
+        return f"<c><v>{value!r}</v></c>"
+    if isinstance(value, datetime):
+        serial = (value.replace(tzinfo=None) - EXCEL_EPOCH).total_seconds() / 86400
+        return f'<c s="{DATE_STYLE}"><v>{serial!r}</v></c>'
+    return f'<c t="inlineStr"><is><t xml:space="preserve">{_text(str(value))}</t></is></c>'
+
+
+class _Sink(io.RawIOBase):
+    """Collects what zipfile writes until the generator hands it on; cannot seek."""
+
+    def __init__(self):
+        self._chunks = []
+
+    def writable(self):
+        return True
+
+    def write(self, data):
+        self._chunks.append(bytes(data))
+        return len(data)
+
+    def take(self):
+        data = b"".join(self._chunks)
+        self._chunks.clear()
+        return data
+
+
+def stream(rows, *, sheet_name, date_format, flush_every=500):
+    """Bytes of an XLSX file whose one sheet holds `rows` (lists of cell values).
+
+    Values: str (text), int/float, naive datetime (local time), None (empty).
+    """
+    sink = _Sink()
+    with zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name, text in (
+            ("[Content_Types].xml", _CONTENT_TYPES),
+            ("_rels/.rels", _ROOT_RELS),
+            ("xl/workbook.xml", _WORKBOOK.format(name=_text(sheet_name[:31]))),
+            ("xl/_rels/workbook.xml.rels", _WORKBOOK_RELS),
+            ("xl/styles.xml", _STYLES.format(date_format=_text(date_format))),
+        ):
+            archive.writestr(name, text)
+        with archive.open("xl/worksheets/sheet1.xml", "w", force_zip64=True) as sheet:
+            sheet.write(_SHEET_START.encode())
+            pending = []
+            for count, row in enumerate(rows, start=1):
+                pending.append("<row>" + "".join(_cell(value) for value in row) + "</row>")
+                if count % flush_every == 0:
+                    sheet.write("".join(pending).encode())
+                    pending.clear()
+                    yield sink.take()
+            sheet.write(("".join(pending) + _SHEET_END).encode())
+    yield sink.take()

@@ -1,0 +1,50 @@
+"""Helpers shared by the tests (fixtures live in conftest.py)."""
+
+import re
+
+from django.urls import reverse
+
+from mfa import services, totp
+from mfa.middleware import AUTH_METHOD
+from mfa.models import AuditEvent
+
+PASSWORD = "Correct-horse-42"
+LOGIN = reverse("accounts:login")
+
+
+def code_at(secret, now, steps=0):
+    return totp.code_at_step(secret, totp.step_at(now) + steps)
+
+
+def shown_key(response):
+    """The manual key on a rendered padlock or link page, without spaces; None if absent."""
+    html = response if isinstance(response, str) else response.content.decode()
+    match = re.search(r'data-testid="key">([A-Z2-7 ]+)<', html)
+    return match.group(1).replace(" ", "") if match else None
+
+
+def post_login(client, username="rdewit", password=PASSWORD, code="", **extra):
+    return client.post(LOGIN, {"username": username, "password": password, "code": code, **extra})
+
+
+def link(user, now, *, by=None, secret=None, **options):
+    """Link a fresh authenticator (or `secret`) to `user` at `now`."""
+    secret = secret or totp.new_secret()
+    return services.device_link(
+        user=user,
+        secret=secret,
+        code=code_at(secret, now),
+        by=by or user,
+        ip="192.0.2.1",
+        now=now,
+        **options,
+    )
+
+
+def login_with_code(client, user):
+    """force_login, with the session marked as opened with an access code (it survives go-live)."""
+    client.force_login(user)
+    session = client.session
+    session[AUTH_METHOD] = AuditEvent.Action.LOGIN_CODE
+    session.save()
+    return client

@@ -18,7 +18,7 @@ class LoginForm(forms.Form):
         # who have no app yet (it does not say whether the password was right).
         "invalid_login_live": _(
             "Login failed. Check your username, password and access code and try again. "
-            "No authenticator app linked yet? Ask a beheerder to link MFA for you."
+            "No authenticator app linked yet? Ask an administrator to link MFA for you."
         ),
         # Locks apply to unknown account names too: this reveals no account.
         "locked": _("Too many failed attempts. Try again after %(time)s."),

@@ -30,7 +30,7 @@ CODE_ERRORS = {
     ),
     "last_device_after_go_live": _(
         "After the go-live of MFA you cannot remove your last device: you could no longer "
-        "log in. Link another device first, or ask a beheerder."
+        "log in. Link another device first, or ask an administrator."
     ),
 }
 
@@ -76,7 +76,7 @@ class AdminLinkForm(LinkForm):
     expires_at = forms.DateTimeField(
         label=_("Temporary access until"),
         required=False,
-        help_text=_("Empty: until a beheerder unlinks it."),
+        help_text=_("Empty: until an administrator unlinks it."),
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
     )
 

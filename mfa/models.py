@@ -248,7 +248,7 @@ def _describe(action, data):  # noqa: C901 - one small case per kind of event
     if action == Action.DEVICE_LINKED:
         parts.append(data.get("device", ""))
         if data.get("via_admin"):
-            parts.append(gettext("via beheerder"))
+            parts.append(gettext("via an administrator"))
         if data.get("until"):
             parts.append(gettext("valid until %(moment)s") % {"moment": _moment(data["until"])})
     elif action in (Action.DEVICE_REMOVED,):

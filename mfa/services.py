@@ -190,8 +190,7 @@ def login_attempt(*, username, password, code, ip, now):
         password_dummy_check(password)
         return LoginResult(LoginStatus.FAILED)
     locked_until = _throttle_reserve(key, now)
-    if locked_until:
-        password_dummy_check(password)
+    if locked_until:  # says so (for known and unknown names alike): no hash to hide behind
         return LoginResult(LoginStatus.LOCKED, locked_until=locked_until)
     user = credentials_check(key=key, password=password)
     with transaction.atomic():
@@ -385,7 +384,7 @@ def device_unlink_all(*, user, by, ip, now, reason=""):
         user,
         _("Livits: MFA was unlinked from your account"),
         _(
-            "A beheerder unlinked multi-factor authentication from your account on %(when)s. "
+            "An administrator unlinked multi-factor authentication from your account on %(when)s. "
             "Link your authenticator app again through the padlock in Livits."
         )
         % {"when": _local(now)},

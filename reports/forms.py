@@ -7,7 +7,7 @@ FILTER_LABELS = {
     "all": _("All"),
     "linked": _("Linked"),
     "unlinked": _("Not linked"),
-    "via_admin": _("Via beheerder"),
+    "via_admin": _("Via an administrator"),
 }
 
 

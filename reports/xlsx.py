@@ -55,9 +55,10 @@ _SHEET_START = (
 )
 _SHEET_END = "</sheetData></worksheet>"
 
-# XML 1.0 cannot hold most control characters; OOXML writes them as _xHHHH_ (and a
-# literal "_xHHHH_" gets its underscore escaped the same way).
-_UNSAFE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]|_(?=x[0-9A-Fa-f]{4}_)")
+# XML 1.0 cannot hold most control characters (and turns a carriage return into a
+# line feed); OOXML writes them as _xHHHH_, and a literal "_xHHHH_" gets its
+# underscore escaped the same way.
+_UNSAFE = re.compile(r"[\x00-\x08\x0b-\x1f\ufffe\uffff]|_(?=x[0-9A-Fa-f]{4}_)")
 
 
 def _text(value):

@@ -23,6 +23,7 @@ class Client:
         self.peer = peer
         self.forwarded_for = forwarded_for or client_ip
         self.cookies = {}
+        self.set_cookie_headers = []  # every Set-Cookie received, flags and all
 
     def request(self, method, path, body=None, headers=None):
         connection = HTTPConnection(
@@ -42,6 +43,7 @@ class Client:
         text = response.read().decode("utf-8", "replace")
         for header, value in response.getheaders():
             if header.lower() == "set-cookie":
+                self.set_cookie_headers.append(value)
                 name, _, rest = value.partition("=")
                 self.cookies[name] = rest.split(";", 1)[0]
         connection.close()

@@ -1,7 +1,9 @@
 import pytest
 from django.urls import reverse
 
+from accounts import services
 from accounts.models import Person, User
+from mfa.models import AuditEvent
 from tests.helpers import PASSWORD
 
 
@@ -109,10 +111,16 @@ def test_editing_keeps_the_password_when_left_empty(admin_client, system_user):
 
 def test_disabled_system_user_cannot_log_in(admin_client, client, system_user):
     url = reverse("accounts:system_user_edit", args=[system_user.person.pk])
-    admin_client.post(url, {"username": "rdewit"})
+    admin_client.post(url, {"username": "rdewit"})  # "Inloggen als systeemgebruiker" off
+    system_user.refresh_from_db()
+    assert not system_user.is_active
     client.logout()
     response = client.post(reverse("accounts:login"), {"username": "rdewit", "password": PASSWORD})
     assert response.status_code == 200
+    assert response.context["form"].has_error("__all__", "invalid_login")
+    assert "_auth_user_id" not in client.session
+    system_user.refresh_from_db()
+    assert system_user.login_count == 0 and system_user.last_login is None
 
 
 @pytest.mark.parametrize("taken", ["rdewit", "RDEWIT", "RdeWit"])
@@ -201,10 +209,93 @@ def test_plain_user_gets_403_on_crm_edit_urls(user_client, person, name):
 
 def test_plain_user_sees_no_crm_menu_or_edit_buttons(user_client, person):
     html = user_client.get("/").content.decode()
-    assert reverse("accounts:person_list") not in html
+    for hidden in (
+        reverse("accounts:person_list"),
+        reverse("accounts:person_create"),
+        reverse("reports:index"),
+        reverse("mfa:settings"),
+        "Relatiebeheer",
+        "Selecties",
+        "Toevoegen",
+        "Bewerken",
+        "Verwijderen",
+    ):
+        assert hidden not in html, hidden
+    assert reverse("mfa:enrol") in html  # the padlock is for everyone
     assert user_client.get(reverse("accounts:person_list")).status_code == 403
+    assert user_client.get(reverse("accounts:person_detail", args=[person.pk])).status_code == 403
 
 
 def test_unknown_person_is_a_404_in_the_house_style(admin_client):
     response = admin_client.get(reverse("accounts:person_detail", args=[999999]))
     assert response.status_code == 404
+    html = response.content.decode()
+    assert "Pagina niet gevonden" in html and "Terug naar de backoffice" in html
+    assert 'data-testid="padlock"' in html  # inside the backoffice's own frame
+    assert 'data-testid="current-user">Sabrina Boetzkes<' in html
+
+
+# --- Who may act on whom: one rule (accounts.services.may_manage) -------------
+
+
+@pytest.fixture
+def root(db):
+    return User.objects.create_superuser("root", "A-long-enough-password-1", email="root@x.org")
+
+
+@pytest.mark.parametrize(
+    ("name", "data"),
+    [
+        (
+            "accounts:person_update",
+            {"first_name": "H", "last_name": "Acked", "email": "a@evil.org"},
+        ),
+        ("accounts:person_delete", {}),
+        ("accounts:system_user_edit", {"username": "root", "is_superuser": "on"}),
+        ("mfa:admin_link", {"code": "123456"}),
+        ("mfa:admin_unlink", {}),
+        ("mfa:lock_clear", {}),
+    ],
+)
+def test_a_beheerder_cannot_act_on_a_superuser_anywhere(admin_client, root, name, data):
+    url = reverse(name, args=[root.person.pk])
+    assert admin_client.get(url).status_code in (403, 405)
+    assert admin_client.post(url, data).status_code == 403
+    root.refresh_from_db()
+    root.person.refresh_from_db()
+    assert root.person.email == "root@x.org" and root.person.last_name == "root"
+    assert not AuditEvent.objects.exists()
+
+
+def test_a_superuser_manages_everyone(client, root, system_user):
+    client.force_login(root)
+    url = reverse("accounts:person_update", args=[system_user.person.pk])
+    assert client.get(url).status_code == 200
+
+
+def test_deleting_a_person_with_a_system_user_is_audited(admin_client, admin_user, system_user):
+    admin_client.post(
+        reverse("accounts:person_delete", args=[system_user.person.pk]), REMOTE_ADDR="192.0.2.5"
+    )
+    event = AuditEvent.objects.get(action=AuditEvent.Action.USER_DELETED)
+    assert (event.actor, event.subject, event.subject_name, event.ip) == (
+        admin_user,
+        None,
+        "rdewit",
+        "192.0.2.5",
+    )
+    assert event.data["username"] == "rdewit" and event.at is not None
+
+
+def test_the_last_active_superuser_cannot_be_deleted(client, root, db):
+    other = User.objects.create_superuser("root2", "A-long-enough-password-2")
+    client.force_login(other)
+    client.post(reverse("accounts:person_delete", args=[root.person.pk]))
+    assert not User.objects.filter(username="root").exists()  # another one was left
+    # root2 is now the last active superuser: not even the shell deletes that one
+    # (in the backoffice only a superuser may act on a superuser, and not on herself)
+    with pytest.raises(services.AccountError):
+        services.person_delete(person=other.person, by=None, ip=None)
+    assert User.objects.filter(username="root2").exists()
+    response = client.post(reverse("accounts:person_delete", args=[other.person.pk]), follow=True)
+    assert "Je kunt jezelf niet verwijderen." in response.content.decode()

@@ -123,7 +123,7 @@ from mfa import services, totp
 from mfa.models import TrustedLocation
 secret = "{secret}"
 past = timezone.now() - timedelta(minutes=5)
-for name in ("race", "throttled", "proxied", "redis", "pgdown"):
+for name in ("race", "throttled", "proxied", "redis", "pgdown", "lockrace", "sinterklaas"):
     person = Person.objects.create(first_name=name.title(), last_name="Productie")
     user = User.objects.create_user(name, "{password}", person=person)
     code = totp.code_at_step(secret, totp.step_at(past))

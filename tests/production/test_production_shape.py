@@ -59,7 +59,7 @@ def test_failures_over_workers_and_client_ips_add_up_to_one_throttle(production)
     status, _h, body = Client(port, client_ip="192.0.2.99").login(
         "throttled", PASSWORD, current_code(secret)
     )
-    assert status == 200 and "Inloggen mislukt" in body
+    assert status == 200 and "Te veel mislukte pogingen" in body
 
 
 def test_a_forged_forwarded_for_from_an_untrusted_peer_changes_nothing(production):
@@ -71,6 +71,69 @@ def test_a_forged_forwarded_for_from_an_untrusted_peer_changes_nothing(productio
     # the real proxy at 127.0.0.1 says the client is in the office: no code needed
     status, headers, _body = Client(port, client_ip="203.0.113.5").login("proxied", PASSWORD)
     assert status == 302 and headers["Location"] == "/"
+
+
+def test_sixteen_parallel_wrong_attempts_over_four_workers_evaluate_at_most_five(production):
+    port = production["port"]
+    clients = [Client(port, client_ip=f"198.51.100.{100 + i}") for i in range(16)]
+    tokens = [client.login_form() for client in clients]
+    barrier = threading.Barrier(len(clients))
+
+    def submit(index):
+        barrier.wait()
+        clients[index].post_login(tokens[index], "lockrace", "wrong-password")
+
+    threads = [threading.Thread(target=submit, args=(i,)) for i in range(len(clients))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    evaluated = production["query"](
+        "SELECT count(*) FROM mfa_auditevent WHERE subject_name = 'lockrace' "
+        "AND action = 'login_failed'"
+    )
+    assert evaluated == [(5,)]
+
+
+def test_a_compatible_spelling_shares_the_lock_and_a_lookalike_is_no_account(production):
+    port, secret = production["port"], production["secret"]
+    for _ in range(5):  # long s (U+017F) is s: the same name, the same counter
+        Client(port).login("\u017finterklaa\u017f", "wrong-password")
+    status, _h, body = Client(port).login("sinterklaas", PASSWORD, current_code(secret))
+    assert status == 200 and "Te veel mislukte pogingen" in body
+    # dotless i (U+0131) is another letter: no account, whatever the password
+    status, _h, body = Client(port).login("s\u0131nterklaas", PASSWORD, current_code(secret))
+    assert status == 200 and "Inloggen mislukt" in body
+    rows = production["query"](
+        "SELECT key, failures FROM mfa_loginthrottle WHERE key IN (%s, %s)",
+        "sinterklaas",
+        "s\u0131nterklaas",
+    )
+    assert dict(rows) == {"sinterklaas": 5, "s\u0131nterklaas": 1}
+
+
+def test_every_cookie_the_app_sets_is_secure_httponly_and_samesite(production):
+    port = production["port"]
+    client = Client(port, client_ip="203.0.113.5")  # the office: no code asked
+    status, _h, _b = client.login("proxied", PASSWORD)
+    assert status == 302
+    token = client.cookies["csrftoken"]
+    origin = f"https://127.0.0.1:{port}"
+    client.request(
+        "POST",
+        "/i18n/setlang/",
+        body=f"csrfmiddlewaretoken={token}&language=en&next=/",
+        headers={
+            "Content-Type": "application/x-www-form-urlencoded",
+            "Origin": origin,
+            "Referer": origin + "/",
+        },
+    )
+    names = {cookie.split("=", 1)[0] for cookie in client.set_cookie_headers}
+    assert {"csrftoken", "sessionid", "django_language"} <= names, names
+    for cookie in client.set_cookie_headers:
+        flags = {part.strip().split("=")[0].lower() for part in cookie.split(";")[1:]}
+        assert {"secure", "httponly", "samesite"} <= flags, cookie
 
 
 def test_production_responses_carry_the_security_headers(production):

@@ -8,7 +8,7 @@ PORT ?= 8000
 # Development defaults; production sets its own environment (see README).
 export DEBUG ?= 1
 
-.PHONY: run test lint format setup test-deps migrate demo messages clean serve-prod bench
+.PHONY: run test lint format setup test-deps debian-deps migrate demo messages clean serve-prod bench
 
 run: setup migrate demo
 	@echo
@@ -43,8 +43,15 @@ $(VENV)/.installed: pyproject.toml
 	@touch $@
 
 # Debian packages the tests drive: a real browser, an independent TOTP client,
-# and a QR decoder.
-test-deps:
+# and a QR decoder; and axe-core from the npm registry for the accessibility checks.
+test-deps: debian-deps node_modules/.installed
+
+node_modules/.installed: package.json package-lock.json
+	@command -v npm >/dev/null || { echo "error: the tests need Node.js with npm (axe-core)" >&2; exit 1; }
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+debian-deps:
 	@missing=""; \
 	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
 	command -v oathtool >/dev/null 2>&1 || missing="$$missing oathtool"; \
@@ -103,4 +110,4 @@ bench: setup
 	$(PY) bench/run_all.py
 
 clean:
-	rm -rf $(VENV) db.sqlite3 staticfiles .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) db.sqlite3 staticfiles node_modules .pytest_cache .ruff_cache .hypothesis

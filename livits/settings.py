@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
+    "livits",  # before WhiteNoise: its runserver (livits/management) wraps WhiteNoise's
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "crispy_forms",

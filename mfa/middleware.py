@@ -34,7 +34,8 @@ def go_live_guard(get_response):
                     request,
                     _(
                         "MFA is now required. Log in again with the access code from your "
-                        "authenticator app. No app linked yet? Ask an administrator to link MFA for you."
+                        "authenticator app. No app linked yet? Ask an administrator to link MFA "
+                        "for you."
                     ),
                 )
                 if request.method != "GET":

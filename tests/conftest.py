@@ -65,3 +65,27 @@ def linked_user(system_user, secret, frozen_now):
     link(system_user, frozen_now - timedelta(minutes=1), secret=secret)
     system_user.refresh_from_db()
     return system_user
+
+
+@pytest.fixture
+def backoffice(admin_user, linked_user, frozen_now):
+    """A small installation: the beheerder and Rob with MFA, Astrid without, a trusted
+    location, some history; and the main pages of the backoffice."""
+    from django.utils import timezone
+
+    from mfa import services as mfa_services
+    from mfa.models import TrustedLocation
+    from tests.helpers import main_pages
+
+    now = timezone.now()
+    link(admin_user, now)
+    astrid = User.objects.create_user(
+        "adejong",
+        PASSWORD,
+        person=Person.objects.create(
+            first_name="Astrid", infix="de", last_name="Jong", email="astrid@example.org"
+        ),
+    )
+    TrustedLocation.objects.create(name="Kantoor", network="203.0.113.0/24")
+    mfa_services.login_attempt(username="adejong", password="wrong", code="", ip=None, now=now)
+    return main_pages(linked=linked_user, unlinked=astrid)

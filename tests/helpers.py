@@ -48,3 +48,32 @@ def login_with_code(client, user):
     session[AUTH_METHOD] = AuditEvent.Action.LOGIN_CODE
     session.save()
     return client
+
+
+def main_pages(*, linked, unlinked):
+    """The pages a beheerder works with: (name, url). `linked` has MFA, `unlinked` not."""
+    persons = [
+        ("person", reverse("accounts:person_detail", args=[linked.person.pk])),
+        ("user tab", reverse("accounts:person_detail", args=[linked.person.pk]) + "?tab=user"),
+        ("person form", reverse("accounts:person_update", args=[linked.person.pk])),
+        ("system user form", reverse("accounts:system_user_edit", args=[linked.person.pk])),
+        ("delete person", reverse("accounts:person_delete", args=[unlinked.person.pk])),
+        ("link MFA", reverse("mfa:admin_link", args=[unlinked.person.pk])),
+        ("unlink MFA", reverse("mfa:admin_unlink", args=[linked.person.pk])),
+    ]
+    reports = [
+        (slug, reverse("reports:report", args=[slug]))
+        for slug in ("personen-met-mfa", "systeemgebruikers-en-inlog-stats")
+    ]
+    return [
+        ("home", reverse("accounts:home")),
+        ("padlock", reverse("mfa:enrol")),
+        ("persons", reverse("accounts:person_list")),
+        ("new person", reverse("accounts:person_create")),
+        *persons,
+        ("rights structure", reverse("reports:index")),
+        *reports,
+        ("MFA settings", reverse("mfa:settings")),
+        ("go-live", reverse("mfa:go_live")),
+        ("not found", "/persons/999999/"),
+    ]

@@ -6,7 +6,7 @@ class AccountsConfig(AppConfig):
     name = "accounts"
     verbose_name = "CRM"
 
-    def ready(self):
+    def ready(self) -> None:
         from .services import beheerders_group_sync
 
         # Runs after every app's migrations, once its permissions exist, so the

@@ -1,3 +1,5 @@
+from typing import Any
+
 from django import forms
 from django.contrib.auth import password_validation
 from django.utils.translation import gettext_lazy as _
@@ -37,7 +39,7 @@ class LoginForm(forms.Form):
     )
     code = AccessCodeField(required=False)
 
-    def refuse(self, code, **params):
+    def refuse(self, code: str, **params: str) -> None:
         message = self.error_messages[code] % params if params else self.error_messages[code]
         self.add_error(None, forms.ValidationError(message, code=code))
 
@@ -46,7 +48,7 @@ class PersonSearchForm(forms.Form):
     q = forms.CharField(label=_("Search"), max_length=100, required=False)
 
 
-class PersonForm(forms.ModelForm):
+class PersonForm(forms.ModelForm[Person]):
     class Meta:
         model = Person
         fields = [
@@ -62,7 +64,7 @@ class PersonForm(forms.ModelForm):
         ]
 
 
-class SystemUserForm(forms.ModelForm):
+class SystemUserForm(forms.ModelForm[User]):
     """The system user section of a person: create it, or edit it ("Bewerken").
 
     The password is required when the system user is created and optional
@@ -93,7 +95,7 @@ class SystemUserForm(forms.ModelForm):
         model = User
         fields = ["username", "is_active", "is_hidden"]
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if self.instance._state.adding:
             self.fields["password1"].required = True
@@ -101,9 +103,9 @@ class SystemUserForm(forms.ModelForm):
         else:
             self.fields["password1"].help_text = _("Leave empty to keep the current password.")
 
-    def clean_username(self):
+    def clean_username(self) -> str:
         # The database refuses duplicates of the canonical form; this names the field.
-        username = self.cleaned_data["username"].strip()
+        username = str(self.cleaned_data["username"]).strip()
         taken = User.objects.filter(username_canonical=canonical_username(username)).exclude(
             pk=self.instance.pk
         )
@@ -113,8 +115,8 @@ class SystemUserForm(forms.ModelForm):
             )
         return username
 
-    def clean(self):
-        cleaned = super().clean()
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
         password1, password2 = cleaned.get("password1"), cleaned.get("password2")
         if password1 or password2:
             if password1 != password2:
@@ -127,7 +129,7 @@ class SystemUserForm(forms.ModelForm):
             else:
                 self.instance.username = cleaned.get("username", self.instance.username)
                 try:
-                    password_validation.validate_password(password1, self.instance)
+                    password_validation.validate_password(str(password1), self.instance)
                 except forms.ValidationError as error:
                     self.add_error("password1", error)
         return cleaned

@@ -1,4 +1,6 @@
 import unicodedata
+from collections.abc import Iterable
+from typing import Any
 
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.contrib.auth.models import PermissionsMixin
@@ -29,12 +31,12 @@ def validate_username_canonical_length(value: str) -> None:
         )
 
 
-def informal_name(first_name, infix, last_name):
+def informal_name(first_name: str, infix: str, last_name: str) -> str:
     """'Rob', 'de', 'Wit' -> 'Rob de Wit'."""
     return " ".join(part for part in (first_name, infix, last_name) if part)
 
 
-def sort_name(first_name, infix, last_name):
+def sort_name(first_name: str, infix: str, last_name: str) -> str:
     """Dutch sorting puts the infix after the given name: 'Wit, Rob de'."""
     rest = " ".join(part for part in (first_name, infix) if part)
     return f"{last_name}, {rest}" if rest else last_name
@@ -95,38 +97,43 @@ class Person(models.Model):
             ),
         ]
 
-    def __str__(self):
+    def __str__(self) -> str:
         return self.informal_name
 
     @property
-    def informal_name(self):
+    def informal_name(self) -> str:
         return informal_name(self.first_name, self.infix, self.last_name)
 
     @property
-    def sort_name(self):
+    def sort_name(self) -> str:
         return sort_name(self.first_name, self.infix, self.last_name)
 
     @property
-    def rel_code(self):
+    def rel_code(self) -> str:
         """The relation code: generated from the primary key, so unique by construction."""
         return str(self.pk) if self.pk else ""
 
 
-class UserQuerySet(models.QuerySet):
-    def bulk_create(self, objs, *args, **kwargs):
-        objs = list(objs)
-        for user in objs:  # save() is skipped: keep the canonical username all the same
-            user.username_canonical = canonical_username(user.username)
-        return super().bulk_create(objs, *args, **kwargs)
-
-
-class UserManager(BaseUserManager.from_queryset(UserQuerySet)):
+class UserManager(BaseUserManager["User"]):
     use_in_migrations = True
 
-    def get_by_natural_key(self, username):
-        return self.get(username_canonical=canonical_username(username))
+    def bulk_create(self, objs: Iterable["User"], *args: Any, **kwargs: Any) -> list["User"]:
+        users = list(objs)
+        for user in users:  # save() is skipped: keep the canonical username all the same
+            user.username_canonical = canonical_username(user.username)
+        return super().bulk_create(users, *args, **kwargs)
 
-    def create_user(self, username, password=None, *, person=None, **extra_fields):
+    def get_by_natural_key(self, username: str | None) -> "User":
+        return self.get(username_canonical=canonical_username(username or ""))
+
+    def create_user(
+        self,
+        username: str,
+        password: str | None = None,
+        *,
+        person: Person | None = None,
+        **extra_fields: Any,
+    ) -> "User":
         if not username:
             raise ValueError("A system user needs a username.")
         username = self.model.normalize_username(username).strip()
@@ -137,7 +144,13 @@ class UserManager(BaseUserManager.from_queryset(UserQuerySet)):
         user.save(using=self._db)
         return user
 
-    def create_superuser(self, username, password=None, email=None, **extra_fields):
+    def create_superuser(
+        self,
+        username: str,
+        password: str | None = None,
+        email: str | None = None,
+        **extra_fields: Any,
+    ) -> "User":
         extra_fields.update(is_staff=True, is_superuser=True)
         person = Person.objects.create(first_name="", last_name=username, email=email or "")
         return self.create_user(username, password, person=person, **extra_fields)
@@ -191,18 +204,18 @@ class User(AbstractBaseUser, PermissionsMixin):
             ),
         ]
 
-    def __str__(self):
+    def __str__(self) -> str:
         return self.username
 
-    def save(self, *args, **kwargs):
+    def save(self, *args: Any, **kwargs: Any) -> None:
         self.username_canonical = canonical_username(self.username)
         update_fields = kwargs.get("update_fields")
         if update_fields is not None and "username" in update_fields:
             kwargs["update_fields"] = {*update_fields, "username_canonical"}
         super().save(*args, **kwargs)
 
-    def get_full_name(self):
+    def get_full_name(self) -> str:
         return self.person.informal_name
 
-    def get_short_name(self):
+    def get_short_name(self) -> str:
         return self.person.first_name or self.username

@@ -1,9 +1,9 @@
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 
 from .models import Person
 
 
-def person_search(query):
+def person_search(query: str) -> QuerySet[Person]:
     """Persons matching every word of the query in a name part, the email or the rel. code."""
     persons = Person.objects.select_related("system_user")
     for word in query.split():

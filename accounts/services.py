@@ -1,5 +1,7 @@
+from typing import TYPE_CHECKING, Any
+
 from django.contrib.auth.hashers import check_password, make_password
-from django.contrib.auth.models import Group, Permission
+from django.contrib.auth.models import AnonymousUser, Group, Permission
 from django.db import transaction
 from django.db.models import F
 
@@ -8,11 +10,14 @@ from mfa.models import AuditEvent
 
 from .models import Person, User
 
+if TYPE_CHECKING:
+    from .forms import SystemUserForm
+
 
 class AccountError(Exception):
     """A refused change to a person or system user; `code` keys the message."""
 
-    def __init__(self, code):
+    def __init__(self, code: str) -> None:
         super().__init__(code)
         self.code = code
 
@@ -41,7 +46,7 @@ BEHEERDERS_PERMISSIONS = [
 _DUMMY_HASH = None
 
 
-def beheerders_group_sync(**kwargs):
+def beheerders_group_sync(**kwargs: Any) -> None:
     group, _ = Group.objects.get_or_create(name=BEHEERDERS_GROUP)
     for name in BEHEERDERS_PERMISSIONS:
         app_label, codename = name.split(".")
@@ -52,7 +57,7 @@ def beheerders_group_sync(**kwargs):
             group.permissions.add(permission)
 
 
-def password_dummy_check(password):
+def password_dummy_check(password: str) -> None:
     """Spend one password hash on nothing, as a real check would."""
     global _DUMMY_HASH
     if _DUMMY_HASH is None:
@@ -60,7 +65,7 @@ def password_dummy_check(password):
     check_password(password, _DUMMY_HASH)
 
 
-def may_manage(actor, target):
+def may_manage(actor: User | AnonymousUser, target: User | None) -> bool:
     """Whether `actor` may act on the account `target` (or the person record it belongs
     to): edit, delete, link or unlink MFA, clear a lock. Only a superuser acts on a
     superuser. `target` None: a person without a system user, anyone with the right
@@ -68,7 +73,7 @@ def may_manage(actor, target):
     return target is None or actor.is_superuser or not target.is_superuser
 
 
-def credentials_check(*, key, password):
+def credentials_check(*, key: str, password: str) -> User | None:
     """The active user whose canonical username is `key`, if `password` is theirs; or None.
 
     Every path checks exactly one password hash.
@@ -82,13 +87,13 @@ def credentials_check(*, key, password):
     return user
 
 
-def login_record(*, user):
+def login_record(*, user: User) -> None:
     """Count a successful login; the UPDATE is atomic, so concurrent logins all count."""
     User.objects.filter(pk=user.pk).update(login_count=F("login_count") + 1)
 
 
 @transaction.atomic
-def person_delete(*, person, by, ip):
+def person_delete(*, person: Person, by: User | None, ip: str | None) -> None:
     """Delete a person and, with it, their system user: recorded in the audit trail.
 
     The last active superuser is never deleted: nobody could administer the
@@ -111,9 +116,9 @@ def person_delete(*, person, by, ip):
 
 
 @transaction.atomic
-def system_user_save(*, form):
+def system_user_save(*, form: "SystemUserForm") -> User:
     """Create or update a person's system user from a validated SystemUserForm."""
-    user = form.save(commit=False)
+    user: User = form.save(commit=False)
     if form.cleaned_data.get("password1"):
         user.set_password(form.cleaned_data["password1"])
     elif user._state.adding:

@@ -1,4 +1,4 @@
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.contrib import messages
 from django.contrib.auth import login as auth_login
@@ -6,6 +6,7 @@ from django.contrib.auth import logout as auth_logout
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import formats, timezone
@@ -17,6 +18,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 
 from livits import clock
+from livits.http import AuthenticatedRequest
 from mfa import selectors as mfa_selectors
 from mfa import services as mfa_services
 from mfa.middleware import session_authenticated
@@ -32,7 +34,7 @@ from .models import Person, User
 PAGE_SIZE = 25
 
 
-def _redirect_target(request):
+def _redirect_target(request: HttpRequest) -> str:
     target = request.POST.get("next") or request.GET.get("next") or ""
     if url_has_allowed_host_and_scheme(
         target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
@@ -44,7 +46,7 @@ def _redirect_target(request):
 @sensitive_post_parameters("password", "code")
 @csrf_protect
 @never_cache
-def login_view(request):
+def login_view(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
         return redirect("accounts:home")
     form = LoginForm(request.POST or None)
@@ -65,7 +67,7 @@ def login_view(request):
     return render(request, "accounts/login.html", {"form": form, "next": next_url})
 
 
-def _lock_end(locked_until):
+def _lock_end(locked_until: datetime | None) -> str:
     """The minute from which a locked name may try again, in the user's time zone."""
     local = timezone.localtime(locked_until)
     if local.second or local.microsecond:
@@ -74,20 +76,20 @@ def _lock_end(locked_until):
 
 
 @require_POST
-def logout_view(request):
+def logout_view(request: HttpRequest) -> HttpResponse:
     auth_logout(request)
     return redirect("accounts:login")
 
 
 @login_required
-def home(request):
+def home(request: AuthenticatedRequest) -> HttpResponse:
     reminder = not mfa_selectors.has_mfa(request.user, clock.now())
     return render(request, "accounts/home.html", {"mfa_reminder": reminder})
 
 
 @login_required
 @permission_required("accounts.view_person", raise_exception=True)
-def person_list(request):
+def person_list(request: AuthenticatedRequest) -> HttpResponse:
     search = PersonSearchForm(request.GET)
     query = search.cleaned_data["q"] if search.is_valid() else ""
     page = Paginator(selectors.person_search(query), PAGE_SIZE).get_page(request.GET.get("page"))
@@ -98,7 +100,7 @@ def person_list(request):
 
 @login_required
 @permission_required("accounts.view_person", raise_exception=True)
-def person_detail(request, pk):
+def person_detail(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     person = get_object_or_404(Person.objects.select_related("system_user"), pk=pk)
     tab = request.GET.get("tab")
     if tab != "user" or not request.user.has_perm("accounts.view_user"):
@@ -114,17 +116,17 @@ def person_detail(request, pk):
 
 @login_required
 @permission_required("accounts.add_person", raise_exception=True)
-def person_create(request):
+def person_create(request: AuthenticatedRequest) -> HttpResponse:
     return _person_form(request, Person())
 
 
 @login_required
 @permission_required("accounts.change_person", raise_exception=True)
-def person_update(request, pk):
+def person_update(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     return _person_form(request, managed_person(request, pk))
 
 
-def _person_form(request, person):
+def _person_form(request: AuthenticatedRequest, person: Person) -> HttpResponse:
     form = PersonForm(request.POST or None, instance=person)
     if request.method == "POST" and form.is_valid():
         person = form.save()
@@ -135,7 +137,7 @@ def _person_form(request, person):
 
 @login_required
 @permission_required("accounts.delete_person", raise_exception=True)
-def person_delete(request, pk):
+def person_delete(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     person = managed_person(request, pk)
     if person.pk == request.user.person_id:
         messages.error(request, _("You cannot delete yourself."))
@@ -154,7 +156,7 @@ def person_delete(request, pk):
 @sensitive_post_parameters("password1", "password2")
 @login_required
 @permission_required("accounts.change_user", raise_exception=True)
-def system_user_edit(request, pk):
+def system_user_edit(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     person = managed_person(request, pk)
     system_user = getattr(person, "system_user", None) or User(person=person)
     if system_user._state.adding and not request.user.has_perm("accounts.add_user"):

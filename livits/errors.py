@@ -1,11 +1,11 @@
 import sys
 
 from django.db import InterfaceError, OperationalError
-from django.http import HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.template.loader import render_to_string
 
 
-def server_error(request):
+def server_error(request: HttpRequest) -> HttpResponse:
     """handler500: a database that cannot be reached is a 503, anything else a 500.
 
     Django calls this inside its exception handler, so the exception is at hand.

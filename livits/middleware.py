@@ -1,14 +1,16 @@
-"""Project-wide response rules: security headers, and a clean 503 without a database."""
+"""Security headers on every response: the content security policy and what the
+backoffice never needs from the browser (camera, microphone, location)."""
 
-import logging
+from collections.abc import Callable
 
 from django.conf import settings
+from django.http import HttpRequest, HttpResponse
 
-logger = logging.getLogger("livits")
 
-
-def security_headers(get_response):
-    def middleware(request):
+def security_headers(
+    get_response: Callable[[HttpRequest], HttpResponse],
+) -> Callable[[HttpRequest], HttpResponse]:
+    def middleware(request: HttpRequest) -> HttpResponse:
         response = get_response(request)
         response.setdefault("Content-Security-Policy", settings.CONTENT_SECURITY_POLICY)
         response.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")

@@ -9,20 +9,24 @@ import os
 from pathlib import Path
 
 import dj_database_url
+import django_stubs_ext
 from django.core.exceptions import ImproperlyConfigured
-from xstatic.pkg import bootstrap as xstatic_bootstrap
+from xstatic.pkg import bootstrap as xstatic_bootstrap  # type: ignore[import-untyped]
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
+# Generic classes of Django (ModelForm[Person], ModelAdmin[User]) for type checking.
+django_stubs_ext.monkeypatch()
 
-def env_bool(name, default=False):
+
+def env_bool(name: str, default: bool = False) -> bool:
     value = os.environ.get(name)
     if value is None or value == "":
         return default
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
-def env_list(name, default=""):
+def env_list(name: str, default: str = "") -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
 
@@ -94,6 +98,11 @@ DATABASES = {
         conn_max_age=int(os.environ.get("DB_CONN_MAX_AGE", "0")),
     )
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # PostgreSQL's JIT compiler spent most of a report's time compiling (bench/reports.py);
+    # kept connections are checked before use, so a restarted server costs one error less.
+    DATABASES["default"]["OPTIONS"] = {"options": "-c jit=off"}
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # The embedded default under concurrent requests: readers never wait for the
     # writer (WAL), every transaction takes the write lock when it begins

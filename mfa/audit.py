@@ -1,9 +1,23 @@
 """Writing the audit trail: one function, used by every service that changes MFA or accounts."""
 
+from datetime import datetime
+from typing import Any
+
+from accounts.models import User
+
 from .models import AuditEvent
 
 
-def audit(*, action, subject=None, actor=None, ip=None, data=None, subject_name="", at=None):
+def audit(
+    *,
+    action: str,
+    subject: User | None = None,
+    actor: User | None = None,
+    ip: str | None = None,
+    data: dict[str, Any] | None = None,
+    subject_name: str = "",
+    at: datetime | None = None,
+) -> AuditEvent:
     fields = {"at": at} if at else {}
     return AuditEvent.objects.create(
         action=action,

@@ -14,25 +14,25 @@ from django.conf import settings
 
 
 @cache
-def _fernet(keys, secret_key):
+def _fernet(keys: tuple[str, ...], secret_key: str) -> MultiFernet:
     if not keys:
         derived = hashlib.sha256(b"livits-mfa-secrets:" + secret_key.encode()).digest()
         keys = (base64.urlsafe_b64encode(derived).decode(),)
     return MultiFernet([Fernet(key) for key in keys])
 
 
-def fernet():
+def fernet() -> MultiFernet:
     return _fernet(tuple(settings.MFA_ENCRYPTION_KEYS), settings.SECRET_KEY)
 
 
-def encrypt(plaintext):
+def encrypt(plaintext: str) -> str:
     return fernet().encrypt(plaintext.encode()).decode("ascii")
 
 
-def decrypt(token):
+def decrypt(token: str) -> str:
     return fernet().decrypt(token.encode("ascii")).decode()
 
 
-def reencrypt(token):
+def reencrypt(token: str) -> str:
     """The same secret, encrypted with the first key."""
     return fernet().rotate(token.encode("ascii")).decode("ascii")

@@ -6,10 +6,18 @@ Only the secret is kept: the QR is made again from it when the page is shown,
 which keeps the session small.
 """
 
+from datetime import datetime
+from typing import Any
+
 from django.conf import settings
+from django.contrib.sessions.backends.base import SessionBase
+
+from accounts.models import User
+from livits.http import AuthenticatedRequest
 
 from . import crypto, services, totp
-from .models import MfaSettings
+from .forms import LinkForm
+from .models import Device, MfaSettings
 from .network import client_ip
 from .qr import qr_svg
 from .selectors import has_mfa
@@ -18,11 +26,11 @@ LINK_ALLOWED_UNTIL = "mfa_link_allowed_until"
 JUST_LINKED = "mfa_just_linked"
 
 
-def _pending_key(user):
+def _pending_key(user: User) -> str:
     return f"mfa_secret:{user.pk}"
 
 
-def pending_secret(session, user):
+def pending_secret(session: SessionBase, user: User) -> str:
     """The secret on screen for `user`, made on first sight and kept until linked."""
     key = _pending_key(user)
     if key not in session:
@@ -30,16 +38,16 @@ def pending_secret(session, user):
     return crypto.decrypt(session[key])
 
 
-def may_link(session, user, now):
+def may_link(session: SessionBase, user: User, now: datetime) -> bool:
     """Linking needs no step-up while the user has no MFA, or just after proving it."""
     return not has_mfa(user, now) or session.get(LINK_ALLOWED_UNTIL, 0) > now.timestamp()
 
 
-def allow_linking(session, now):
+def allow_linking(session: SessionBase, now: datetime) -> None:
     session[LINK_ALLOWED_UNTIL] = now.timestamp() + settings.MFA_STEP_UP_SECONDS
 
 
-def link_steps(session, user, form):
+def link_steps(session: SessionBase, user: User, form: LinkForm) -> dict[str, Any]:
     """Context of the manual's steps 1-5 for linking an app to `user`."""
     secret = pending_secret(session, user)
     issuer = MfaSettings.load().issuer_name
@@ -52,7 +60,9 @@ def link_steps(session, user, form):
     }
 
 
-def link_pending(request, user, form, now, **options):
+def link_pending(
+    request: AuthenticatedRequest, user: User, form: LinkForm, now: datetime, **options: Any
+) -> Device | None:
     """Link the secret on screen for `user` if the form's code confirms it."""
     try:
         device = services.device_link(

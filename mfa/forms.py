@@ -1,9 +1,14 @@
+from datetime import datetime
+from typing import Any
+
 from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from accounts.models import User
+
 from . import network, totp
-from .models import TrustedLocation, moment_in_range
+from .models import Device, TrustedLocation, moment_in_range
 
 CODE_ERRORS = {
     "invalid_format": _("Enter the 6 digits of the access code from your authenticator app."),
@@ -38,7 +43,7 @@ CODE_ERRORS = {
 class AccessCodeField(forms.CharField):
     """Six digits, with or without a space in the middle."""
 
-    def __init__(self, **kwargs):
+    def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("label", _("Access code"))
         kwargs.setdefault("max_length", 16)
         kwargs.setdefault(
@@ -49,7 +54,7 @@ class AccessCodeField(forms.CharField):
         )
         super().__init__(**kwargs)
 
-    def clean(self, value):
+    def clean(self, value: Any) -> str:
         value = super().clean(value)
         if value in self.empty_values:
             return ""
@@ -62,7 +67,7 @@ class AccessCodeField(forms.CharField):
 class MfaForm(forms.Form):
     error_messages = CODE_ERRORS
 
-    def refuse(self, code, field="code"):
+    def refuse(self, code: str, field: str | None = "code") -> None:
         self.add_error(field, forms.ValidationError(self.error_messages[code], code=code))
 
 
@@ -80,8 +85,8 @@ class AdminLinkForm(LinkForm):
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
     )
 
-    def clean_expires_at(self):
-        expires_at = self.cleaned_data["expires_at"]
+    def clean_expires_at(self) -> datetime | None:
+        expires_at: datetime | None = self.cleaned_data["expires_at"]
         if expires_at is not None and expires_at <= timezone.now():
             raise forms.ValidationError(
                 self.error_messages["expiry_in_past"], code="expiry_in_past"
@@ -102,13 +107,15 @@ class StepUpForm(MfaForm):
 
 
 class DeviceRemoveForm(StepUpForm):
-    device = forms.ModelChoiceField(
-        label=_("Device"), queryset=None, empty_label=_("Choose a device")
+    device = forms.ModelChoiceField[Device](
+        label=_("Device"), queryset=Device.objects.none(), empty_label=_("Choose a device")
     )
 
-    def __init__(self, *args, user, **kwargs):
+    def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["device"].queryset = user.mfa_devices.all()
+        choice = self.fields["device"]
+        assert isinstance(choice, forms.ModelChoiceField)
+        choice.queryset = user.mfa_devices.all()
         self.order_fields(["device", "password", "code"])
 
 
@@ -116,13 +123,13 @@ class DeviceRenameForm(MfaForm):
     name = forms.CharField(label=_("Name"), max_length=50)
 
 
-class TrustedLocationForm(forms.ModelForm):
+class TrustedLocationForm(forms.ModelForm[TrustedLocation]):
     class Meta:
         model = TrustedLocation
         fields = ["name", "network"]
         help_texts = {"network": _("An IPv4 or IPv6 network, e.g. 192.0.2.0/24 or 2001:db8::/48.")}
 
-    def clean_network(self):
+    def clean_network(self) -> str:
         value = self.cleaned_data["network"]
         try:
             normalized = str(network.trusted_network(value))
@@ -153,7 +160,7 @@ class IssuerForm(forms.Form):
         help_text=_("The name under which authenticator apps show Livits."),
     )
 
-    def clean_issuer(self):
+    def clean_issuer(self) -> str:
         issuer = totp.issuer_clean(self.cleaned_data["issuer"])
         if not issuer:
             raise forms.ValidationError(_("Enter a name."), code="required")
@@ -170,13 +177,13 @@ class GoLiveForm(forms.Form):
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
     )
 
-    def clean_at(self):
-        at = self.cleaned_data["at"]
+    def clean_at(self) -> datetime | None:
+        at: datetime | None = self.cleaned_data["at"]
         if at is not None and not moment_in_range(at):
             raise forms.ValidationError(
                 self.error_messages["go_live_out_of_range"], code="go_live_out_of_range"
             )
         return at
 
-    def refuse(self, code):
+    def refuse(self, code: str) -> None:
         self.add_error(None, forms.ValidationError(self.error_messages[code], code=code))

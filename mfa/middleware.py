@@ -1,9 +1,12 @@
 """Sessions remember how they were authenticated; at go-live, those without a second
 factor end (manual 3.1: from that moment people without a linked app have no access)."""
 
+from collections.abc import Callable
+
 from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth.views import redirect_to_login
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -18,13 +21,15 @@ AUTH_METHOD = "mfa_auth_method"
 SECOND_FACTOR = {AuditEvent.Action.LOGIN_CODE, AuditEvent.Action.LOGIN_TRUSTED}
 
 
-def session_authenticated(request, method):
+def session_authenticated(request: HttpRequest, method: str) -> None:
     """Record how this session proved who it is (an AuditEvent.Action of a login)."""
     request.session[AUTH_METHOD] = method
 
 
-def go_live_guard(get_response):
-    def middleware(request):
+def go_live_guard(
+    get_response: Callable[[HttpRequest], HttpResponse],
+) -> Callable[[HttpRequest], HttpResponse]:
+    def middleware(request: HttpRequest) -> HttpResponse:
         if request.session.get(AUTH_METHOD) not in SECOND_FACTOR and request.user.is_authenticated:
             now = timezone.now()
             if MfaSettings.load().is_live(now):

@@ -1,4 +1,5 @@
 from datetime import UTC, datetime
+from typing import Any
 
 from django.conf import settings
 from django.db import models
@@ -17,18 +18,22 @@ GO_LIVE_EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 GO_LIVE_LATEST = datetime(2100, 1, 1, tzinfo=UTC)
 
 
-def moment_in_range(moment):
+def moment_in_range(moment: datetime) -> bool:
     """Whether a go-live or end of temporary access is one anyone could mean."""
     return GO_LIVE_EARLIEST <= moment < GO_LIVE_LATEST
 
 
-class DeviceQuerySet(models.QuerySet):
-    def active(self, now):
+class DeviceQuerySet(models.QuerySet["Device"]):
+    def active(self, now: datetime) -> "DeviceQuerySet":
         """Devices that can be used at `now`: no end date, or one still ahead."""
         return self.filter(models.Q(expires_at__isnull=True) | models.Q(expires_at__gt=now))
 
+    def via_admin(self) -> "DeviceQuerySet":
+        """Devices a beheerder linked for someone else (Device.via_admin, in SQL)."""
+        return self.filter(linked_by__isnull=False).exclude(linked_by=models.F("user"))
 
-def has_mfa_condition(now, user="pk"):
+
+def has_mfa_condition(now: datetime, user: str = "pk") -> models.Exists:
     """The one definition of "has MFA" as a condition on system users: an active device.
 
     `user` names the system user's primary key in the outer query.
@@ -80,18 +85,18 @@ class Device(models.Model):
             ),
         ]
 
-    def __str__(self):
+    def __str__(self) -> str:
         return self.name
 
     @property
-    def secret(self):
+    def secret(self) -> str:
         return crypto.decrypt(self.secret_encrypted)
 
-    def is_expired(self, now):
+    def is_expired(self, now: datetime) -> bool:
         return self.expires_at is not None and self.expires_at <= now
 
     @property
-    def via_admin(self):
+    def via_admin(self) -> bool:
         return self.linked_by_id is not None and self.linked_by_id != self.user_id
 
 
@@ -106,7 +111,7 @@ class TrustedLocation(models.Model):
         verbose_name_plural = _("trusted locations")
         ordering = ["name"]
 
-    def __str__(self):
+    def __str__(self) -> str:
         return f"{self.name} ({self.network})"
 
 
@@ -128,18 +133,18 @@ class MfaSettings(models.Model):
             ),
         ]
 
-    def __str__(self):
+    def __str__(self) -> str:
         return "MFA settings"
 
     @classmethod
-    def load(cls):
+    def load(cls) -> "MfaSettings":
         return cls.objects.get_or_create(pk=1)[0]
 
     @property
-    def issuer_name(self):
+    def issuer_name(self) -> str:
         return totp.issuer_clean(self.issuer or settings.MFA_ISSUER)
 
-    def is_live(self, now):
+    def is_live(self, now: datetime) -> bool:
         return self.go_live_at is not None and self.go_live_at <= now
 
 
@@ -151,7 +156,7 @@ class LoginThrottle(models.Model):
     locked_until = models.DateTimeField(null=True, blank=True)
     last_failure_at = models.DateTimeField(null=True, blank=True)
 
-    def __str__(self):
+    def __str__(self) -> str:
         return self.key
 
 
@@ -216,10 +221,10 @@ class AuditEvent(models.Model):
             models.Index(fields=["ip", "action", "at"]),
         ]
 
-    def __str__(self):
+    def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.action} {self.subject_name}"
 
-    def describe(self):
+    def describe(self) -> str:
         """The detail of this event in the active language."""
         return _describe(self.action, self.data or {})
 
@@ -233,17 +238,17 @@ FAILURE_ACTIONS = [
 ]
 
 
-def _moment(value):
+def _moment(value: Any) -> str:
     moment = parse_datetime(value) if isinstance(value, str) else None
     return (
         formats.date_format(timezone.localtime(moment), "SHORT_DATETIME_FORMAT") if moment else ""
     )
 
 
-def _describe(action, data):  # noqa: C901 - one small case per kind of event
+def _describe(action: str, data: dict[str, Any]) -> str:
     Action = AuditEvent.Action
     if "text" in data:  # recorded before details were stored as data
-        return data["text"]
+        return str(data["text"])
     parts = []
     if action == Action.DEVICE_LINKED:
         parts.append(data.get("device", ""))
@@ -282,7 +287,8 @@ def _describe(action, data):  # noqa: C901 - one small case per kind of event
             "removed": gettext("removed"),
         }
         parts.append(
-            f"{verbs.get(data.get('change'), '')} {data.get('name', '')} {data.get('network', '')}"
+            f"{verbs.get(str(data.get('change')), '')} {data.get('name', '')} "
+            f"{data.get('network', '')}"
         )
     elif action == Action.ISSUER_CHANGED:
         parts.append(f"{data.get('old', '')} → {data.get('new', '')}")

@@ -1,8 +1,13 @@
 """Which address a request comes from, and whether that address is trusted."""
 
 import ipaddress
+from collections.abc import Iterable
 
 from django.conf import settings
+from django.http import HttpRequest
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 # The widest trusted location: anything broader (up to 0.0.0.0/0, the whole
 # internet) would turn the access code off for strangers.
@@ -13,12 +18,12 @@ class NetworkTooBroad(ValueError):
     pass
 
 
-def parse_network(value):
+def parse_network(value: str) -> Network:
     """'192.168.1.7/24' -> IPv4Network('192.168.1.0/24'); a bare address is a /32 or /128."""
     return ipaddress.ip_network(value.strip(), strict=False)
 
 
-def trusted_network(value):
+def trusted_network(value: str) -> Network:
     """The network of a trusted location: parse_network, refusing networks broader than
     WIDEST_PREFIX (NetworkTooBroad) and anything that is not a network (ValueError)."""
     net = parse_network(value)
@@ -27,11 +32,13 @@ def trusted_network(value):
     return net
 
 
-def _in_any(address, networks):
+def _in_any(address: Address, networks: Iterable[Network]) -> bool:
     return any(address.version == net.version and address in net for net in networks)
 
 
-def client_ip_from(remote_addr, forwarded_for, trusted_proxies):
+def client_ip_from(
+    remote_addr: str, forwarded_for: str | None, trusted_proxies: Iterable[str]
+) -> str | None:
     """The client address: REMOTE_ADDR, unless the peer is a trusted proxy.
 
     Behind trusted proxies, the right-most X-Forwarded-For entry that is not a
@@ -57,15 +64,15 @@ def client_ip_from(remote_addr, forwarded_for, trusted_proxies):
     return str(client)
 
 
-def client_ip(request):
+def client_ip(request: HttpRequest) -> str | None:
     return client_ip_from(
         request.META.get("REMOTE_ADDR", ""),
-        request.META.get("HTTP_X_FORWARDED_FOR", ""),
+        request.headers.get("x-forwarded-for", ""),
         settings.MFA_TRUSTED_PROXIES,
     )
 
 
-def ip_in_networks(ip, networks):
+def ip_in_networks(ip: str | None, networks: Iterable[str]) -> bool:
     if not ip:
         return False
     return _in_any(ipaddress.ip_address(ip), [parse_network(n) for n in networks])

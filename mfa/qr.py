@@ -2,7 +2,7 @@ import qrcode
 import qrcode.image.svg
 
 
-def qr_svg(data):
+def qr_svg(data: str) -> str:
     """The QR code of `data` as an inline SVG element."""
     image = qrcode.make(
         data,

@@ -1,6 +1,9 @@
+from datetime import datetime
+from typing import Any
+
 from django.contrib.auth.models import Permission
 from django.core.paginator import Paginator
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 
 from accounts.models import User
 
@@ -9,12 +12,12 @@ from .models import AuditEvent, Device, LoginThrottle, has_mfa_condition
 ADMIN_PERMISSIONS = ("link_device", "unlink_device")
 
 
-def has_mfa(user, now):
+def has_mfa(user: User, now: datetime) -> bool:
     """Whether `user` has MFA linked at `now`: has_mfa_condition, for one user."""
     return User.objects.filter(pk=user.pk).filter(has_mfa_condition(now)).exists()
 
 
-def mfa_admins():
+def mfa_admins() -> QuerySet[User]:
     """Active users who may link or unlink MFA for others: the beheerders."""
     permissions = Permission.objects.filter(
         content_type__app_label="mfa", codename__in=ADMIN_PERMISSIONS
@@ -30,7 +33,7 @@ def mfa_admins():
     )
 
 
-def users_without_device(now):
+def users_without_device(now: datetime) -> QuerySet[User]:
     """Active system users who could not log in after go-live: beheerders first."""
     return (
         User.objects.filter(is_active=True)
@@ -40,7 +43,7 @@ def users_without_device(now):
     )
 
 
-def go_live_preview(now):
+def go_live_preview(now: datetime) -> tuple[list[User], list[User]]:
     """Who the go-live would lock out: (beheerders, everyone else), each without MFA."""
     without = list(users_without_device(now))
     admins = set(mfa_admins().values_list("pk", flat=True))
@@ -50,16 +53,18 @@ def go_live_preview(now):
     )
 
 
-def devices_of(user):
+def devices_of(user: User) -> list[Device]:
     return list(Device.objects.filter(user=user).select_related("linked_by__person"))
 
 
-def lock_of(user, now):
+def lock_of(user: User, now: datetime) -> LoginThrottle | None:
     """The user's current login lock, or None."""
     return LoginThrottle.objects.filter(key=user.username_canonical, locked_until__gt=now).first()
 
 
-def user_tab(user, now, *, history_page=None, page_size=10):
+def user_tab(
+    user: User, now: datetime, *, history_page: str | None = None, page_size: int = 10
+) -> dict[str, Any]:
     """What the CRM user tab shows about a system user's MFA."""
     history = AuditEvent.objects.filter(subject=user).select_related("actor__person")
     return {

@@ -6,8 +6,10 @@ Writes hold the database's write lock only for the writes: a password hash (abou
 """
 
 import enum
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.core.mail import send_mail
@@ -40,7 +42,7 @@ Action = AuditEvent.Action
 class MfaError(Exception):
     """A refused MFA change; `code` keys the form's error message."""
 
-    def __init__(self, code):
+    def __init__(self, code: str) -> None:
         super().__init__(code)
         self.code = code
 
@@ -60,34 +62,34 @@ class LoginResult:
     locked_until: datetime | None = None
 
 
-def _local(moment):
+def _local(moment: datetime) -> str:
     return formats.date_format(timezone.localtime(moment), "SHORT_DATETIME_FORMAT")
 
 
-def _iso(moment):
+def _iso(moment: datetime | None) -> str | None:
     """A moment as audit data: ISO 8601 in UTC."""
-    return moment.astimezone(UTC).isoformat()
+    return moment.astimezone(UTC).isoformat() if moment else None
 
 
-def _notify(user, subject, body):
+def _notify(user: User, subject: str, body: str) -> None:
     email = user.person.email
     if email:
         transaction.on_commit(lambda: send_mail(subject, body, None, [email], fail_silently=True))
 
 
-def is_trusted_location(ip):
+def is_trusted_location(ip: str | None) -> bool:
     return network.ip_in_networks(ip, TrustedLocation.objects.values_list("network", flat=True))
 
 
 # --- Throttling -------------------------------------------------------------
 
 
-def throttle_key(username):
+def throttle_key(username: str) -> str:
     """Failures are counted per canonical account name, known or not."""
     return canonical_username(username)[:150]
 
 
-def _ip_blocked(ip, now):
+def _ip_blocked(ip: str | None, now: datetime) -> bool:
     if not ip:
         return False
     since = now - timedelta(hours=1)
@@ -95,7 +97,7 @@ def _ip_blocked(ip, now):
     return failures >= settings.MFA_IP_FAILURES_PER_HOUR
 
 
-def _throttle_reserve(key, now):
+def _throttle_reserve(key: str, now: datetime) -> datetime | None:
     """Reserve one evaluated attempt for `key`; None, or the moment its lock ends.
 
     The attempt counts as a failure from the start (a success resets the count), so
@@ -123,7 +125,15 @@ def _throttle_reserve(key, now):
     return LoginThrottle.objects.filter(key=key).values_list("locked_until", flat=True).first()
 
 
-def _failure(*, key, user, ip, now, action, data=None):
+def _failure(
+    *,
+    key: str,
+    user: User | None,
+    ip: str | None,
+    now: datetime,
+    action: str,
+    data: dict[str, Any] | None = None,
+) -> None:
     """Record a failed attempt (already counted by its reservation) and start the wait.
 
     Call inside a transaction.
@@ -149,7 +159,7 @@ def _failure(*, key, user, ip, now, action, data=None):
     throttle.save(update_fields=["last_failure_at", "locked_until"])
 
 
-def throttle_clear(*, user, by, ip):
+def throttle_clear(*, user: User, by: User, ip: str | None) -> bool:
     deleted, _rows = LoginThrottle.objects.filter(key=user.username_canonical).delete()
     if deleted:
         audit(action=Action.LOCK_CLEARED, subject=user, actor=by, ip=ip)
@@ -159,17 +169,19 @@ def throttle_clear(*, user, by, ip):
 # --- Codes and logins -------------------------------------------------------
 
 
-def _code_consume(devices, code, now):
+def _code_consume(
+    devices: Iterable[Device], code: str, now: datetime
+) -> tuple[Device | None, bool]:
     """(device, replayed): the device whose code this is, consuming its step once.
 
     A code is accepted only for a step later than the last one accepted for that
     device; the conditional UPDATE makes that true under concurrency too.
     """
-    code = totp.normalize_code(code)
-    if code is None:
+    normalized = totp.normalize_code(code)
+    if normalized is None:
         return None, False
     for device in devices:
-        step = totp.matching_step(device.secret, code, now)
+        step = totp.matching_step(device.secret, normalized, now)
         if step is not None:
             won = Device.objects.filter(pk=device.pk, last_used_step__lt=step).update(
                 last_used_step=step, last_used_at=now
@@ -178,7 +190,9 @@ def _code_consume(devices, code, now):
     return None, False
 
 
-def login_attempt(*, username, password, code, ip, now):
+def login_attempt(
+    *, username: str, password: str, code: str, ip: str | None, now: datetime
+) -> LoginResult:
     """Decide a login from username, password, access code, client IP and time.
 
     Three short steps: reserve the attempt (one write), check the password outside
@@ -197,7 +211,9 @@ def login_attempt(*, username, password, code, ip, now):
         return _login_decide(key=key, user=user, code=code, ip=ip, now=now)
 
 
-def _login_decide(*, key, user, code, ip, now):
+def _login_decide(
+    *, key: str, user: User | None, code: str, ip: str | None, now: datetime
+) -> LoginResult:
     if user is None:
         _failure(key=key, user=None, ip=ip, now=now, action=Action.LOGIN_FAILED)
         return LoginResult(LoginStatus.FAILED)
@@ -223,7 +239,7 @@ def _login_decide(*, key, user, code, ip, now):
     return LoginResult(LoginStatus.OK, user, method=method)
 
 
-def _usable_devices(user, ip, now):
+def _usable_devices(user: User, ip: str | None, now: datetime) -> list[Device]:
     """The user's active devices; expired temporary ones are removed on the way."""
     devices = list(Device.objects.filter(user=user))
     if any(device.is_expired(now) for device in devices):
@@ -231,7 +247,7 @@ def _usable_devices(user, ip, now):
     return [device for device in devices if not device.is_expired(now)]
 
 
-def step_up(*, user, password, code, ip, now):
+def step_up(*, user: User, password: str, code: str, ip: str | None, now: datetime) -> bool:
     """Re-check password and a fresh code before a device is linked or removed."""
     key = user.username_canonical
     if _ip_blocked(ip, now) or _throttle_reserve(key, now):
@@ -255,7 +271,7 @@ def step_up(*, user, password, code, ip, now):
 STEP_UP = {"step_up": True}
 
 
-def session_end(*, user, ip, now):
+def session_end(*, user: User, ip: str | None, now: datetime) -> None:
     """Record that a session without a second factor ended because MFA went live."""
     audit(action=Action.SESSION_ENDED, subject=user, ip=ip, at=now)
 
@@ -263,7 +279,7 @@ def session_end(*, user, ip, now):
 # --- Devices ----------------------------------------------------------------
 
 
-def _device_name(devices, slot):
+def _device_name(devices: Iterable[Device], slot: int) -> str:
     taken = {device.name for device in devices}
     number = slot
     while _("Device %(number)s") % {"number": number} in taken:
@@ -271,7 +287,7 @@ def _device_name(devices, slot):
     return _("Device %(number)s") % {"number": number}
 
 
-def _mfa_changed(user, now):
+def _mfa_changed(user: User, now: datetime) -> None:
     """Keep MFA created/changed: created while MFA is linked, changed on every later change."""
     linked = has_mfa(user, now)
     if linked and user.mfa_created_at is None:
@@ -288,14 +304,24 @@ def _mfa_changed(user, now):
 
 
 @transaction.atomic
-def device_link(*, user, secret, code, by, ip, now, expires_at=None, only_if_unlinked=False):
+def device_link(
+    *,
+    user: User,
+    secret: str,
+    code: str,
+    by: User | None,
+    ip: str | None,
+    now: datetime,
+    expires_at: datetime | None = None,
+    only_if_unlinked: bool = False,
+) -> Device:
     """Link the authenticator holding `secret`, proven by a current `code`.
 
     A beheerder links for someone else only while that person has no MFA (manual
     4.1: unlink first), so `only_if_unlinked` refuses a stale page.
     """
-    code = totp.normalize_code(code)
-    step = totp.matching_step(secret, code, now) if code else None
+    normalized = totp.normalize_code(code)
+    step = totp.matching_step(secret, normalized, now) if normalized else None
     if step is None:
         raise MfaError("invalid_code")
     user = User.objects.select_for_update().get(pk=user.pk)  # one link at a time per user
@@ -332,7 +358,14 @@ def device_link(*, user, secret, code, by, ip, now, expires_at=None, only_if_unl
 
 
 @transaction.atomic
-def device_remove(*, device, by, ip, now, keep_last_after_go_live=False):
+def device_remove(
+    *,
+    device: Device,
+    by: User,
+    ip: str | None,
+    now: datetime,
+    keep_last_after_go_live: bool = False,
+) -> None:
     """Remove one device. With `keep_last_after_go_live`, refuse when it would leave the
     user without MFA after the go-live (decided after the delete, in the same lock)."""
     user = User.objects.select_for_update().get(pk=device.user_id)
@@ -358,7 +391,9 @@ def device_remove(*, device, by, ip, now, keep_last_after_go_live=False):
     )
 
 
-def device_remove_own(*, device, password, code, ip, now):
+def device_remove_own(
+    *, device: Device, password: str, code: str, ip: str | None, now: datetime
+) -> None:
     """A user removes one of their own devices, proving password and a current code.
 
     After the go-live the last device stays: without it the user could not log in.
@@ -370,7 +405,9 @@ def device_remove_own(*, device, password, code, ip, now):
 
 
 @transaction.atomic
-def device_unlink_all(*, user, by, ip, now, reason=""):
+def device_unlink_all(
+    *, user: User, by: User | None, ip: str | None, now: datetime, reason: str = ""
+) -> int:
     """Remove every device of `user` (manual 4.1, 4.3). Their open session stays."""
     user = User.objects.select_for_update().get(pk=user.pk)
     if not has_mfa(user, now):
@@ -393,7 +430,7 @@ def device_unlink_all(*, user, by, ip, now, reason=""):
 
 
 @transaction.atomic
-def devices_expire(*, user, ip, now):
+def devices_expire(*, user: User, ip: str | None, now: datetime) -> int:
     """Remove temporary devices whose end date has passed, recording the expiry."""
     expired = list(Device.objects.select_for_update().filter(user=user, expires_at__lte=now))
     if not expired:
@@ -411,7 +448,7 @@ def devices_expire(*, user, ip, now):
     return len(expired)
 
 
-def device_rename(*, device, name, by, ip):
+def device_rename(*, device: Device, name: str, by: User, ip: str | None) -> Device:
     old = device.name
     if old == name:
         return device
@@ -435,7 +472,9 @@ def device_rename(*, device, name, by, ip):
 
 
 @transaction.atomic
-def trusted_location_save(*, location, by, ip):
+def trusted_location_save(
+    *, location: TrustedLocation, by: User | None, ip: str | None
+) -> TrustedLocation:
     creating = location.pk is None
     try:
         with transaction.atomic():
@@ -453,7 +492,7 @@ def trusted_location_save(*, location, by, ip):
 
 
 @transaction.atomic
-def trusted_location_remove(*, location, by, ip):
+def trusted_location_remove(*, location: TrustedLocation, by: User | None, ip: str | None) -> None:
     TrustedLocation.objects.filter(pk=location.pk).delete()
     audit(
         action=Action.TRUSTED_LOCATION_CHANGED,
@@ -464,7 +503,7 @@ def trusted_location_remove(*, location, by, ip):
 
 
 @transaction.atomic
-def issuer_set(*, issuer, by, ip):
+def issuer_set(*, issuer: str, by: User, ip: str | None) -> None:
     mfa_settings = MfaSettings.load()
     old = mfa_settings.issuer_name
     mfa_settings.issuer = totp.issuer_clean(issuer)
@@ -478,7 +517,9 @@ def issuer_set(*, issuer, by, ip):
 
 
 @transaction.atomic
-def go_live_set(*, at, by, ip, now, forced=False):
+def go_live_set(
+    *, at: datetime | None, by: User | None, ip: str | None, now: datetime, forced: bool = False
+) -> None:
     """Set the go-live moment (None: not live).
 
     Nobody may lock themselves out: a beheerder sets a go-live only with MFA of
@@ -499,7 +540,7 @@ def go_live_set(*, at, by, ip, now, forced=False):
 
 
 @transaction.atomic
-def secrets_reencrypt():
+def secrets_reencrypt() -> int:
     """Re-encrypt every secret with the first key of MFA_ENCRYPTION_KEYS."""
     count = 0
     for device in Device.objects.select_for_update().only("pk", "secret_encrypted"):

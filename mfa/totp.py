@@ -17,22 +17,22 @@ WINDOW = 1  # steps accepted either side of the current one (clock drift)
 SECRET_BYTES = 20  # 160 bits, the HMAC-SHA1 block recommendation of RFC 4226 section 4
 
 
-def new_secret():
+def new_secret() -> str:
     """A fresh base32 secret without padding: 32 characters."""
     return base64.b32encode(secrets.token_bytes(SECRET_BYTES)).decode("ascii").rstrip("=")
 
 
-def step_at(now):
+def step_at(now: datetime | float) -> int:
     seconds = now.timestamp() if isinstance(now, datetime) else now
     return int(seconds // STEP_SECONDS)
 
 
-def code_at_step(secret, step):
+def code_at_step(secret: str, step: int) -> str:
     # RFC 6238 section 4.2: TOTP = HOTP(K, T) with T the step counter.
-    return pyotp.HOTP(secret, digits=DIGITS).at(step)
+    return str(pyotp.HOTP(secret, digits=DIGITS).at(step))
 
 
-def normalize_code(raw):
+def normalize_code(raw: str | None) -> str | None:
     """'123456' or '123 456' -> '123456'; anything else -> None."""
     value = (raw or "").strip()
     if len(value) == DIGITS + 1 and value[DIGITS // 2] == " ":
@@ -42,7 +42,7 @@ def normalize_code(raw):
     return None
 
 
-def matching_step(secret, code, now):
+def matching_step(secret: str, code: str, now: datetime | float) -> int | None:
     """The step within the window whose code equals `code`, or None.
 
     Every candidate is compared in constant time, and all of them are computed,
@@ -56,12 +56,12 @@ def matching_step(secret, code, now):
     return found
 
 
-def issuer_clean(issuer):
+def issuer_clean(issuer: str) -> str:
     """The issuer as apps show it: the Key Uri Format's label cannot hold a ':'."""
     return issuer.replace(":", "").strip()
 
 
-def otpauth_uri(secret, account, issuer):
+def otpauth_uri(secret: str, account: str, issuer: str) -> str:
     """Key URI for authenticator apps (Google's Key Uri Format).
 
     `account` is a username, which holds no ':' (a database constraint).
@@ -74,6 +74,6 @@ def otpauth_uri(secret, account, issuer):
     )
 
 
-def grouped(secret, size=3):
+def grouped(secret: str, size: int = 3) -> str:
     """The key in readable groups, as the manual shows it: 'J5R XU0 CWI ...'."""
     return " ".join(secret[i : i + size] for i in range(0, len(secret), size))

@@ -1,8 +1,11 @@
+from collections.abc import Callable
 from functools import wraps
+from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.contrib.auth.views import redirect_to_login
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -11,7 +14,9 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.guards import managed_person
+from accounts.models import Person, User
 from livits import clock
+from livits.http import AuthenticatedRequest
 
 from . import enrolment, selectors, services
 from .forms import (
@@ -32,12 +37,15 @@ from .network import client_ip
 RENEWED = "renewed"
 
 
-def enrolment_login_required(view):
+View = Callable[..., HttpResponse]
+
+
+def enrolment_login_required(view: View) -> View:
     """login_required; a code posted from a page whose session has expired is told so,
     and comes back to the same page (with a new QR code) after logging in."""
 
     @wraps(view)
-    def wrapper(request, *args, **kwargs):
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         if request.user.is_authenticated:
             return view(request, *args, **kwargs)
         if request.method == "POST":
@@ -51,7 +59,13 @@ def enrolment_login_required(view):
     return wrapper
 
 
-def _enrol_page(request, *, link_form=None, step_up_form=None, remove_form=None):
+def _enrol_page(
+    request: AuthenticatedRequest,
+    *,
+    link_form: LinkForm | None = None,
+    step_up_form: StepUpForm | None = None,
+    remove_form: DeviceRemoveForm | None = None,
+) -> HttpResponse:
     now = clock.now()
     context = {
         "devices": selectors.devices_of(request.user),
@@ -68,7 +82,7 @@ def _enrol_page(request, *, link_form=None, step_up_form=None, remove_form=None)
 @sensitive_post_parameters("code")
 @never_cache
 @enrolment_login_required
-def enrol(request):
+def enrol(request: AuthenticatedRequest) -> HttpResponse:
     """The padlock page (manual 2.1): link an authenticator app, see linked devices."""
     if request.method != "POST":
         return _enrol_page(request)
@@ -89,7 +103,7 @@ def enrol(request):
 @never_cache
 @login_required
 @require_POST
-def step_up(request):
+def step_up(request: AuthenticatedRequest) -> HttpResponse:
     """Password and a current code again, before linking a further device."""
     form = StepUpForm(request.POST)
     now = clock.now()
@@ -107,7 +121,7 @@ def step_up(request):
 @never_cache
 @login_required
 @require_POST
-def device_remove(request):
+def device_remove(request: AuthenticatedRequest) -> HttpResponse:
     """Remove one of one's own devices, after password and a current code."""
     form = DeviceRemoveForm(request.POST, user=request.user)
     if form.is_valid():
@@ -124,7 +138,7 @@ def device_remove(request):
 
 @login_required
 @require_POST
-def device_rename(request, pk):
+def device_rename(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     device = get_object_or_404(request.user.mfa_devices, pk=pk)
     form = DeviceRenameForm(request.POST)
     if form.is_valid():
@@ -137,15 +151,21 @@ def device_rename(request, pk):
             )
         except services.MfaError as error:
             form.refuse(error.code, field="name")
-    for error in form.errors.get("name", []):
-        messages.error(request, error)
+    for message in form.errors.get("name", []):
+        messages.error(request, str(message))
     return redirect("mfa:enrol")
 
 
 # --- MFA-instellingen -------------------------------------------------------
 
 
-def _settings_page(request, *, failed_location=None, location_form=None, issuer_form=None):
+def _settings_page(
+    request: AuthenticatedRequest,
+    *,
+    failed_location: int | str | None = None,
+    location_form: TrustedLocationForm | None = None,
+    issuer_form: IssuerForm | None = None,
+) -> HttpResponse:
     """MFA-instellingen with the forms as they are, or with one bound form that failed."""
     now = clock.now()
     mfa_settings = MfaSettings.load()
@@ -171,7 +191,7 @@ def _settings_page(request, *, failed_location=None, location_form=None, issuer_
     return render(request, "mfa/settings.html", context)
 
 
-def _settings_saved(request):
+def _settings_saved(request: AuthenticatedRequest) -> HttpResponse:
     messages.success(request, _("The MFA settings have been saved."))
     return redirect("mfa:settings")
 
@@ -179,7 +199,7 @@ def _settings_saved(request):
 @login_required
 @permission_required("mfa.change_mfasettings", raise_exception=True)
 @require_GET
-def settings_page(request):
+def settings_page(request: AuthenticatedRequest) -> HttpResponse:
     """MFA-instellingen: trusted locations, issuer name, go-live (manual 3.1)."""
     return _settings_page(request)
 
@@ -187,7 +207,7 @@ def settings_page(request):
 @login_required
 @permission_required("mfa.change_mfasettings", raise_exception=True)
 @require_POST
-def issuer_change(request):
+def issuer_change(request: AuthenticatedRequest) -> HttpResponse:
     form = IssuerForm(request.POST)
     if not form.is_valid():
         return _settings_page(request, issuer_form=form)
@@ -198,7 +218,7 @@ def issuer_change(request):
 @login_required
 @permission_required("mfa.change_mfasettings", raise_exception=True)
 @require_POST
-def location_save(request, pk=None):
+def location_save(request: AuthenticatedRequest, pk: int | None = None) -> HttpResponse:
     """Add a trusted location, or change the one `pk`."""
     location = TrustedLocation() if pk is None else get_object_or_404(TrustedLocation, pk=pk)
     prefix = "new" if pk is None else f"location-{pk}"
@@ -218,7 +238,7 @@ def location_save(request, pk=None):
 @login_required
 @permission_required("mfa.change_mfasettings", raise_exception=True)
 @require_POST
-def location_remove(request, pk):
+def location_remove(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     location = get_object_or_404(TrustedLocation, pk=pk)
     services.trusted_location_remove(location=location, by=request.user, ip=client_ip(request))
     return _settings_saved(request)
@@ -226,7 +246,7 @@ def location_remove(request, pk):
 
 @login_required
 @permission_required("mfa.change_mfasettings", raise_exception=True)
-def go_live(request):
+def go_live(request: AuthenticatedRequest) -> HttpResponse:
     """Confirm the go-live (or undo it) after seeing who would be locked out."""
     now = clock.now()
     form = GoLiveForm(request.POST or None)
@@ -260,7 +280,7 @@ def go_live(request):
 # --- A beheerder links and unlinks for someone else (manual chapter 4) -------
 
 
-def _target(request, person_pk):
+def _target(request: AuthenticatedRequest, person_pk: int) -> tuple[Person, User | None]:
     """The person on the CRM tab and their system user (None: not a system user)."""
     person = managed_person(request, person_pk)
     user = getattr(person, "system_user", None)
@@ -269,7 +289,7 @@ def _target(request, person_pk):
     return person, user
 
 
-def _user_tab(person):
+def _user_tab(person: Person) -> HttpResponse:
     return redirect(reverse("accounts:person_detail", args=[person.pk]) + "?tab=user")
 
 
@@ -277,7 +297,7 @@ def _user_tab(person):
 @never_cache
 @enrolment_login_required
 @permission_required("mfa.link_device", raise_exception=True)
-def admin_link(request, person_pk):
+def admin_link(request: AuthenticatedRequest, person_pk: int) -> HttpResponse:
     """The person's personal QR code, for the beheerder's own app (manual 4.2)."""
     person, user = _target(request, person_pk)
     if user is None:
@@ -318,7 +338,7 @@ def admin_link(request, person_pk):
 @never_cache
 @login_required
 @permission_required("mfa.unlink_device", raise_exception=True)
-def admin_unlink(request, person_pk):
+def admin_unlink(request: AuthenticatedRequest, person_pk: int) -> HttpResponse:
     """Unlink every device of the person, after confirmation (manual 4.1, 4.3)."""
     person, user = _target(request, person_pk)
     if user is None:
@@ -346,7 +366,7 @@ def admin_unlink(request, person_pk):
 @login_required
 @permission_required("mfa.change_loginthrottle", raise_exception=True)
 @require_POST
-def lock_clear(request, person_pk):
+def lock_clear(request: AuthenticatedRequest, person_pk: int) -> HttpResponse:
     person, user = _target(request, person_pk)
     if user is not None:
         if services.throttle_clear(user=user, by=request.user, ip=client_ip(request)):

@@ -1,6 +1,9 @@
+from typing import Any
+
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from .reports import Report
 from .selectors import FILTERS
 
 FILTER_LABELS = {
@@ -19,10 +22,12 @@ class ReportQueryForm(forms.Form):
     sort = forms.ChoiceField(required=False)
     dir = forms.ChoiceField(choices=[("asc", "asc"), ("desc", "desc")], required=False)
 
-    def __init__(self, data, *, report):
+    def __init__(self, data: Any, *, report: Report) -> None:
         super().__init__(data)
-        self.fields["sort"].choices = [(column.header, column.header) for column in report.columns]
+        self.fields["sort"] = forms.ChoiceField(
+            required=False, choices=[(column.header, column.header) for column in report.columns]
+        )
 
-    def value(self, name, default):
+    def value(self, name: str, default: str) -> str:
         self.is_valid()  # invalid fields are left out of cleaned_data
-        return self.cleaned_data.get(name) or default
+        return str(self.cleaned_data.get(name) or default)

@@ -9,5 +9,5 @@ class Report(models.Model):
         default_permissions = ()
         permissions = [("view_report", "Can view the Rechtenstructuur reports")]
 
-    def __str__(self):
+    def __str__(self) -> str:
         return "Rechtenstructuur"

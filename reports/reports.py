@@ -1,50 +1,70 @@
 """The Rechtenstructuur reports (manual 3.1): their columns, sorting and cell values.
 
 Column headers are the report's field names as the manual shows them
-(Informele_naam, MFA_aangemaakt, ...); exports use the same headers.
+(Informele_naam, MFA_aangemaakt, ...); exports use the same headers. A column
+names the fields it shows and sorts by (reports.selectors.FIELDS); a report
+selects exactly those.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
+
+from accounts.models import informal_name, sort_name
+
+Row = dict[str, Any]
+NAME = ("first_name", "infix", "last_name")
 
 
 @dataclass(frozen=True)
 class Column:
     header: str
-    value: Any  # row -> raw value: str, int, bool, datetime or None
-    order_by: tuple[str, ...]
+    value: Callable[[Row], Any]  # row -> raw value: str, int, bool, datetime or None
+    fields: tuple[str, ...]  # what `value` reads
+    order_by: tuple[str, ...]  # sort keys; the id is added last
 
 
 @dataclass(frozen=True)
 class Report:
     slug: str
-    title: Any
-    description: Any
+    title: Promise
+    description: Promise
     columns: tuple[Column, ...]
     sheet_name: str  # of the XLSX export: at most 31 characters
 
-    def column(self, header):
+    def column(self, header: str) -> Column | None:
         return next((column for column in self.columns if column.header == header), None)
 
+    @property
+    def fields(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(field for column in self.columns for field in column.fields))
 
-def _person(attribute):
-    return lambda user: getattr(user.person, attribute)
+
+def _field(name: str) -> Callable[[Row], Any]:
+    return lambda row: row[name]
+
+
+def _plain(header: str, name: str) -> Column:
+    return Column(header, _field(name), (name,), (name,))
 
 
 INFORMAL_NAME = Column(
     "Informele_naam",
-    _person("informal_name"),
-    ("person__first_name", "person__infix", "person__last_name", "pk"),
+    lambda row: informal_name(*(row[part] for part in NAME)),
+    NAME,
+    ("first_name", "infix", "last_name"),
 )
 SORT_NAME = Column(
     "Sorteer_naam",
-    _person("sort_name"),
-    ("person__last_name", "person__first_name", "person__infix", "pk"),
+    lambda row: sort_name(*(row[part] for part in NAME)),
+    NAME,
+    ("last_name", "first_name", "infix"),
 )
-LAST_LOGIN = Column("Laatste_login", lambda user: user.last_login, ("last_login", "pk"))
-HIDDEN = Column("Verbergen_als_systeemgebruiker", lambda user: user.is_hidden, ("is_hidden", "pk"))
+LAST_LOGIN = _plain("Laatste_login", "last_login")
+HIDDEN = _plain("Verbergen_als_systeemgebruiker", "is_hidden")
 
 PERSONS_WITH_MFA = Report(
     slug="personen-met-mfa",
@@ -53,11 +73,11 @@ PERSONS_WITH_MFA = Report(
     columns=(
         INFORMAL_NAME,
         SORT_NAME,
-        Column("MFA_aangemaakt", lambda user: user.mfa_created_at, ("mfa_created_at", "pk")),
-        Column("MFA_gewijzigd", lambda user: user.mfa_changed_at, ("mfa_changed_at", "pk")),
-        Column("Aantal_apparaten", lambda user: user.device_count, ("device_count", "pk")),
-        Column("Via_beheerder", lambda user: user.via_admin, ("via_admin", "pk")),
-        Column("Tijdelijk_tot", lambda user: user.via_admin_until, ("via_admin_until", "pk")),
+        _plain("MFA_aangemaakt", "mfa_created_at"),
+        _plain("MFA_gewijzigd", "mfa_changed_at"),
+        _plain("Aantal_apparaten", "device_count"),
+        _plain("Via_beheerder", "via_admin"),
+        _plain("Tijdelijk_tot", "via_admin_until"),
         LAST_LOGIN,
         HIDDEN,
     ),
@@ -70,16 +90,14 @@ LOGIN_STATS = Report(
     description=_("Overview of system users and login statistics"),
     columns=(
         INFORMAL_NAME,
-        Column("Gebruikersnaam", lambda user: user.username, ("username", "pk")),
-        Column("Inloggen_als_systeemgebruiker", lambda user: user.is_active, ("is_active", "pk")),
+        _plain("Gebruikersnaam", "username"),
+        _plain("Inloggen_als_systeemgebruiker", "is_active"),
         HIDDEN,
-        Column("Aantal_inlogmomenten", lambda user: user.login_count, ("login_count", "pk")),
+        _plain("Aantal_inlogmomenten", "login_count"),
         LAST_LOGIN,
-        Column("MFA_gekoppeld", lambda user: user.mfa_linked, ("mfa_linked", "pk")),
-        Column(
-            "Mislukte_pogingen_30_dagen", lambda user: user.failures_30d, ("failures_30d", "pk")
-        ),
-        Column("Nu_geblokkeerd", lambda user: user.locked_now, ("locked_now", "pk")),
+        _plain("MFA_gekoppeld", "mfa_linked"),
+        _plain("Mislukte_pogingen_30_dagen", "failures_30d"),
+        _plain("Nu_geblokkeerd", "locked_now"),
     ),
     sheet_name="Systeemgebruikers inlog stats",
 )

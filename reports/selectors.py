@@ -1,65 +1,339 @@
-"""The rows of the Rechtenstructuur reports: one annotated query per page or export."""
+"""The rows of the Rechtenstructuur reports: one query per page or export.
 
-from datetime import timedelta
+Per-user figures come from grouped aggregates joined once (one pass over the
+devices and the audit trail), not from a subquery per user; only the fields a
+report shows are selected; pages are found by keyset (the boundary row's sort
+values), so the last page costs what the first costs.
 
-from django.db.models import Count, Exists, F, IntegerField, OuterRef, Q, Subquery, Value
-from django.db.models.functions import Coalesce
+Every rule in here is compiled from the ORM queryset that defines it, so it is
+written once: an active device (Device.objects.active), "has MFA"
+(has_mfa_condition), a failed attempt (FAILURE_ACTIONS), a current lock.
+"""
+
+import base64
+import binascii
+import json
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from django.db import connection
+from django.db.models import Count, F, Max, QuerySet
+from django.utils.dateparse import parse_datetime
 
 from accounts.models import User
 from mfa.models import FAILURE_ACTIONS, AuditEvent, Device, LoginThrottle, has_mfa_condition
 
 FILTERS = ("all", "linked", "unlinked", "via_admin")
+Row = dict[str, Any]
+SQL = tuple[str, list[Any]]
 
 
-def _count(queryset):
-    """A correlated COUNT(*) subquery, 0 when there are no rows."""
-    counted = queryset.order_by().values("user" if queryset.model is Device else "subject")
-    counted = counted.annotate(n=Count("pk")).values("n")
-    return Coalesce(Subquery(counted, output_field=IntegerField()), Value(0))
+def _compiled(queryset: QuerySet[Any]) -> SQL:
+    sql, params = queryset.query.sql_with_params()
+    return sql, list(params)
 
 
-def system_users(now, *, show="all", search="", order_by=("pk",), descending=False):
-    """Every system user with what the reports show about their MFA and logins."""
-    active = Device.objects.active(now).filter(user=OuterRef("pk"))
-    via_admin = active.filter(linked_by__isnull=False).exclude(linked_by=OuterRef("pk"))
-    failures = AuditEvent.objects.filter(
-        subject=OuterRef("pk"), action__in=FAILURE_ACTIONS, at__gte=now - timedelta(days=30)
-    )
-    locked = LoginThrottle.objects.filter(key=OuterRef("username_canonical"), locked_until__gt=now)
-    users = User.objects.select_related("person").annotate(
-        mfa_linked=has_mfa_condition(now),
-        device_count=_count(active),
-        via_admin=Exists(via_admin),
-        via_admin_until=Subquery(
-            via_admin.order_by(F("expires_at").desc(nulls_first=True)).values("expires_at")[:1]
-        ),
-        failures_30d=_count(failures),
-        locked_now=Exists(locked),
-    )
-    if show == "linked":
-        users = users.filter(mfa_linked=True)
-    elif show == "unlinked":
-        users = users.filter(mfa_linked=False)
-    elif show == "via_admin":
-        users = users.filter(via_admin=True)
+@dataclass(frozen=True)
+class Field:
+    sql: str  # over the tables accounts_user and accounts_person, and the joins below
+    kind: str = "str"  # str, int, bool, datetime: how a value comes back and goes in
+    join: str | None = None
+    nullable: bool = False
+
+
+FIELDS = {
+    "id": Field("accounts_user.id", "int"),
+    "username": Field("accounts_user.username"),
+    "is_active": Field("accounts_user.is_active", "bool"),
+    "is_hidden": Field("accounts_user.is_hidden", "bool"),
+    "login_count": Field("accounts_user.login_count", "int"),
+    "last_login": Field("accounts_user.last_login", "datetime", nullable=True),
+    "mfa_created_at": Field("accounts_user.mfa_created_at", "datetime", nullable=True),
+    "mfa_changed_at": Field("accounts_user.mfa_changed_at", "datetime", nullable=True),
+    "first_name": Field("accounts_person.first_name"),
+    "infix": Field("accounts_person.infix"),
+    "last_name": Field("accounts_person.last_name"),
+    "device_count": Field("COALESCE(devices.n, 0)", "int", "devices"),
+    "via_admin": Field("(COALESCE(via_admin.n, 0) > 0)", "bool", "via_admin"),
+    # The end of the temporary access: none while one of them has no end.
+    "via_admin_until": Field(
+        "CASE WHEN via_admin.n = via_admin.ending THEN via_admin.last_end END",
+        "datetime",
+        "via_admin",
+        nullable=True,
+    ),
+    "mfa_linked": Field("(linked.user_id IS NOT NULL)", "bool", "linked"),
+    "failures_30d": Field("COALESCE(failures.n, 0)", "int", "failures"),
+    "locked_now": Field("(locked.key IS NOT NULL)", "bool", "locked"),
+}
+
+
+def _join(name: str, now: datetime) -> tuple[str, SQL]:
+    """The join condition and the grouped aggregate's SQL, compiled from its defining queryset."""
+    active = Device.objects.active(now).order_by()
+    if name == "devices":
+        grouped = active.values("user_id").annotate(n=Count("pk"))
+        return "devices.user_id = accounts_user.id", _compiled(grouped)
+    if name == "via_admin":
+        grouped = (
+            active.via_admin()
+            .values("user_id")
+            .annotate(n=Count("pk"), ending=Count("expires_at"), last_end=Max("expires_at"))
+        )
+        return "via_admin.user_id = accounts_user.id", _compiled(grouped)
+    if name == "linked":
+        linked = User.objects.filter(has_mfa_condition(now)).values(user_id=F("pk"))
+        return "linked.user_id = accounts_user.id", _compiled(linked)
+    if name == "failures":
+        since = now - timedelta(days=30)
+        failures = (
+            AuditEvent.objects.filter(
+                action__in=FAILURE_ACTIONS, at__gte=since, subject__isnull=False
+            )
+            .order_by()
+            .values("subject_id")
+            .annotate(n=Count("pk"))
+        )
+        return "failures.subject_id = accounts_user.id", _compiled(failures)
+    if name == "locked":
+        locked = LoginThrottle.objects.filter(locked_until__gt=now).values("key")
+        return "locked.key = accounts_user.username_canonical", _compiled(locked)
+    raise ValueError(name)
+
+
+JOINS = ("devices", "via_admin", "linked", "failures", "locked")
+
+# --- Filters and search --------------------------------------------------------
+
+FILTER_SQL = {
+    "all": ("", None),
+    "linked": ("linked.user_id IS NOT NULL", "linked"),
+    "unlinked": ("linked.user_id IS NULL", "linked"),
+    "via_admin": ("via_admin.n > 0", "via_admin"),
+}
+SEARCHED = ("accounts_person.first_name", "accounts_person.infix", "accounts_person.last_name")
+
+
+def _search(search: str) -> SQL:
+    """Every word in a name part or the username, in any case."""
+    clauses, params = [], []
     for word in search.split():
-        users = users.filter(
-            Q(person__first_name__icontains=word)
-            | Q(person__infix__icontains=word)
-            | Q(person__last_name__icontains=word)
-            | Q(username__icontains=word)
+        pattern = "%" + word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        columns = (*SEARCHED, "accounts_user.username")
+        clauses.append(
+            "(" + " OR ".join(f"LOWER({c}) LIKE LOWER(%s) ESCAPE '\\'" for c in columns) + ")"
         )
-    return users.order_by(
-        *(
-            F(name).desc(nulls_last=True) if descending else F(name).asc(nulls_last=True)
-            for name in order_by
-        )
-    )
+        params += [pattern] * len(columns)
+    return " AND ".join(clauses), params
 
 
-def rollout(now):
-    """(linked, total) over all system users, and the MFA settings, for the progress bar."""
-    counts = User.objects.aggregate(
-        total=Count("pk"), linked=Count("pk", filter=has_mfa_condition(now))
+# --- Values in and out --------------------------------------------------------
+
+
+def _from_db(kind: str, value: Any) -> Any:
+    if value is None:
+        return None
+    if kind == "bool":
+        return bool(value)
+    if kind == "int":
+        return int(value)
+    if kind == "datetime":  # SQLite: naive UTC, as text or (a plain column) a datetime
+        moment = parse_datetime(value) if isinstance(value, str) else value
+        return moment.replace(tzinfo=UTC) if moment and moment.tzinfo is None else moment
+    return value
+
+
+def _to_db(kind: str, value: Any) -> Any:
+    if kind == "datetime" and value is not None:
+        return connection.ops.adapt_datetimefield_value(value)
+    return value
+
+
+# --- Keyset pages -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Order:
+    keys: tuple[str, ...]  # field names, ending with "id"
+    descending: bool
+
+    def sql(self, reverse: bool = False) -> str:
+        """ORDER BY: NULLs last in the direction shown (so first when paging backwards)."""
+        down = self.descending != reverse
+        terms = []
+        for key in self.keys:
+            if FIELDS[key].nullable:
+                terms.append(f"r.{key} IS NULL {'DESC' if reverse else 'ASC'}")
+            terms.append(f"r.{key} {'DESC' if down else 'ASC'}")
+        return ", ".join(terms)
+
+    def beyond(self, values: Sequence[Any], reverse: bool = False) -> SQL:
+        """Rows strictly after `values` (before them with `reverse`) in this order."""
+        down = self.descending != reverse
+        clauses: list[str] = []
+        params: list[Any] = []
+        equal: list[str] = []
+        equal_params: list[Any] = []
+        for key, value in zip(self.keys, values, strict=True):
+            column, kind = f"r.{key}", FIELDS[key].kind
+            if value is None:
+                later = "" if not reverse else f"{column} IS NOT NULL"
+                same, same_params = f"{column} IS NULL", []
+            else:
+                later = f"{column} {'<' if down else '>'} %s"
+                later += "" if reverse else f" OR {column} IS NULL"
+                same, same_params = f"{column} = %s", [_to_db(kind, value)]
+            if later:
+                clauses.append("(" + " AND ".join([*equal, f"({later})"]) + ")")
+                params += equal_params + ([_to_db(kind, value)] if value is not None else [])
+            equal.append(same)
+            equal_params += same_params
+        return (" OR ".join(clauses) or "1 = 0"), params
+
+
+def cursor_encode(values: Sequence[Any]) -> str:
+    plain = [value.isoformat() if isinstance(value, datetime) else value for value in values]
+    return base64.urlsafe_b64encode(json.dumps(plain).encode()).decode().rstrip("=")
+
+
+def cursor_decode(token: str, order: Order) -> list[Any] | None:
+    """The boundary values of a page link, or None when the token is not one of ours."""
+    try:
+        plain = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        return None
+    if not isinstance(plain, list) or len(plain) != len(order.keys):
+        return None
+    values: list[Any] = []
+    for key, value in zip(order.keys, plain, strict=True):
+        kind = FIELDS[key].kind
+        expected = {"str": str, "int": int, "bool": bool, "datetime": str}[kind]
+        if value is None and not FIELDS[key].nullable:
+            return None
+        if value is not None and type(value) is not expected:
+            return None
+        if kind == "datetime" and isinstance(value, str):
+            value = parse_datetime(value)
+            if value is None or value.tzinfo is None:
+                return None
+        values.append(value)
+    return values
+
+
+# --- The query ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Page:
+    rows: list[Row]
+    first: bool  # no rows before these
+    last: bool  # no rows after these
+    order: Order
+
+    def boundary(self, row: Row) -> str:
+        return cursor_encode([row[key] for key in self.order.keys])
+
+
+def _query(
+    now: datetime, fields: Sequence[str], *, show: str, search: str
+) -> tuple[str, list[Any]]:
+    """SELECT the named fields of the filtered system users, as `r` for an outer query."""
+    needed = {FIELDS[name].join for name in fields} | {FILTER_SQL[show][1]}
+    select = ", ".join(f"{FIELDS[name].sql} AS {name}" for name in fields)
+    sql = (
+        f"SELECT {select} FROM accounts_user "
+        "INNER JOIN accounts_person ON accounts_person.id = accounts_user.person_id"
     )
-    return counts["linked"], counts["total"]
+    params: list[Any] = []
+    for name in JOINS:
+        if name in needed:
+            condition, (subquery, subquery_params) = _join(name, now)
+            sql += f" LEFT JOIN ({subquery}) {name} ON {condition}"
+            params += subquery_params
+    where = [clause for clause in (FILTER_SQL[show][0],) if clause]
+    search_sql, search_params = _search(search)
+    if search_sql:
+        where.append(search_sql)
+        params += search_params
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    return sql, params
+
+
+def _row(fields: Sequence[str], values: Sequence[Any]) -> Row:
+    return {
+        name: _from_db(FIELDS[name].kind, value) for name, value in zip(fields, values, strict=True)
+    }
+
+
+def _fetch(sql: str, params: list[Any], fields: Sequence[str]) -> list[Row]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return [_row(fields, row) for row in cursor.fetchall()]
+
+
+def page(
+    now: datetime,
+    *,
+    fields: Sequence[str],
+    order: Order,
+    show: str = "all",
+    search: str = "",
+    after: str | None = None,
+    before: str | None = None,
+    last: bool = False,
+    size: int = 50,
+) -> Page:
+    """One page of rows: the first, the one after/before a boundary, or the last."""
+    fields = list(dict.fromkeys([*fields, *order.keys]))
+    inner, params = _query(now, fields, show=show, search=search)
+    reverse = last or before is not None
+    boundary = cursor_decode(after or before or "", order) if (after or before) else None
+    sql = f"SELECT * FROM ({inner}) r"
+    if boundary is not None:
+        condition, condition_params = order.beyond(boundary, reverse=before is not None)
+        sql += f" WHERE {condition}"
+        params = params + condition_params
+    sql += f" ORDER BY {order.sql(reverse=reverse)} LIMIT {size + 1}"
+    rows = _fetch(sql, params, fields)
+    more = len(rows) > size
+    rows = rows[:size]
+    if reverse:
+        rows.reverse()
+        return Page(rows, first=not more, last=before is None, order=order)
+    return Page(rows, first=boundary is None, last=not more, order=order)
+
+
+def count(now: datetime, *, show: str = "all", search: str = "") -> int:
+    inner, params = _query(now, ["id"], show=show, search=search)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT COUNT(*) FROM ({inner}) r", params)
+        return int(cursor.fetchone()[0])
+
+
+def every_row(
+    now: datetime, *, fields: Sequence[str], order: Order, show: str = "all", search: str = ""
+) -> Iterator[Row]:
+    """All rows in order, fetched in batches through a server-side cursor where there is one."""
+    fields = list(dict.fromkeys([*fields, *order.keys]))
+    inner, params = _query(now, fields, show=show, search=search)
+    with connection.chunked_cursor() as cursor:
+        cursor.execute(f"SELECT * FROM ({inner}) r ORDER BY {order.sql()}", params)
+        while batch := cursor.fetchmany(2000):
+            for row in batch:
+                yield _row(fields, row)
+
+
+def rollout(now: datetime) -> tuple[int, int]:
+    """(linked, total) over all system users, in one aggregate query."""
+    linked_sql, params = _join("linked", now)[1]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT COUNT(*), COUNT(linked.user_id) FROM accounts_user "
+            f"LEFT JOIN ({linked_sql}) linked ON linked.user_id = accounts_user.id",
+            params,
+        )
+        total, linked = cursor.fetchone()
+    return int(linked), int(total)

@@ -1,9 +1,10 @@
 from django.contrib.auth.decorators import login_required, permission_required
-from django.core.paginator import Paginator
-from django.http import Http404, StreamingHttpResponse
+from django.http import Http404, HttpResponse, HttpResponseBase
 from django.shortcuts import render
 from django.utils import timezone
 
+from livits import clock
+from livits.http import AuthenticatedRequest
 from mfa.models import MfaSettings
 
 from . import exports, selectors
@@ -15,52 +16,54 @@ PAGE_SIZE = 50
 
 @login_required
 @permission_required("reports.view_report", raise_exception=True)
-def index(request):
+def index(request: AuthenticatedRequest) -> HttpResponse:
     """Selecties > Rapporten > Rechtenstructuur: the list of reports."""
     return render(request, "reports/index.html", {"reports": REPORTS.values()})
 
 
 @login_required
 @permission_required("reports.view_report", raise_exception=True)
-def report(request, slug, export=None):
+def report(request: AuthenticatedRequest, slug: str, export: str | None = None) -> HttpResponseBase:
     report = REPORTS.get(slug)
-    if report is None or export not in (None, "csv", "xlsx"):
+    if report is None or export not in (None, *exports.CONTENT_TYPES):
         raise Http404
     query = ReportQueryForm(request.GET, report=report)
     show, search = query.value("show", "all"), query.value("q", "")
-    sort = report.column(query.value("sort", report.columns[1].header))
-    descending = query.value("dir", "asc") == "desc"
-    now = timezone.now()
-    users = selectors.system_users(
-        now, show=show, search=search, order_by=sort.order_by, descending=descending
+    sort = report.column(query.value("sort", "")) or report.columns[1]
+    order = selectors.Order((*sort.order_by, "id"), query.value("dir", "asc") == "desc")
+    now = clock.now()
+    if export:
+        rows = selectors.every_row(now, fields=report.fields, order=order, show=show, search=search)
+        filename = f"{report.slug}-{timezone.localdate():%Y%m%d}"
+        return exports.response(
+            report, rows, export, language=request.LANGUAGE_CODE, filename=filename
+        )
+    page = selectors.page(
+        now,
+        fields=report.fields,
+        order=order,
+        show=show,
+        search=search,
+        after=request.GET.get("after"),
+        before=request.GET.get("before"),
+        last="last" in request.GET,
+        size=PAGE_SIZE,
     )
-
-    filename = f"{report.slug}-{timezone.localdate():%Y%m%d}"
-    if export == "csv":
-        response = StreamingHttpResponse(
-            exports.csv_lines(report, users), content_type="text/csv; charset=utf-8"
-        )
-        response["Content-Disposition"] = f'attachment; filename="{filename}.csv"'
-        return response
-    if export == "xlsx":
-        response = StreamingHttpResponse(
-            exports.xlsx_chunks(report, users, request.LANGUAGE_CODE),
-            content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        )
-        response["Content-Disposition"] = f'attachment; filename="{filename}.xlsx"'
-        return response
-
-    page = Paginator(users, PAGE_SIZE).get_page(request.GET.get("page"))
     linked, total = selectors.rollout(now)
     mfa_settings = MfaSettings.load()
     context = {
         "report": report,
         "page": page,
-        "rows": [(user, [exports.display(c.value(user)) for c in report.columns]) for user in page],
+        "rows": [
+            (row, [exports.display(c.value(row)) for c in report.columns]) for row in page.rows
+        ],
+        "previous": page.boundary(page.rows[0]) if page.rows and not page.first else None,
+        "next": page.boundary(page.rows[-1]) if page.rows and not page.last else None,
+        "matching": selectors.count(now, show=show, search=search),
         "show": show,
         "search": search,
         "sort": sort.header,
-        "descending": descending,
+        "descending": order.descending,
         "filters": FILTER_LABELS,
         "linked": linked,
         "total": total,

@@ -11,7 +11,9 @@ datetimes are Excel dates with a date format.
 import io
 import re
 import zipfile
+from collections.abc import Iterable, Iterator
 from datetime import datetime
+from typing import Any
 from xml.sax.saxutils import escape
 
 EXCEL_EPOCH = datetime(1899, 12, 30)
@@ -62,11 +64,11 @@ _SHEET_END = "</sheetData></worksheet>"
 _UNSAFE = re.compile(r"[\x00-\x08\x0b-\x1f\ufffe\uffff]|_(?=x[0-9A-Fa-f]{4}_)")
 
 
-def _text(value):
+def _text(value: str) -> str:
     return escape(_UNSAFE.sub(lambda match: f"_x{ord(match.group()):04X}_", value))
 
 
-def _cell(value):
+def _cell(value: Any) -> str:
     if value is None or value == "":
         return "<c/>"
     if isinstance(value, bool):
@@ -82,23 +84,25 @@ def _cell(value):
 class _Sink(io.RawIOBase):
     """Collects what zipfile writes until the generator hands it on; cannot seek."""
 
-    def __init__(self):
-        self._chunks = []
+    def __init__(self) -> None:
+        self._chunks: list[bytes] = []
 
-    def writable(self):
+    def writable(self) -> bool:
         return True
 
-    def write(self, data):
+    def write(self, data: Any) -> int:
         self._chunks.append(bytes(data))
         return len(data)
 
-    def take(self):
+    def take(self) -> bytes:
         data = b"".join(self._chunks)
         self._chunks.clear()
         return data
 
 
-def stream(rows, *, sheet_name, date_format, flush_every=500):
+def stream(
+    rows: Iterable[list[Any]], *, sheet_name: str, date_format: str, flush_every: int = 500
+) -> Iterator[bytes]:
     """Bytes of an XLSX file whose one sheet holds `rows` (lists of cell values).
 
     Values: str (text), int/float, naive datetime (local time), None (empty).

@@ -48,3 +48,14 @@ def page(browser, live_server):
     yield page
     context.close()
     assert not external, f"pages made requests outside the backoffice: {external}"
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    """The live server's clock, for tests that must cross a TOTP step (see ServerClock)."""
+    from livits import clock as server_clock
+    from tests.e2e.helpers import ServerClock
+
+    moved = ServerClock()
+    monkeypatch.setattr(server_clock, "now", moved.now)
+    return moved

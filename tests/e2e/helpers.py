@@ -1,8 +1,9 @@
 """Helpers of the browser tests: a person at the keyboard, and an authenticator app."""
 
 import subprocess
-import time
+from datetime import timedelta
 
+from django.utils import timezone
 from playwright.sync_api import expect
 
 
@@ -29,22 +30,36 @@ def oathtool_code(key, step):
     ).stdout.strip()
 
 
-def current_step():
-    return int(time.time() // 30)
+class ServerClock:
+    """The server's time in a browser test (livits.clock.now): real time plus an offset
+    that the test moves forward instead of sleeping until the next 30-second step."""
+
+    def __init__(self):
+        self.offset = timedelta(0)
+
+    def now(self):
+        return timezone.now() + self.offset
+
+    def step(self):
+        return int(self.now().timestamp() // 30)
+
+    def advance_to(self, step):
+        """Move the time forward so that `step` is the current step."""
+        if step > self.step():
+            self.offset += timedelta(seconds=30 * (step - self.step()))
 
 
 class Authenticator:
-    """An authenticator app in the test: remembers the last step it showed, and
-    only shows a later one, waiting for the clock when the window demands it."""
+    """An authenticator app in the test: remembers the last step it showed and only
+    shows a later one; the server's clock is moved on when the window demands it."""
 
-    def __init__(self, key):
-        self.key = key
-        self.last_step = current_step() - 2
+    def __init__(self, key, clock):
+        self.key, self.clock = key, clock
+        self.last_step = clock.step() - 2
 
     def code(self):
-        step = max(current_step(), self.last_step + 1)
-        while step > current_step() + 1:  # the server accepts one step ahead at most
-            time.sleep(0.5)
+        step = max(self.clock.step(), self.last_step + 1)
+        self.clock.advance_to(step - 1)  # the server accepts one step ahead at most
         self.last_step = step
         return oathtool_code(self.key, step)
 

@@ -24,10 +24,10 @@ UNLINK = "Ontkoppel de huidige MFA-code voor deze gebruiker"
 
 
 @pytest.fixture
-def admin_app(admin_user):
+def admin_app(admin_user, clock):
     """The beheerder's own authenticator, linked to the beheerder's account."""
-    app = Authenticator(services.totp.new_secret())
-    now = timezone.now()
+    app = Authenticator(services.totp.new_secret(), clock)
+    now = clock.now()
     services.device_link(
         user=admin_user,
         secret=app.key,
@@ -68,11 +68,11 @@ def unlink(admin_page, name):
     expect(admin_page.get_by_role("link", name=UNLINK)).to_have_count(0)
 
 
-def link_with_admin_app(admin_page, name):
+def link_with_admin_app(admin_page, name, clock):
     """The beheerder scans the person's personal QR with their own app (manual 4.2)."""
     open_user_tab(admin_page, name)
     admin_page.get_by_role("link", name=LINK).click()
-    temporary = Authenticator(shown_key(admin_page))
+    temporary = Authenticator(shown_key(admin_page), clock)
     admin_page.get_by_label("Vul hier de toegangscode in").fill(temporary.code())
     admin_page.get_by_role("button", name="Opslaan").click()
     expect(admin_page.get_by_text("MFA is gekoppeld via jouw app")).to_be_visible()
@@ -81,10 +81,10 @@ def link_with_admin_app(admin_page, name):
     return temporary
 
 
-def link_own_app(page):
+def link_own_app(page, clock):
     """Manual 2.1 on the padlock page, by the person who is logged in."""
     page.get_by_test_id("padlock").click()
-    own = Authenticator(shown_key(page))
+    own = Authenticator(shown_key(page), clock)
     page.get_by_label("Vul hier de toegangscode in").fill(own.code())
     page.get_by_role("button", name="Opslaan").click()
     expect(page.get_by_text("Uw apparaat is succesvol gekoppeld.")).to_be_visible()
@@ -99,10 +99,10 @@ def expect_refused(page, text="Inloggen mislukt"):
     expect(page.get_by_test_id("login-error")).to_contain_text(text)
 
 
-def test_lost_phone(page, admin_page, linked_user):
+def test_lost_phone(page, admin_page, linked_user, clock):
     """2.4, 4.1-4.3, 2.5: temporary access via the beheerder, then the own app again."""
     unlink(admin_page, "Rob de Wit")  # 4.1
-    temporary = link_with_admin_app(admin_page, "Rob de Wit")  # 4.2
+    temporary = link_with_admin_app(admin_page, "Rob de Wit", clock)  # 4.2
 
     log_in(page, "rdewit", PASSWORD, code=temporary.code())  # logs in with the admin's code
     expect_logged_in(page, "Rob de Wit")
@@ -111,7 +111,7 @@ def test_lost_phone(page, admin_page, linked_user):
     expect_logged_in(page, "Rob de Wit")
 
     unlink(admin_page, "Rob de Wit")  # 4.3
-    own = link_own_app(page)  # still logged in: links the own app on the padlock page
+    own = link_own_app(page, clock)  # still logged in: links the own app on the padlock page
     log_out(page)
     log_in(page, "rdewit", PASSWORD, code=own.code())
     expect_logged_in(page, "Rob de Wit")
@@ -121,7 +121,7 @@ def test_lost_phone(page, admin_page, linked_user):
     assert [device.via_admin for device in Device.objects.filter(user=linked_user)] == [False]
 
 
-def test_new_user_after_go_live(page, admin_page):
+def test_new_user_after_go_live(page, admin_page, clock):
     """3.2, 4.2, 4.3: a new person cannot log in until a beheerder links MFA."""
     MfaSettings.objects.update_or_create(pk=1, defaults={"go_live_at": timezone.now()})
     create_person_with_system_user(
@@ -131,12 +131,12 @@ def test_new_user_after_go_live(page, admin_page):
     log_in(page, "nnieuw", "Een-lang-wachtwoord-7")
     expect_refused(page, "Vraag een beheerder om MFA voor je te koppelen")
 
-    temporary = link_with_admin_app(admin_page, "Nina Nieuw")
+    temporary = link_with_admin_app(admin_page, "Nina Nieuw", clock)
     log_in(page, "nnieuw", "Een-lang-wachtwoord-7", code=temporary.code())
     expect_logged_in(page, "Nina Nieuw")
 
     unlink(admin_page, "Nina Nieuw")
-    own = link_own_app(page)  # still logged in through the admin's code
+    own = link_own_app(page, clock)  # still logged in through the admin's code
     log_out(page)
     log_in(page, "nnieuw", "Een-lang-wachtwoord-7", code=own.code())
     expect_logged_in(page, "Nina Nieuw")

@@ -20,7 +20,7 @@ def decode_qr(page, tmp_path):
     ).stdout.strip()
 
 
-def test_user_follows_chapter_2_with_a_real_authenticator(page, system_user, tmp_path):
+def test_user_follows_chapter_2_with_a_real_authenticator(page, system_user, tmp_path, clock):
     log_in(page, "rdewit", PASSWORD)
     expect(page.get_by_test_id("mfa-banner")).to_be_visible()
 
@@ -46,7 +46,7 @@ def test_user_follows_chapter_2_with_a_real_authenticator(page, system_user, tmp
     expect(page.get_by_text("Deze toegangscode klopt niet")).to_be_visible()
     assert shown_key(page) == key
 
-    app = Authenticator(key)
+    app = Authenticator(key, clock)
     linking_code = app.code()
     page.get_by_label("Vul hier de toegangscode in").fill(linking_code)
     page.get_by_role("button", name="Opslaan").click()

@@ -273,7 +273,7 @@ def test_a_user_tab_and_report_show_the_lock_earned_under_any_spelling(
     report = admin_client.get(
         reverse("reports:report", args=["systeemgebruikers-en-inlog-stats"]), {"q": "rdewit"}
     )
-    assert [user.locked_now for user, _cells in report.context["rows"]] == [True]
+    assert [row["locked_now"] for row, _cells in report.context["rows"]] == [True]
 
 
 # --- The lock holds under concurrency; the hash runs outside any transaction --

@@ -1,5 +1,7 @@
 import random
+from argparse import ArgumentParser
 from datetime import timedelta
+from typing import Any
 
 from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import Group
@@ -35,7 +37,7 @@ DEMO_RELATIONS = [
 class Command(BaseCommand):
     help = "Load the demo persons and system users (idempotent)."
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: ArgumentParser) -> None:
         parser.add_argument(
             "--persons",
             type=int,
@@ -44,14 +46,14 @@ class Command(BaseCommand):
             "devices and audit history (for demos and bench/reports.py)",
         )
 
-    def handle(self, *args, persons, **options):
+    def handle(self, *args: Any, persons: int, **options: Any) -> None:
         self.load_demo()
         if persons:
             created = bulk_persons(persons)
             self.stdout.write(f"Bulk demo data: {created} persons added, {persons} wanted.")
 
     @transaction.atomic
-    def load_demo(self):
+    def load_demo(self) -> None:
         beheerders = Group.objects.get(name=BEHEERDERS_GROUP)
         for username, first, infix, last, is_admin in DEMO_SYSTEM_USERS:
             if User.objects.filter(username__iexact=username).exists():
@@ -83,7 +85,7 @@ LAST_NAMES = ["Jansen", "Bakker", "Visser", "Smit", "Meijer", "Mulder", "Bos", "
 BATCH = 5000
 
 
-def bulk_persons(target):
+def bulk_persons(target: int) -> int:
     """Add persons until there are `target`; every fifth one is a system user, three in
     four of those have a device linked (some via a beheerder) and a little audit history."""
     rng = random.Random(target)  # noqa: S311 - reproducible demo data, no secrets
@@ -112,10 +114,11 @@ def bulk_persons(target):
                 for person in persons[::5]
             )
             linked = [user for user in users if rng.random() < 0.75]
+            created = {user.pk: now - timedelta(days=rng.randrange(1, 400)) for user in linked}
             for user in linked:
-                user.mfa_created_at = now - timedelta(days=rng.randrange(1, 400))
+                user.mfa_created_at = created[user.pk]
                 user.mfa_changed_at = (
-                    user.mfa_created_at + timedelta(days=1) if rng.random() < 0.2 else None
+                    created[user.pk] + timedelta(days=1) if rng.random() < 0.2 else None
                 )
             User.objects.bulk_update(linked, ["mfa_created_at", "mfa_changed_at"])
             Device.objects.bulk_create(
@@ -124,7 +127,7 @@ def bulk_persons(target):
                     slot=1,
                     name="Apparaat 1",
                     secret_encrypted=crypto.encrypt(totp.new_secret()),
-                    linked_at=user.mfa_created_at,
+                    linked_at=created[user.pk],
                     linked_by=user if rng.random() < 0.9 else users[0],
                 )
                 for user in linked

@@ -3,7 +3,7 @@ static files), listening with a queue long enough for a room full of people logg
 in at the same moment (Django's own is 10 connections; the rest are reset)."""
 
 from django.core.servers.basehttp import WSGIServer
-from whitenoise.runserver_nostatic.management.commands.runserver import (
+from whitenoise.runserver_nostatic.management.commands.runserver import (  # type: ignore[import-untyped]
     Command as WhiteNoiseRunserver,
 )
 
@@ -12,5 +12,5 @@ class DevelopmentServer(WSGIServer):
     request_queue_size = 128
 
 
-class Command(WhiteNoiseRunserver):
+class Command(WhiteNoiseRunserver):  # type: ignore[misc]
     server_cls = DevelopmentServer

@@ -1,4 +1,6 @@
+from argparse import ArgumentParser
 from datetime import datetime
+from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
@@ -9,7 +11,7 @@ from mfa.models import MfaSettings, TrustedLocation
 from mfa.network import WIDEST_PREFIX, NetworkTooBroad, parse_network, trusted_network
 
 
-def go_live_state(at, now):
+def go_live_state(at: datetime | None, now: datetime) -> str:
     """One wording of the go-live for the shell, in the configured time zone."""
     if at is None:
         return "MFA is not live."
@@ -20,7 +22,7 @@ def go_live_state(at, now):
 class Command(BaseCommand):
     help = "MFA from the shell: trusted locations, go-live, status, key rotation."
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: ArgumentParser) -> None:
         commands = parser.add_subparsers(dest="command", required=True)
         trusted = commands.add_parser("trusted", help="trusted locations")
         trusted_commands = trusted.add_subparsers(dest="trusted_command", required=True)
@@ -44,10 +46,10 @@ class Command(BaseCommand):
         unlink.add_argument("username")
         unlink.add_argument("--reason", required=True, help="recorded in the audit trail")
 
-    def handle(self, *args, command, **options):
+    def handle(self, *args: Any, command: str, **options: Any) -> None:
         getattr(self, f"handle_{command}")(**options)
 
-    def handle_trusted(self, *, trusted_command, **options):
+    def handle_trusted(self, *, trusted_command: str, **options: Any) -> None:
         if trusted_command == "list":
             for location in TrustedLocation.objects.all():
                 self.stdout.write(f"{location.network}\t{location.name}")
@@ -71,13 +73,13 @@ class Command(BaseCommand):
                 raise CommandError(f"{network} is already a trusted location.") from None
             self.stdout.write(f"Added {network} ({options['name']}).")
         else:
-            location = TrustedLocation.objects.filter(network=network).first()
-            if location is None:
+            found = TrustedLocation.objects.filter(network=network).first()
+            if found is None:
                 raise CommandError(f"{network} is not a trusted location.")
-            services.trusted_location_remove(location=location, by=None, ip=None)
+            services.trusted_location_remove(location=found, by=None, ip=None)
             self.stdout.write(f"Removed {network}.")
 
-    def handle_golive(self, *, at, undo, force, **options):
+    def handle_golive(self, *, at: str | None, undo: bool, force: bool, **options: Any) -> None:
         now = timezone.now()
         moment = None
         if not undo:
@@ -102,14 +104,14 @@ class Command(BaseCommand):
             raise CommandError(message) from None
         self.stdout.write(go_live_state(moment, now))
 
-    def _list_without_device(self, now):
+    def _list_without_device(self, now: datetime) -> None:
         admins, others = selectors.go_live_preview(now)
         for title, users in (("Beheerders without MFA", admins), ("Others without MFA", others)):
             self.stdout.write(f"{title}: {len(users)}")
             for user in users:
                 self.stdout.write(f"  {user.username}\t{user.person.informal_name}")
 
-    def handle_status(self, **options):
+    def handle_status(self, **options: Any) -> None:
         now = timezone.now()
         mfa_settings = MfaSettings.load()
         self.stdout.write(f"Go-live: {go_live_state(mfa_settings.go_live_at, now)}")
@@ -120,11 +122,11 @@ class Command(BaseCommand):
             self.stdout.write(f"  {location.network}\t{location.name}")
         self._list_without_device(now)
 
-    def handle_reencrypt(self, **options):
+    def handle_reencrypt(self, **options: Any) -> None:
         count = services.secrets_reencrypt()
         self.stdout.write(f"Re-encrypted {count} secrets with the first key.")
 
-    def handle_unlink(self, *, username, reason, **options):
+    def handle_unlink(self, *, username: str, reason: str, **options: Any) -> None:
         user = User.objects.filter(username_canonical=canonical_username(username)).first()
         if user is None:
             raise CommandError(f"No system user {username!r}.")

@@ -37,7 +37,11 @@ class LoginForm(forms.Form):
         strip=False,
         widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
     )
-    code = AccessCodeField(required=False)
+    code = AccessCodeField(
+        required=False,
+        recovery=True,
+        help_text=_("The 6 digits from your authenticator app, or one of your recovery codes."),
+    )
 
     def refuse(self, code: str, **params: str) -> None:
         message = self.error_messages[code] % params if params else self.error_messages[code]

@@ -12,6 +12,7 @@ from django.urls import reverse
 from django.utils import formats, timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.debug import sensitive_post_parameters
@@ -21,6 +22,7 @@ from livits import clock
 from livits.http import AuthenticatedRequest
 from mfa import selectors as mfa_selectors
 from mfa import services as mfa_services
+from mfa.enrolment import allow_linking
 from mfa.middleware import session_authenticated
 from mfa.models import MfaSettings
 from mfa.network import client_ip
@@ -56,6 +58,8 @@ def login_view(request: HttpRequest) -> HttpResponse:
         if result.status is LoginStatus.OK:
             auth_login(request, result.user)
             session_authenticated(request, result.method)
+            if result.recovery_left is not None:
+                _after_recovery_code(request, result.recovery_left, now)
             return redirect(_redirect_target(request))
         if result.status is LoginStatus.LOCKED:
             form.refuse("locked", time=_lock_end(result.locked_until))
@@ -65,6 +69,26 @@ def login_view(request: HttpRequest) -> HttpResponse:
             )
     next_url = request.POST.get("next") or request.GET.get("next", "")
     return render(request, "accounts/login.html", {"form": form, "next": next_url})
+
+
+def _after_recovery_code(request: HttpRequest, left: int, now: datetime) -> None:
+    """Logged in with a recovery code: say how many are left, and open the padlock page
+    for linking a new app right away (the code was a fresh second factor)."""
+    allow_linking(request.session, now)
+    messages.warning(
+        request,
+        ngettext(
+            "You logged in with a recovery code; %(count)d unused code is left.",
+            "You logged in with a recovery code; %(count)d unused codes are left.",
+            left,
+        )
+        % {"count": left}
+        + " "
+        + _(
+            "Lost your phone? Link a new authenticator app through the padlock (top right) "
+            "and remove the old one there."
+        ),
+    )
 
 
 def _lock_end(locked_until: datetime | None) -> str:

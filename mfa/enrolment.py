@@ -40,7 +40,13 @@ def pending_secret(session: SessionBase, user: User) -> str:
 
 def may_link(session: SessionBase, user: User, now: datetime) -> bool:
     """Linking needs no step-up while the user has no MFA, or just after proving it."""
-    return not has_mfa(user, now) or session.get(LINK_ALLOWED_UNTIL, 0) > now.timestamp()
+    return not has_mfa(user, now) or recently_confirmed(session, now)
+
+
+def recently_confirmed(session: SessionBase, now: datetime) -> bool:
+    """Whether this session just proved password and a second factor (or linked an app):
+    it may link another device or make recovery codes without asking again."""
+    return float(session.get(LINK_ALLOWED_UNTIL, 0)) > now.timestamp()
 
 
 def allow_linking(session: SessionBase, now: datetime) -> None:

@@ -18,7 +18,11 @@ from .network import client_ip
 AUTH_METHOD = "mfa_auth_method"
 # Sessions opened with an access code or from a trusted location outlive the go-live
 # (manual 4.3: who logged in with the beheerder's code stays logged in).
-SECOND_FACTOR = {AuditEvent.Action.LOGIN_CODE, AuditEvent.Action.LOGIN_TRUSTED}
+SECOND_FACTOR = {
+    AuditEvent.Action.LOGIN_CODE,
+    AuditEvent.Action.LOGIN_RECOVERY,
+    AuditEvent.Action.LOGIN_TRUSTED,
+}
 
 
 def session_authenticated(request: HttpRequest, method: str) -> None:

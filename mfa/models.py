@@ -8,7 +8,7 @@ from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
-from . import crypto, totp
+from . import crypto, recovery, totp
 
 # A person rarely has more than a phone and a tablet; the database enforces this.
 MAX_DEVICES = 5
@@ -100,6 +100,31 @@ class Device(models.Model):
         return self.linked_by_id is not None and self.linked_by_id != self.user_id
 
 
+class RecoveryCode(models.Model):
+    """One of a person's one-time recovery codes. Only its HMAC is stored."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="recovery_codes"
+    )
+    number = models.PositiveSmallIntegerField()  # 1..recovery.COUNT within the set
+    digest = models.CharField(max_length=64)
+    created_at = models.DateTimeField(default=timezone.now)
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "number"], name="mfa_recovery_user_number"),
+            models.UniqueConstraint(fields=["user", "digest"], name="mfa_recovery_user_digest"),
+            models.CheckConstraint(
+                condition=models.Q(number__gte=1, number__lte=recovery.COUNT),
+                name="mfa_recovery_number_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} #{self.number}"
+
+
 class TrustedLocation(models.Model):
     """A network (e.g. the office) from which no access code is asked."""
 
@@ -174,6 +199,7 @@ class AuditEvent(models.Model):
         DEVICE_EXPIRED = "device_expired", _("Temporary access expired")
         UNLINKED_ALL = "unlinked_all", _("MFA unlinked")
         LOGIN_CODE = "login_code", _("Logged in with access code")
+        LOGIN_RECOVERY = "login_recovery", _("Logged in with a recovery code")
         LOGIN_TRUSTED = "login_trusted", _("Logged in from trusted location")
         LOGIN_WITHOUT_DEVICE = "login_without_device", _("Logged in without MFA (before go-live)")
         LOGIN_FAILED = "login_failed", _("Failed login")
@@ -188,6 +214,9 @@ class AuditEvent(models.Model):
         ISSUER_CHANGED = "issuer_changed", _("Issuer name changed")
         KEYS_ROTATED = "keys_rotated", _("Secrets re-encrypted")
         USER_DELETED = "user_deleted", _("System user deleted")
+        RECOVERY_MADE = "recovery_made", _("Recovery codes made")
+        RECOVERY_USED = "recovery_used", _("Recovery code used")
+        RECOVERY_INVALIDATED = "recovery_invalidated", _("Recovery codes invalidated")
 
     at = models.DateTimeField(_("time"), default=timezone.now, db_index=True)
     actor = models.ForeignKey(
@@ -297,6 +326,11 @@ def _describe(action: str, data: dict[str, Any]) -> str:
         parts.append(ngettext("%(count)d secret", "%(count)d secrets", count) % {"count": count})
     elif action == Action.USER_DELETED:
         parts.append(data.get("username", ""))
+    elif action == Action.RECOVERY_USED:
+        parts.append(gettext("code %(number)d of the set") % {"number": data.get("number", 0)})
+    elif action in (Action.RECOVERY_MADE, Action.RECOVERY_INVALIDATED):
+        count = data.get("count", 0)
+        parts.append(ngettext("%(count)d code", "%(count)d codes", count) % {"count": count})
     if data.get("step_up"):
         parts.append(gettext("while confirming with password and code"))
     return ", ".join(part for part in parts if part)

@@ -3,11 +3,12 @@ from typing import Any
 
 from django.contrib.auth.models import Permission
 from django.core.paginator import Paginator
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Max, Q, QuerySet
 
 from accounts.models import User
 
-from .models import AuditEvent, Device, LoginThrottle, has_mfa_condition
+from . import crypto, recovery
+from .models import AuditEvent, Device, LoginThrottle, RecoveryCode, has_mfa_condition
 
 ADMIN_PERMISSIONS = ("link_device", "unlink_device")
 
@@ -57,6 +58,25 @@ def devices_of(user: User) -> list[Device]:
     return list(Device.objects.filter(user=user).select_related("linked_by__person"))
 
 
+def recovery_status(user: User) -> dict[str, Any]:
+    """How many of the user's recovery codes are unused, of how many, made when."""
+    codes = RecoveryCode.objects.filter(user=user)
+    status = codes.aggregate(
+        total=Count("pk"),
+        unused=Count("pk", filter=Q(used_at__isnull=True)),
+        made=Max("created_at"),
+    )
+    return {"total": status["total"], "unused": status["unused"], "made": status["made"]}
+
+
+def recovery_set_holds(user: User, codes: list[str | None]) -> bool:
+    """Whether every one of `codes` is in the user's current set of recovery codes."""
+    keys = crypto.recovery_keys()
+    digests = {recovery.digest(code, key) for code in codes if code for key in keys}
+    found = RecoveryCode.objects.filter(user=user, digest__in=digests).count()
+    return all(codes) and found == len(set(codes))
+
+
 def lock_of(user: User, now: datetime) -> LoginThrottle | None:
     """The user's current login lock, or None."""
     return LoginThrottle.objects.filter(key=user.username_canonical, locked_until__gt=now).first()
@@ -71,5 +91,6 @@ def user_tab(
         "mfa_devices": devices_of(user),
         "mfa_linked": has_mfa(user, now),
         "mfa_lock": lock_of(user, now),
+        "recovery": recovery_status(user),
         "mfa_history": Paginator(history, page_size).get_page(history_page),
     }

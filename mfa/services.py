@@ -21,7 +21,7 @@ from django.utils.translation import gettext as _
 from accounts.models import User, canonical_username
 from accounts.services import credentials_check, login_record, password_dummy_check
 
-from . import crypto, network, selectors, totp
+from . import crypto, network, recovery, selectors, totp
 from .audit import audit
 from .models import (
     FAILURE_ACTIONS,
@@ -30,6 +30,7 @@ from .models import (
     Device,
     LoginThrottle,
     MfaSettings,
+    RecoveryCode,
     TrustedLocation,
     has_mfa_condition,
     moment_in_range,
@@ -57,9 +58,11 @@ class LoginStatus(enum.Enum):
 class LoginResult:
     status: LoginStatus
     user: User | None = None
-    # How the session was authenticated: LOGIN_CODE, LOGIN_TRUSTED, LOGIN_WITHOUT_DEVICE.
+    # How the session was authenticated: LOGIN_CODE, LOGIN_RECOVERY, LOGIN_TRUSTED or
+    # LOGIN_WITHOUT_DEVICE.
     method: str = ""
     locked_until: datetime | None = None
+    recovery_left: int | None = None  # after a recovery code: how many are unused
 
 
 def _local(moment: datetime) -> str:
@@ -217,6 +220,13 @@ def _login_decide(
     if user is None:
         _failure(key=key, user=None, ip=ip, now=now, action=Action.LOGIN_FAILED)
         return LoginResult(LoginStatus.FAILED)
+    if recovery.normalize(code):  # whatever the devices, from anywhere
+        if not _recovery_consume(user, code, ip, now):
+            _failure(key=key, user=user, ip=ip, now=now, action=Action.CODE_FAILED)
+            return LoginResult(LoginStatus.FAILED)
+        _login_success(key=key, user=user, method=Action.LOGIN_RECOVERY, ip=ip, now=now)
+        left = selectors.recovery_status(user)["unused"]
+        return LoginResult(LoginStatus.OK, user, Action.LOGIN_RECOVERY, recovery_left=left)
     devices = _usable_devices(user, ip, now)
     if devices and is_trusted_location(ip):
         method = Action.LOGIN_TRUSTED
@@ -233,10 +243,26 @@ def _login_decide(
         return LoginResult(LoginStatus.FAILED)
     else:
         method = Action.LOGIN_WITHOUT_DEVICE
+    _login_success(key=key, user=user, method=method, ip=ip, now=now)
+    return LoginResult(LoginStatus.OK, user, method=method)
+
+
+def _login_success(*, key: str, user: User, method: str, ip: str | None, now: datetime) -> None:
     LoginThrottle.objects.filter(key=key).delete()
     audit(action=method, subject=user, ip=ip, at=now)
     login_record(user=user)
-    return LoginResult(LoginStatus.OK, user, method=method)
+
+
+def _second_factor(user: User, code: str, ip: str | None, now: datetime) -> str | None:
+    """The failure to record for `code` as the user's second factor (a current code of an
+    active device, or an unused recovery code), or None when it is one; consumed once."""
+    if recovery.normalize(code):
+        return None if _recovery_consume(user, code, ip, now) else Action.CODE_FAILED
+    devices = list(Device.objects.active(now).filter(user=user))
+    device, replayed = _code_consume(devices, code, now)
+    if device is None or replayed:
+        return Action.CODE_REPLAYED if replayed else Action.CODE_FAILED
+    return None
 
 
 def _usable_devices(user: User, ip: str | None, now: datetime) -> list[Device]:
@@ -258,11 +284,9 @@ def step_up(*, user: User, password: str, code: str, ip: str | None, now: dateti
         if not password_ok:
             _failure(key=key, user=user, ip=ip, now=now, action=Action.LOGIN_FAILED, data=STEP_UP)
             return False
-        devices = list(Device.objects.active(now).filter(user=user))
-        device, replayed = _code_consume(devices, code, now)
-        if device is None or replayed:
-            action = Action.CODE_REPLAYED if replayed else Action.CODE_FAILED
-            _failure(key=key, user=user, ip=ip, now=now, action=action, data=STEP_UP)
+        failed = _second_factor(user, code, ip, now)
+        if failed:
+            _failure(key=key, user=user, ip=ip, now=now, action=failed, data=STEP_UP)
             return False
         LoginThrottle.objects.filter(key=key).delete()
     return True
@@ -274,6 +298,82 @@ STEP_UP = {"step_up": True}
 def session_end(*, user: User, ip: str | None, now: datetime) -> None:
     """Record that a session without a second factor ended because MFA went live."""
     audit(action=Action.SESSION_ENDED, subject=user, ip=ip, at=now)
+
+
+# --- Recovery codes ---------------------------------------------------------
+
+
+def _recovery_invalidate(user: User, *, by: User | None, ip: str | None, now: datetime) -> int:
+    """Delete the user's current set (call inside a transaction); recorded if there was one."""
+    deleted, _rows = RecoveryCode.objects.filter(user=user).delete()
+    if deleted:
+        audit(
+            action=Action.RECOVERY_INVALIDATED,
+            subject=user,
+            actor=by,
+            ip=ip,
+            data={"count": deleted},
+            at=now,
+        )
+    return deleted
+
+
+@transaction.atomic
+def recovery_codes_make(*, user: User, ip: str | None, now: datetime) -> list[str]:
+    """A new set of recovery codes for `user`; the old set stops working. The codes are
+    returned to be shown once; only their HMACs are kept."""
+    User.objects.select_for_update().filter(pk=user.pk).first()  # one new set at a time
+    _recovery_invalidate(user, by=user, ip=ip, now=now)
+    codes = recovery.new_codes()
+    key = crypto.recovery_keys()[0]
+    RecoveryCode.objects.bulk_create(
+        RecoveryCode(user=user, number=number, digest=recovery.digest(code, key), created_at=now)
+        for number, code in enumerate(codes, start=1)
+    )
+    audit(
+        action=Action.RECOVERY_MADE,
+        subject=user,
+        actor=user,
+        ip=ip,
+        data={"count": len(codes)},
+        at=now,
+    )
+    return codes
+
+
+def _recovery_consume(user: User, code: str, ip: str | None, now: datetime) -> int | None:
+    """Use one of the user's unused recovery codes, once: its number, or None.
+
+    The conditional UPDATE decides between simultaneous uses of one code, as the
+    TOTP replay guard does. Call inside a transaction.
+    """
+    normalized = recovery.normalize(code)
+    if normalized is None:
+        return None
+    digests = [recovery.digest(normalized, key) for key in crypto.recovery_keys()]
+    found = RecoveryCode.objects.filter(user=user, digest__in=digests, used_at__isnull=True).first()
+    if found is None:
+        return None
+    if not RecoveryCode.objects.filter(pk=found.pk, used_at__isnull=True).update(used_at=now):
+        return None
+    audit(
+        action=Action.RECOVERY_USED,
+        subject=user,
+        ip=ip,
+        data={"number": found.number},
+        at=now,
+    )
+    _notify(
+        user,
+        _("Livits: a recovery code was used"),
+        _(
+            "Recovery code %(number)d of your set was used to log in to Livits on %(when)s. "
+            "Lost your phone? Link a new authenticator app through the padlock and remove the "
+            "old one. Was this not you? Tell an administrator at once."
+        )
+        % {"number": found.number, "when": _local(now)},
+    )
+    return found.number
 
 
 # --- Devices ----------------------------------------------------------------
@@ -414,6 +514,7 @@ def device_unlink_all(
         raise MfaError("not_linked")
     names = list(Device.objects.filter(user=user).values_list("name", flat=True))
     Device.objects.filter(user=user).delete()
+    _recovery_invalidate(user, by=by, ip=ip, now=now)  # no old factor gets in any more
     _mfa_changed(user, now)
     data = {"devices": names, **({"reason": reason} if reason else {})}
     audit(action=Action.UNLINKED_ALL, subject=user, actor=by, ip=ip, data=data, at=now)

@@ -5,8 +5,9 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.contrib.auth.views import redirect_to_login
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
@@ -33,6 +34,7 @@ from .forms import (
 from .middleware import session_authenticated
 from .models import AuditEvent, MfaSettings, TrustedLocation
 from .network import client_ip
+from .recovery import normalize, shown
 
 RENEWED = "renewed"
 
@@ -67,12 +69,15 @@ def _enrol_page(
     remove_form: DeviceRemoveForm | None = None,
 ) -> HttpResponse:
     now = clock.now()
+    has_mfa = selectors.has_mfa(request.user, now)
     context = {
         "devices": selectors.devices_of(request.user),
         "step_up_form": step_up_form or StepUpForm(),
         "remove_form": remove_form or DeviceRemoveForm(user=request.user),
         "renewed": RENEWED in request.GET,
         "just_linked": request.session.pop(enrolment.JUST_LINKED, False),
+        "recovery": selectors.recovery_status(request.user) if has_mfa else None,
+        "may_make_recovery": has_mfa and enrolment.recently_confirmed(request.session, now),
     }
     if enrolment.may_link(request.session, request.user, now):
         context.update(enrolment.link_steps(request.session, request.user, link_form or LinkForm()))
@@ -154,6 +159,39 @@ def device_rename(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     for message in form.errors.get("name", []):
         messages.error(request, str(message))
     return redirect("mfa:enrol")
+
+
+@sensitive_post_parameters("code")
+@never_cache
+@login_required
+@require_POST
+def recovery_make(request: AuthenticatedRequest) -> HttpResponse:
+    """A new set of recovery codes, shown this once (never kept in the session)."""
+    now = clock.now()
+    if not (
+        selectors.has_mfa(request.user, now) and enrolment.recently_confirmed(request.session, now)
+    ):
+        messages.error(request, _("Confirm with your password and access code first."))
+        return redirect("mfa:enrol")
+    codes = services.recovery_codes_make(user=request.user, ip=client_ip(request), now=now)
+    return render(request, "mfa/recovery_codes.html", {"codes": [shown(c) for c in codes]})
+
+
+@sensitive_post_parameters("code")
+@never_cache
+@login_required
+@require_POST
+def recovery_download(request: AuthenticatedRequest) -> HttpResponse:
+    """The codes just shown, as a text file: sent back by the page, checked against the set."""
+    codes = [normalize(code) for code in request.POST.getlist("code")]
+    if not codes or not selectors.recovery_set_holds(request.user, codes):
+        return HttpResponseBadRequest(_("These are not your current recovery codes."))
+    text = render_to_string(
+        "mfa/recovery_codes.txt", {"codes": [shown(c) for c in codes if c]}, request
+    )
+    response = HttpResponse(text, content_type="text/plain; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="livits-herstelcodes.txt"'
+    return response
 
 
 # --- MFA-instellingen -------------------------------------------------------

@@ -11,6 +11,7 @@ FILTER_LABELS = {
     "linked": _("Linked"),
     "unlinked": _("Not linked"),
     "via_admin": _("Via an administrator"),
+    "no_recovery": _("No recovery codes"),
 }
 
 

@@ -78,6 +78,7 @@ PERSONS_WITH_MFA = Report(
         _plain("Aantal_apparaten", "device_count"),
         _plain("Via_beheerder", "via_admin"),
         _plain("Tijdelijk_tot", "via_admin_until"),
+        _plain("Herstelcodes_ongebruikt", "recovery_unused"),
         LAST_LOGIN,
         HIDDEN,
     ),

@@ -23,9 +23,16 @@ from django.db.models import Count, F, Max, QuerySet
 from django.utils.dateparse import parse_datetime
 
 from accounts.models import User
-from mfa.models import FAILURE_ACTIONS, AuditEvent, Device, LoginThrottle, has_mfa_condition
+from mfa.models import (
+    FAILURE_ACTIONS,
+    AuditEvent,
+    Device,
+    LoginThrottle,
+    RecoveryCode,
+    has_mfa_condition,
+)
 
-FILTERS = ("all", "linked", "unlinked", "via_admin")
+FILTERS = ("all", "linked", "unlinked", "via_admin", "no_recovery")
 Row = dict[str, Any]
 SQL = tuple[str, list[Any]]
 
@@ -67,6 +74,7 @@ FIELDS = {
     "mfa_linked": Field("(linked.user_id IS NOT NULL)", "bool", "linked"),
     "failures_30d": Field("COALESCE(failures.n, 0)", "int", "failures"),
     "locked_now": Field("(locked.key IS NOT NULL)", "bool", "locked"),
+    "recovery_unused": Field("COALESCE(recovery.n, 0)", "int", "recovery"),
 }
 
 
@@ -97,13 +105,17 @@ def _join(name: str, now: datetime) -> tuple[str, SQL]:
             .annotate(n=Count("pk"))
         )
         return "failures.subject_id = accounts_user.id", _compiled(failures)
+    if name == "recovery":
+        unused = RecoveryCode.objects.filter(used_at__isnull=True).order_by()
+        per_user = unused.values("user_id").annotate(n=Count("pk"))
+        return "recovery.user_id = accounts_user.id", _compiled(per_user)
     if name == "locked":
         locked = LoginThrottle.objects.filter(locked_until__gt=now).values("key")
         return "locked.key = accounts_user.username_canonical", _compiled(locked)
     raise ValueError(name)
 
 
-JOINS = ("devices", "via_admin", "linked", "failures", "locked")
+JOINS = ("devices", "via_admin", "linked", "failures", "locked", "recovery")
 
 # --- Filters and search --------------------------------------------------------
 
@@ -112,6 +124,7 @@ FILTER_SQL = {
     "linked": ("linked.user_id IS NOT NULL", "linked"),
     "unlinked": ("linked.user_id IS NULL", "linked"),
     "via_admin": ("via_admin.n > 0", "via_admin"),
+    "no_recovery": ("recovery.n IS NULL", "recovery"),
 }
 SEARCHED = ("accounts_person.first_name", "accounts_person.infix", "accounts_person.last_name")
 

@@ -46,6 +46,8 @@ ROUTES = {
     "mfa:step_up": ((), (), ("password", "code")),
     "mfa:device_remove": ((), (), ("device", "password", "code")),
     "mfa:device_rename": (("device",), (), ("name",)),
+    "mfa:recovery_make": ((), (), ()),
+    "mfa:recovery_download": ((), (), ("code",)),
     "mfa:admin_link": (("person",), ("renewed",), ("code", "expires_at")),
     "mfa:admin_unlink": (("person",), (), ()),
     "mfa:lock_clear": (("person",), (), ()),

@@ -20,7 +20,7 @@ def pytest_collection_modifyitems(items):
             item.add_marker(pytest.mark.e2e)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def browser():
     # Playwright's sync API keeps an event loop running in the test thread while
     # it lives; the tests' own ORM calls next to it are synchronous and safe.
@@ -59,3 +59,9 @@ def clock(monkeypatch):
     moved = ServerClock()
     monkeypatch.setattr(server_clock, "now", moved.now)
     return moved
+
+
+@pytest.fixture
+def pages(backoffice, system_user):
+    """The beheerder's pages, the login page (nobody logged in): (name, url, who)."""
+    return [("login", "/login/", None), *[(name, url, "admin") for name, url in backoffice]]

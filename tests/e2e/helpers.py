@@ -2,9 +2,42 @@
 
 import subprocess
 from datetime import timedelta
+from pathlib import Path
 
+from django.conf import settings
+from django.test import Client
 from django.utils import timezone
 from playwright.sync_api import expect
+
+from tests.helpers import login_with_code
+
+AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
+WCAG_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+RUN_AXE = """async (tags) => {
+  const result = await axe.run(document, {runOnly: {type: "tag", values: tags}});
+  return result.violations.map(v => `${v.id}: ${v.nodes.map(n => n.target.join(" ")).join(", ")}`);
+}"""
+
+
+def axe_violations(page):
+    page.evaluate(AXE.read_text())
+    return page.evaluate(RUN_AXE, WCAG_AA)
+
+
+PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}
+
+
+def context_as(browser, live_server, user, **options):
+    """A browser context (and its page) in which `user` is logged in with an access code."""
+    context = browser.new_context(base_url=live_server.url, **options)
+    if user is not None:
+        session = login_with_code(Client(), user).cookies[settings.SESSION_COOKIE_NAME].value
+        context.add_cookies(
+            [{"name": settings.SESSION_COOKIE_NAME, "value": session, "url": live_server.url}]
+        )
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    return context, page
 
 
 def log_in(page, username, password, code=""):

@@ -8,7 +8,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from playwright.sync_api import expect
 
 from mfa.models import Device
-from tests.e2e.helpers import Authenticator, log_in, log_out, shown_key
+from tests.e2e.helpers import Authenticator, axe_violations, log_in, log_out, shown_key
 from tests.helpers import PASSWORD
 
 
@@ -70,3 +70,29 @@ def test_user_follows_chapter_2_with_a_real_authenticator(page, system_user, tmp
     log_in(page, "rdewit", PASSWORD, code=f"{code[:3]} {code[3:]}")
     expect(page.get_by_test_id("current-user")).to_have_text("Rob de Wit")
     expect(page.get_by_test_id("mfa-banner")).to_have_count(0)
+
+
+def test_a_person_makes_recovery_codes_and_gets_in_with_one(page, system_user, clock):
+    """Issue 11 in a real browser: link with oathtool, make codes, log in with one."""
+    log_in(page, "rdewit", PASSWORD)
+    page.get_by_test_id("padlock").click()
+    app = Authenticator(shown_key(page), clock)
+    page.get_by_label("Vul hier de toegangscode in").fill(app.code())
+    page.get_by_role("button", name="Opslaan").click()
+    page.get_by_role("button", name="Herstelcodes maken").first.click()
+    codes = page.get_by_test_id("recovery-codes").get_by_role("listitem").all_inner_texts()
+    assert len(codes) == 10
+    assert not axe_violations(page)
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download (.txt)").click()
+    assert codes[0] in download.value.path().read_text()
+    page.get_by_role("link", name="Klaar").click()
+    expect(page.get_by_text("10 van 10 herstelcodes ongebruikt")).to_be_visible()
+
+    log_out(page)
+    log_in(page, "rdewit", PASSWORD, code=codes[4].lower())
+    expect(page.get_by_test_id("current-user")).to_have_text("Rob de Wit")
+    expect(page.get_by_text("je hebt nog 9 ongebruikte codes")).to_be_visible()
+    log_out(page)
+    log_in(page, "rdewit", PASSWORD, code=codes[4])
+    expect(page.get_by_test_id("login-error")).to_contain_text("Inloggen mislukt")

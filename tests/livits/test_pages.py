@@ -24,10 +24,13 @@ def _pattern(text):
     letters = sum(len(re.sub(r"\W", "", part)) for part in literal)
     if not letters:
         return None
-    body = r".+?".join(re.escape(part) for part in literal)
+    holes = [r"\d+" if hole.endswith("d") else r"[^\n]+?" for hole in PLACEHOLDER.findall(text)]
+    body = re.escape(literal[0]) + "".join(
+        hole + re.escape(part) for hole, part in zip(holes, literal[1:], strict=True)
+    )
     if letters < 4:
         return re.compile(rf"^{body}$", re.M)
-    return re.compile(rf"(?<!\w){body}(?!\w)", re.S)
+    return re.compile(rf"(?<!\w){body}(?!\w)")
 
 
 def _catalog():

@@ -8,7 +8,7 @@ from mfa.models import AuditEvent, Device, MfaSettings
 
 text = st.text(st.characters(blacklist_categories=["Cs"]), max_size=120)
 hostile = settings(
-    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 
 

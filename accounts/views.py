@@ -10,7 +10,6 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import formats, timezone
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.cache import never_cache
@@ -19,7 +18,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 
 from livits import clock
-from livits.http import AuthenticatedRequest
+from livits.http import AuthenticatedRequest, redirect_back
 from mfa import selectors as mfa_selectors
 from mfa import services as mfa_services
 from mfa.enrolment import allow_linking
@@ -34,15 +33,6 @@ from .guards import managed_person
 from .models import Person, User
 
 PAGE_SIZE = 25
-
-
-def _redirect_target(request: HttpRequest) -> str:
-    target = request.POST.get("next") or request.GET.get("next") or ""
-    if url_has_allowed_host_and_scheme(
-        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        return target
-    return reverse("accounts:home")
 
 
 @sensitive_post_parameters("password", "code")
@@ -60,7 +50,7 @@ def login_view(request: HttpRequest) -> HttpResponse:
             session_authenticated(request, result.method)
             if result.recovery_left is not None:
                 _after_recovery_code(request, result.recovery_left, now)
-            return redirect(_redirect_target(request))
+            return redirect_back(request, request.POST.get("next") or request.GET.get("next", ""))
         if result.status is LoginStatus.LOCKED:
             form.refuse("locked", time=_lock_end(result.locked_until))
         else:

@@ -87,6 +87,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.i18n",
+                "mfa.context_processors.rollout",
             ],
         },
     },
@@ -245,3 +246,10 @@ MFA_ATTEMPT_SECONDS = 60
 MFA_IP_FAILURES_PER_HOUR = 100
 # How long a re-entered password and code allow linking or removing a device.
 MFA_STEP_UP_SECONDS = 5 * 60
+# A person is reminded to link an app at most once in this many hours.
+MFA_REMINDER_INTERVAL_HOURS = 24
+# In the last days before a planned go-live the banner cannot be hidden.
+MFA_BANNER_FIXED_DAYS = 7
+# The backoffice's address in mails sent from the shell (`mfa remind`); mails sent
+# from a page use the address the page was opened at.
+SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000").rstrip("/")

@@ -174,6 +174,14 @@ class IssuerForm(forms.Form):
         return issuer
 
 
+class ReminderForm(forms.Form):
+    include_hidden = forms.BooleanField(
+        label=_("Also hidden system users"),
+        required=False,
+        help_text=_("Hidden system users are left out unless you tick this."),
+    )
+
+
 class GoLiveForm(forms.Form):
     error_messages = CODE_ERRORS
 

@@ -217,6 +217,8 @@ class AuditEvent(models.Model):
         RECOVERY_MADE = "recovery_made", _("Recovery codes made")
         RECOVERY_USED = "recovery_used", _("Recovery code used")
         RECOVERY_INVALIDATED = "recovery_invalidated", _("Recovery codes invalidated")
+        REMINDER_SENT = "reminder_sent", _("Reminder to link an app sent")
+        REMINDERS_BATCH = "reminders_batch", _("Reminders to link an app sent")
 
     at = models.DateTimeField(_("time"), default=timezone.now, db_index=True)
     actor = models.ForeignKey(
@@ -328,6 +330,9 @@ def _describe(action: str, data: dict[str, Any]) -> str:
         parts.append(data.get("username", ""))
     elif action == Action.RECOVERY_USED:
         parts.append(gettext("code %(number)d of the set") % {"number": data.get("number", 0)})
+    elif action == Action.REMINDERS_BATCH:
+        sent = data.get("sent", 0)
+        parts.append(ngettext("%(count)d mail", "%(count)d mails", sent) % {"count": sent})
     elif action in (Action.RECOVERY_MADE, Action.RECOVERY_INVALIDATED):
         count = data.get("count", 0)
         parts.append(ngettext("%(count)d code", "%(count)d codes", count) % {"count": count})

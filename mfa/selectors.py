@@ -1,14 +1,23 @@
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.models import Permission
 from django.core.paginator import Paginator
 from django.db.models import Count, Max, Q, QuerySet
+from django.utils import timezone
 
 from accounts.models import User
 
 from . import crypto, recovery
-from .models import AuditEvent, Device, LoginThrottle, RecoveryCode, has_mfa_condition
+from .models import (
+    AuditEvent,
+    Device,
+    LoginThrottle,
+    MfaSettings,
+    RecoveryCode,
+    has_mfa_condition,
+)
 
 ADMIN_PERMISSIONS = ("link_device", "unlink_device")
 
@@ -42,6 +51,42 @@ def users_without_device(now: datetime) -> QuerySet[User]:
         .select_related("person")
         .order_by("person__last_name", "person__first_name", "username")
     )
+
+
+def reminder_recipients(now: datetime, *, include_hidden: bool = False) -> QuerySet[User]:
+    """Who a reminder to link an app is for: people who can log in, have no MFA and have
+    an e-mail address; hidden system users only when asked."""
+    users = (
+        User.objects.filter(is_active=True)
+        .exclude(person__email="")
+        .exclude(has_mfa_condition(now))
+        .select_related("person")
+        .order_by("person__last_name", "person__first_name", "pk")
+    )
+    return users if include_hidden else users.filter(is_hidden=False)
+
+
+def reminder_due(now: datetime) -> Q:
+    """Not reminded in the last MFA_REMINDER_INTERVAL_HOURS: may be reminded at `now`."""
+    since = now - timedelta(hours=settings.MFA_REMINDER_INTERVAL_HOURS)
+    return Q(mfa_reminded_at__isnull=True) | Q(mfa_reminded_at__lte=since)
+
+
+def reminders_due(now: datetime, *, include_hidden: bool = False) -> QuerySet[User]:
+    return reminder_recipients(now, include_hidden=include_hidden).filter(reminder_due(now))
+
+
+def rollout_banner(user: User, now: datetime) -> dict[str, Any] | None:
+    """The banner of a planned go-live for someone without MFA, or None."""
+    go_live_at = MfaSettings.load().go_live_at
+    if go_live_at is None or go_live_at <= now or has_mfa(user, now):
+        return None
+    days = (timezone.localdate(go_live_at) - timezone.localdate(now)).days
+    return {
+        "at": go_live_at,
+        "days": days,
+        "fixed": days < settings.MFA_BANNER_FIXED_DAYS,  # the last days: it cannot be hidden
+    }
 
 
 def go_live_preview(now: datetime) -> tuple[list[User], list[User]]:

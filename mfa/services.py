@@ -15,7 +15,9 @@ from django.conf import settings
 from django.core.mail import send_mail
 from django.db import IntegrityError, models, transaction
 from django.db.models import Case, F, Q, Value, When
-from django.utils import formats, timezone
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import formats, timezone, translation
 from django.utils.translation import gettext as _
 
 from accounts.models import User, canonical_username
@@ -374,6 +376,61 @@ def _recovery_consume(user: User, code: str, ip: str | None, now: datetime) -> i
         % {"number": found.number, "when": _local(now)},
     )
     return found.number
+
+
+# --- Reminders to link an app (the rollout campaign) ------------------------
+
+
+def reminders_send(
+    *,
+    by: User | None,
+    now: datetime,
+    site_url: str,
+    language: str,
+    include_hidden: bool = False,
+) -> int:
+    """Remind everyone without MFA who is due (selectors.reminders_due), one mail each.
+
+    Safe to repeat and to run twice at once: each person is claimed with one
+    conditional UPDATE before the mail goes out, so nobody gets two mails within
+    MFA_REMINDER_INTERVAL_HOURS. Returns how many mails were sent.
+    """
+    due = list(selectors.reminders_due(now, include_hidden=include_hidden))
+    sent = sum(_remind(user, by=by, now=now, site_url=site_url, language=language) for user in due)
+    audit(
+        action=Action.REMINDERS_BATCH,
+        actor=by,
+        data={"sent": sent, "due": len(due), "include_hidden": include_hidden},
+        at=now,
+    )
+    return sent
+
+
+def _remind(user: User, *, by: User | None, now: datetime, site_url: str, language: str) -> bool:
+    previous = user.mfa_reminded_at
+    claim = User.objects.filter(selectors.reminder_due(now), pk=user.pk)
+    if not claim.update(mfa_reminded_at=now):
+        return False  # another batch has it
+    subject, body = reminder_mail(user, site_url=site_url, language=language)
+    try:
+        send_mail(subject, body, None, [user.person.email])
+    except Exception:  # the mail did not go: give the claim back, so a later batch tries
+        User.objects.filter(pk=user.pk, mfa_reminded_at=now).update(mfa_reminded_at=previous)
+        return False
+    audit(action=Action.REMINDER_SENT, subject=user, actor=by, at=now)
+    return True
+
+
+def reminder_mail(user: User, *, site_url: str, language: str) -> tuple[str, str]:
+    """The reminder to `user`, in `language`: (subject, body)."""
+    with translation.override(language):
+        context = {
+            "user": user,
+            "go_live_at": MfaSettings.load().go_live_at,
+            "url": site_url.rstrip("/") + reverse("mfa:enrol"),
+        }
+        subject = render_to_string("mfa/reminder_subject.txt", context).strip()
+        return subject, render_to_string("mfa/reminder_mail.txt", context)
 
 
 # --- Devices ----------------------------------------------------------------

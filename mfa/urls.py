@@ -20,4 +20,6 @@ urlpatterns = [
     path("settings/locations/<int:pk>/", views.location_save, name="location_change"),
     path("settings/locations/<int:pk>/remove/", views.location_remove, name="location_remove"),
     path("settings/go-live/", views.go_live, name="go_live"),
+    path("reminders/", views.reminders, name="reminders"),
+    path("banner/hide/", views.banner_hide, name="banner_hide"),
 ]

@@ -10,6 +10,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_POST
@@ -17,9 +18,11 @@ from django.views.decorators.http import require_GET, require_POST
 from accounts.guards import managed_person
 from accounts.models import Person, User
 from livits import clock
-from livits.http import AuthenticatedRequest
+from livits.http import AuthenticatedRequest, redirect_back
+from reports.selectors import rollout
 
-from . import enrolment, selectors, services
+from . import background, enrolment, selectors, services
+from .context_processors import BANNER_HIDDEN
 from .forms import (
     CODE_ERRORS,
     AdminLinkForm,
@@ -28,6 +31,7 @@ from .forms import (
     GoLiveForm,
     IssuerForm,
     LinkForm,
+    ReminderForm,
     StepUpForm,
     TrustedLocationForm,
 )
@@ -224,7 +228,7 @@ def _settings_page(
         if failed_location == "new"
         else TrustedLocationForm(prefix="new"),
         "issuer_form": issuer_form or IssuerForm(initial={"issuer": mfa_settings.issuer_name}),
-        "without_device": selectors.users_without_device(now).count(),
+        "rollout": rollout(now),
     }
     return render(request, "mfa/settings.html", context)
 
@@ -313,6 +317,57 @@ def go_live(request: AuthenticatedRequest) -> HttpResponse:
         "others_without_device": others,
     }
     return render(request, "mfa/go_live.html", context)
+
+
+@login_required
+@permission_required("mfa.change_mfasettings", raise_exception=True)
+def reminders(request: AuthenticatedRequest) -> HttpResponse:
+    """Remind everyone who has not linked an app yet (preview first, then send)."""
+    now = clock.now()
+    form = ReminderForm(request.POST if request.method == "POST" else request.GET or None)
+    include_hidden = bool(form.is_valid() and form.cleaned_data["include_hidden"])
+    site_url = request.build_absolute_uri("/")
+    if request.method == "POST" and form.is_valid():
+        count = selectors.reminders_due(now, include_hidden=include_hidden).count()
+        background.after_commit(
+            services.reminders_send,
+            by=request.user,
+            now=now,
+            site_url=site_url,
+            language=request.LANGUAGE_CODE,
+            include_hidden=include_hidden,
+        )
+        messages.success(
+            request,
+            ngettext(
+                "The reminder is being sent to %(count)d person.",
+                "The reminder is being sent to %(count)d persons.",
+                count,
+            )
+            % {"count": count},
+        )
+        return redirect("reports:report", slug="personen-met-mfa")
+    due = list(selectors.reminders_due(now, include_hidden=include_hidden))
+    everyone = selectors.reminder_recipients(now, include_hidden=include_hidden).count()
+    subject, body = services.reminder_mail(
+        due[0] if due else request.user, site_url=site_url, language=request.LANGUAGE_CODE
+    )
+    context = {
+        "form": form if form.is_bound else ReminderForm(),
+        "due": due,
+        "recently_reminded": everyone - len(due),
+        "subject": subject,
+        "body": body,
+    }
+    return render(request, "mfa/reminders.html", context)
+
+
+@login_required
+@require_POST
+def banner_hide(request: AuthenticatedRequest) -> HttpResponse:
+    """Hide the go-live banner for this session (not in its last days: see selectors)."""
+    request.session[BANNER_HIDDEN] = True
+    return redirect_back(request, request.POST.get("next", ""))
 
 
 # --- A beheerder links and unlinks for someone else (manual chapter 4) -------

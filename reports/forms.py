@@ -10,6 +10,7 @@ FILTER_LABELS = {
     "all": _("All"),
     "linked": _("Linked"),
     "unlinked": _("Not linked"),
+    "never_reminded": _("Not linked, never reminded"),
     "via_admin": _("Via an administrator"),
     "no_recovery": _("No recovery codes"),
 }

@@ -34,6 +34,7 @@ class Report:
     description: Promise
     columns: tuple[Column, ...]
     sheet_name: str  # of the XLSX export: at most 31 characters
+    reminders: bool = False  # offers "Herinnering sturen aan niet-gekoppelde personen"
 
     def column(self, header: str) -> Column | None:
         return next((column for column in self.columns if column.header == header), None)
@@ -79,10 +80,12 @@ PERSONS_WITH_MFA = Report(
         _plain("Via_beheerder", "via_admin"),
         _plain("Tijdelijk_tot", "via_admin_until"),
         _plain("Herstelcodes_ongebruikt", "recovery_unused"),
+        _plain("Herinnerd_op", "mfa_reminded_at"),
         LAST_LOGIN,
         HIDDEN,
     ),
     sheet_name="Personen met MFA",
+    reminders=True,
 )
 
 LOGIN_STATS = Report(

@@ -32,7 +32,7 @@ from mfa.models import (
     has_mfa_condition,
 )
 
-FILTERS = ("all", "linked", "unlinked", "via_admin", "no_recovery")
+FILTERS = ("all", "linked", "unlinked", "never_reminded", "via_admin", "no_recovery")
 Row = dict[str, Any]
 SQL = tuple[str, list[Any]]
 
@@ -59,6 +59,7 @@ FIELDS = {
     "last_login": Field("accounts_user.last_login", "datetime", nullable=True),
     "mfa_created_at": Field("accounts_user.mfa_created_at", "datetime", nullable=True),
     "mfa_changed_at": Field("accounts_user.mfa_changed_at", "datetime", nullable=True),
+    "mfa_reminded_at": Field("accounts_user.mfa_reminded_at", "datetime", nullable=True),
     "first_name": Field("accounts_person.first_name"),
     "infix": Field("accounts_person.infix"),
     "last_name": Field("accounts_person.last_name"),
@@ -123,6 +124,10 @@ FILTER_SQL = {
     "all": ("", None),
     "linked": ("linked.user_id IS NOT NULL", "linked"),
     "unlinked": ("linked.user_id IS NULL", "linked"),
+    "never_reminded": (
+        "linked.user_id IS NULL AND accounts_user.mfa_reminded_at IS NULL",
+        "linked",
+    ),
     "via_admin": ("via_admin.n > 0", "via_admin"),
     "no_recovery": ("recovery.n IS NULL", "recovery"),
 }

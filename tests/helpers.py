@@ -75,5 +75,6 @@ def main_pages(*, linked, unlinked):
         *reports,
         ("MFA settings", reverse("mfa:settings")),
         ("go-live", reverse("mfa:go_live")),
+        ("reminders", reverse("mfa:reminders")),
         ("not found", "/persons/999999/"),
     ]

@@ -57,6 +57,8 @@ ROUTES = {
     "mfa:location_change": (("location",), (), ("location-1-name", "location-1-network")),
     "mfa:location_remove": (("location",), (), ()),
     "mfa:go_live": ((), (), ("action", "at")),
+    "mfa:reminders": ((), ("include_hidden",), ("include_hidden",)),
+    "mfa:banner_hide": ((), (), ("next",)),
     "reports:index": ((), (), ()),
     "reports:report": (("slug",), ("show", "q", "sort", "dir", "page"), ()),
     "reports:export": (("slug", "export"), ("show", "q", "sort", "dir", "page"), ()),

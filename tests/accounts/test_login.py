@@ -1,3 +1,5 @@
+from urllib.parse import unquote
+
 import pytest
 from django.core.exceptions import NON_FIELD_ERRORS
 from django.urls import reverse
@@ -100,3 +102,14 @@ def test_bad_username_is_a_form_error_not_a_crash(client, db, value):
     response = post_login(client, value, PASSWORD)
     assert response.status_code == 200
     assert response.context["form"].errors
+
+
+@pytest.mark.parametrize(
+    "target", ["a b", "//evil.example/", "javascript:alert(1)", "https:evil.example", "/ok/\x00"]
+)
+def test_an_odd_next_after_a_right_login_is_a_redirect_on_this_site(client, system_user, target):
+    response = post_login(client, "rdewit", PASSWORD, next=target)
+    assert response.status_code == 302
+    location = unquote(response["Location"])
+    assert location == target or location == reverse("accounts:home")
+    assert "evil.example" not in location and not location.startswith("javascript")

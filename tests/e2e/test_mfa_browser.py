@@ -96,3 +96,26 @@ def test_a_person_makes_recovery_codes_and_gets_in_with_one(page, system_user, c
     log_out(page)
     log_in(page, "rdewit", PASSWORD, code=codes[4])
     expect(page.get_by_test_id("login-error")).to_contain_text("Inloggen mislukt")
+
+
+def test_a_planned_go_live_shows_a_banner_until_the_app_is_linked(page, system_user, clock):
+    """Issue 13 in a real browser: the banner, then linking makes it go away."""
+    from datetime import timedelta
+
+    from mfa.models import MfaSettings
+
+    MfaSettings.objects.update_or_create(
+        pk=1, defaults={"go_live_at": clock.now() + timedelta(days=40)}
+    )
+    log_in(page, "rdewit", PASSWORD)
+    banner = page.get_by_test_id("rollout-banner")
+    expect(banner).to_contain_text("is een toegangscode verplicht. Koppel nu je authenticator-app.")
+    expect(banner).to_contain_text("(nog 40 dagen)")
+    banner.get_by_role("link", name="Nu koppelen").click()
+    app = Authenticator(shown_key(page), clock)
+    page.get_by_label("Vul hier de toegangscode in").fill(app.code())
+    page.get_by_role("button", name="Opslaan").click()
+    expect(page.get_by_test_id("linked")).to_be_visible()
+    expect(page.get_by_test_id("rollout-banner")).to_have_count(0)
+    page.goto("/")
+    expect(page.get_by_test_id("rollout-banner")).to_have_count(0)

@@ -47,8 +47,9 @@ def _catalog():
 
 PAIRS = _catalog()
 # Words the manual itself prints in English on its Dutch screens (2.1: the padlock's
-# heading and its first line), and product names.
-SAME_IN_BOTH = {"Multi-factor authentication", "MFA", "Livits"}
+# heading and its first line), product names, and English that is Dutch too ("Log in
+# op Livits" is the Dutch imperative of inloggen).
+SAME_IN_BOTH = {"Multi-factor authentication", "MFA", "Livits", "Log in"}
 
 
 class _Text(HTMLParser):

@@ -2,6 +2,7 @@ from argparse import ArgumentParser
 from datetime import datetime
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
@@ -11,11 +12,15 @@ from mfa.models import MfaSettings, TrustedLocation
 from mfa.network import WIDEST_PREFIX, NetworkTooBroad, parse_network, trusted_network
 
 
+def _moment(at: datetime) -> str:
+    return timezone.localtime(at).strftime("%Y-%m-%d %H:%M %Z")
+
+
 def go_live_state(at: datetime | None, now: datetime) -> str:
     """One wording of the go-live for the shell, in the configured time zone."""
     if at is None:
         return "MFA is not live."
-    moment = timezone.localtime(at).strftime("%Y-%m-%d %H:%M %Z")
+    moment = _moment(at)
     return f"MFA is live since {moment}." if at <= now else f"MFA goes live at {moment}."
 
 
@@ -41,6 +46,12 @@ class Command(BaseCommand):
             help="break glass: go live even though no beheerder has MFA (audited)",
         )
         commands.add_parser("status", help="go-live, trusted locations, users without device")
+        remind = commands.add_parser(
+            "remind", help="mail everyone without MFA who was not reminded in the last 24 hours"
+        )
+        remind.add_argument("--dry-run", action="store_true", help="only say who would get it")
+        remind.add_argument("--include-hidden", action="store_true", help="hidden users too")
+        remind.add_argument("--language", choices=["nl", "en"], default="nl")
         commands.add_parser("reencrypt", help="re-encrypt all secrets with the first key")
         unlink = commands.add_parser("unlink", help="break glass: unlink every device of a user")
         unlink.add_argument("username")
@@ -109,7 +120,28 @@ class Command(BaseCommand):
         for title, users in (("Beheerders without MFA", admins), ("Others without MFA", others)):
             self.stdout.write(f"{title}: {len(users)}")
             for user in users:
-                self.stdout.write(f"  {user.username}\t{user.person.informal_name}")
+                reminded = user.mfa_reminded_at
+                when = f"reminded {_moment(reminded)}" if reminded else "never reminded"
+                self.stdout.write(f"  {user.username}\t{user.person.informal_name}\t{when}")
+
+    def handle_remind(
+        self, *, dry_run: bool, include_hidden: bool, language: str, **options: Any
+    ) -> None:
+        now = timezone.now()
+        due = list(selectors.reminders_due(now, include_hidden=include_hidden))
+        if dry_run:
+            self.stdout.write(f"Would remind {len(due)} person(s):")
+            for user in due:
+                self.stdout.write(f"  {user.username}\t{user.person.email}")
+            return
+        sent = services.reminders_send(
+            by=None,
+            now=now,
+            site_url=settings.SITE_URL,
+            language=language,
+            include_hidden=include_hidden,
+        )
+        self.stdout.write(f"Reminded {sent} person(s).")
 
     def handle_status(self, **options: Any) -> None:
         now = timezone.now()

@@ -1,0 +1,22 @@
+"""What every page shows about MFA: the banner of a planned go-live, for whoever has not
+linked an app yet (issue: a go-live everyone sees coming)."""
+
+from typing import Any
+
+from django.http import HttpRequest
+
+from livits import clock
+
+from . import selectors
+
+BANNER_HIDDEN = "mfa_banner_hidden"
+
+
+def rollout(request: HttpRequest) -> dict[str, Any]:
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {}
+    banner = selectors.rollout_banner(user, clock.now())
+    if banner is None or (request.session.get(BANNER_HIDDEN) and not banner["fixed"]):
+        return {}
+    return {"rollout_banner": banner}

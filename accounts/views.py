@@ -58,7 +58,12 @@ def login_view(request: HttpRequest) -> HttpResponse:
                 "invalid_login_live" if MfaSettings.load().is_live(now) else "invalid_login"
             )
     next_url = request.POST.get("next") or request.GET.get("next", "")
-    return render(request, "accounts/login.html", {"form": form, "next": next_url})
+    passkeys = MfaSettings.load().passkeys_allowed
+    return render(
+        request,
+        "accounts/login.html",
+        {"form": form, "next": next_url, "passkeys_allowed": passkeys},
+    )
 
 
 def _after_recovery_code(request: HttpRequest, left: int, now: datetime) -> None:

@@ -7,7 +7,7 @@ import tempfile
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHES = ["login.py", "enrol.py", "reports.py", "load.py"]
+BENCHES = ["login.py", "passkey.py", "enrol.py", "reports.py", "load.py"]
 
 
 def main():

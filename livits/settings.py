@@ -246,6 +246,15 @@ MFA_ATTEMPT_SECONDS = 60
 MFA_IP_FAILURES_PER_HOUR = 100
 # How long a re-entered password and code allow linking or removing a device.
 MFA_STEP_UP_SECONDS = 5 * 60
+# Passkeys (WebAuthn): the relying party is the site's domain (an IP address such as
+# 127.0.0.1 is not a valid RP ID), and the origins the browser may sign for. Passkeys
+# are off until a beheerder allows them on MFA-instellingen.
+MFA_WEBAUTHN_RP_ID = os.environ.get("MFA_WEBAUTHN_RP_ID", "localhost")
+MFA_WEBAUTHN_ORIGINS = env_list(
+    "MFA_WEBAUTHN_ORIGINS", f"http://localhost:{os.environ.get('PORT', '8000')}"
+)
+# A WebAuthn challenge is used once, within this many seconds.
+MFA_WEBAUTHN_CHALLENGE_SECONDS = 5 * 60
 # A person is reminded to link an app at most once in this many hours.
 MFA_REMINDER_INTERVAL_HOURS = 24
 # In the last days before a planned go-live the banner cannot be hidden.

@@ -9,7 +9,7 @@ from accounts.models import User
 
 from . import network, totp
 from . import recovery as recovery_codes
-from .models import Device, TrustedLocation, moment_in_range
+from .models import Device, Passkey, TrustedLocation, moment_in_range
 
 CODE_ERRORS = {
     "invalid_format": _("Enter the 6 digits of the access code from your authenticator app."),
@@ -37,6 +37,11 @@ CODE_ERRORS = {
         "Link an authenticator app to your own account first (the padlock at the top right): "
         "after the go-live you could not log in without it."
     ),
+    "passkeys_off": _("Passkeys are not allowed in this installation."),
+    "passkey_refused": _(
+        "The passkey could not be added. Try again; your browser asks for it anew."
+    ),
+    "passkey_known": _("This passkey is already linked."),
     "last_device_after_go_live": _(
         "After the go-live of MFA you cannot remove your last device: you could no longer "
         "log in. Link another device first, or ask an administrator."
@@ -104,6 +109,13 @@ class AdminLinkForm(LinkForm):
 
 
 class StepUpForm(MfaForm):
+    # Several of these stand on the padlock page: each its own element ids.
+    id_prefix = "step_up"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("auto_id", f"{self.id_prefix}_%s")
+        super().__init__(*args, **kwargs)
+
     password = forms.CharField(
         label=_("Password"),
         max_length=1024,
@@ -114,6 +126,7 @@ class StepUpForm(MfaForm):
 
 
 class DeviceRemoveForm(StepUpForm):
+    id_prefix = "remove"
     device = forms.ModelChoiceField[Device](
         label=_("Device"), queryset=Device.objects.none(), empty_label=_("Choose a device")
     )
@@ -124,6 +137,32 @@ class DeviceRemoveForm(StepUpForm):
         assert isinstance(choice, forms.ModelChoiceField)
         choice.queryset = user.mfa_devices.all()
         self.order_fields(["device", "password", "code"])
+
+
+class PasskeyRemoveForm(StepUpForm):
+    id_prefix = "passkey_remove"
+    passkey = forms.ModelChoiceField[Passkey](
+        label=_("Passkey"), queryset=Passkey.objects.none(), empty_label=_("Choose a passkey")
+    )
+
+    def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        choice = self.fields["passkey"]
+        assert isinstance(choice, forms.ModelChoiceField)
+        choice.queryset = user.passkeys.all()
+        self.order_fields(["passkey", "password", "code"])
+
+
+class PasskeyAddForm(MfaForm):
+    """The name a person gives a new passkey ("Laptop", "YubiKey"); the credential
+    itself comes from the browser."""
+
+    name = forms.CharField(label=_("Name of the passkey"), max_length=50)
+    credential = forms.JSONField()
+
+
+class PasskeysAllowedForm(forms.Form):
+    allowed = forms.BooleanField(label=_("Allow passkeys"), required=False)
 
 
 class DeviceRenameForm(MfaForm):

@@ -21,6 +21,7 @@ AUTH_METHOD = "mfa_auth_method"
 SECOND_FACTOR = {
     AuditEvent.Action.LOGIN_CODE,
     AuditEvent.Action.LOGIN_RECOVERY,
+    AuditEvent.Action.LOGIN_PASSKEY,
     AuditEvent.Action.LOGIN_TRUSTED,
 }
 

@@ -33,12 +33,16 @@ class DeviceQuerySet(models.QuerySet["Device"]):
         return self.filter(linked_by__isnull=False).exclude(linked_by=models.F("user"))
 
 
-def has_mfa_condition(now: datetime, user: str = "pk") -> models.Exists:
-    """The one definition of "has MFA" as a condition on system users: an active device.
+def has_mfa_condition(now: datetime, user: str = "pk") -> models.Q:
+    """The one definition of "has MFA" as a condition on system users: an active device,
+    or a passkey while passkeys are allowed (MFA-instellingen).
 
     `user` names the system user's primary key in the outer query.
     """
-    return models.Exists(Device.objects.active(now).filter(user=models.OuterRef(user)))
+    device = models.Exists(Device.objects.active(now).filter(user=models.OuterRef(user)))
+    passkey = models.Exists(Passkey.objects.filter(user=models.OuterRef(user)))
+    allowed = models.Exists(MfaSettings.objects.filter(pk=1, passkeys_allowed=True))
+    return models.Q(device) | (models.Q(passkey) & models.Q(allowed))
 
 
 class Device(models.Model):
@@ -100,6 +104,55 @@ class Device(models.Model):
         return self.linked_by_id is not None and self.linked_by_id != self.user_id
 
 
+class Passkey(models.Model):
+    """A passkey or security key (WebAuthn): signs in alone, with the device's PIN or
+    biometrics. Holds the public key only; the private key never leaves the device."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="passkeys"
+    )
+    name = models.CharField(_("name"), max_length=50)
+    credential_id = models.CharField(max_length=1400, unique=True)  # base64url
+    public_key = models.BinaryField()  # COSE
+    # The authenticator's signature counter: only ever goes up (0: it keeps none).
+    sign_count = models.BigIntegerField(default=0)
+    transports = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(_("linked at"), default=timezone.now)
+    last_used_at = models.DateTimeField(_("last used"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("passkey")
+        verbose_name_plural = _("passkeys")
+        ordering = ["user", "created_at", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "name"], name="mfa_passkey_user_name_unique"),
+            models.CheckConstraint(
+                condition=models.Q(sign_count__gte=0), name="mfa_passkey_count_not_negative"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class WebAuthnChallenge(models.Model):
+    """A challenge handed to the browser, used once and only within a few minutes."""
+
+    class Purpose(models.TextChoices):
+        REGISTER = "register"
+        LOGIN = "login"
+
+    challenge = models.CharField(max_length=100, unique=True)  # base64url
+    purpose = models.CharField(max_length=10, choices=Purpose)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, null=True, blank=True
+    )
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    def __str__(self) -> str:
+        return f"{self.purpose} {self.created_at:%H:%M:%S}"
+
+
 class RecoveryCode(models.Model):
     """One of a person's one-time recovery codes. Only its HMAC is stored."""
 
@@ -145,6 +198,7 @@ class MfaSettings(models.Model):
 
     go_live_at = models.DateTimeField(_("go-live"), null=True, blank=True)
     issuer = models.CharField(_("issuer name"), max_length=50, blank=True)
+    passkeys_allowed = models.BooleanField(_("allow passkeys"), default=False)
 
     class Meta:
         verbose_name = _("MFA settings")
@@ -219,6 +273,13 @@ class AuditEvent(models.Model):
         RECOVERY_INVALIDATED = "recovery_invalidated", _("Recovery codes invalidated")
         REMINDER_SENT = "reminder_sent", _("Reminder to link an app sent")
         REMINDERS_BATCH = "reminders_batch", _("Reminders to link an app sent")
+        PASSKEY_ADDED = "passkey_added", _("Passkey added")
+        PASSKEY_REMOVED = "passkey_removed", _("Passkey removed")
+        PASSKEY_RENAMED = "passkey_renamed", _("Passkey renamed")
+        LOGIN_PASSKEY = "login_passkey", _("Logged in with a passkey")
+        PASSKEY_FAILED = "passkey_failed", _("Passkey sign-in refused")
+        PASSKEY_CLONED = "passkey_cloned", _("Passkey refused: its counter went back (cloned key?)")
+        PASSKEYS_SWITCHED = "passkeys_switched", _("Passkeys allowed or not")
 
     at = models.DateTimeField(_("time"), default=timezone.now, db_index=True)
     actor = models.ForeignKey(
@@ -266,6 +327,8 @@ FAILURE_ACTIONS = [
     AuditEvent.Action.LOGIN_NO_DEVICE,
     AuditEvent.Action.CODE_FAILED,
     AuditEvent.Action.CODE_REPLAYED,
+    AuditEvent.Action.PASSKEY_FAILED,
+    AuditEvent.Action.PASSKEY_CLONED,
 ]
 
 
@@ -292,7 +355,13 @@ def _describe(action: str, data: dict[str, Any]) -> str:
     elif action == Action.DEVICE_EXPIRED:
         parts.append(data.get("device", ""))
         parts.append(gettext("ended %(moment)s") % {"moment": _moment(data.get("ended"))})
-    elif action == Action.DEVICE_RENAMED:
+    elif action in (Action.PASSKEY_ADDED, Action.PASSKEY_REMOVED, Action.PASSKEY_CLONED):
+        parts.append(data.get("passkey", ""))
+    elif action == Action.PASSKEY_FAILED:
+        parts.append(str(data.get("reason", "")))
+    elif action == Action.PASSKEYS_SWITCHED:
+        parts.append(gettext("allowed") if data.get("allowed") else gettext("not allowed"))
+    elif action in (Action.DEVICE_RENAMED, Action.PASSKEY_RENAMED):
         parts.append(f"{data.get('old', '')} → {data.get('new', '')}")
     elif action == Action.UNLINKED_ALL:
         parts.append(", ".join(data.get("devices", [])))

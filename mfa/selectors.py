@@ -134,6 +134,7 @@ def user_tab(
     history = AuditEvent.objects.filter(subject=user).select_related("actor__person")
     return {
         "mfa_devices": devices_of(user),
+        "mfa_passkeys": list(user.passkeys.all()),
         "mfa_linked": has_mfa(user, now),
         "mfa_lock": lock_of(user, now),
         "recovery": recovery_status(user),

@@ -23,7 +23,7 @@ from django.utils.translation import gettext as _
 from accounts.models import User, canonical_username
 from accounts.services import credentials_check, login_record, password_dummy_check
 
-from . import crypto, network, recovery, selectors, totp
+from . import crypto, network, recovery, selectors, totp, webauthn
 from .audit import audit
 from .models import (
     FAILURE_ACTIONS,
@@ -32,8 +32,10 @@ from .models import (
     Device,
     LoginThrottle,
     MfaSettings,
+    Passkey,
     RecoveryCode,
     TrustedLocation,
+    WebAuthnChallenge,
     has_mfa_condition,
     moment_in_range,
 )
@@ -570,7 +572,9 @@ def device_unlink_all(
     if not has_mfa(user, now):
         raise MfaError("not_linked")
     names = list(Device.objects.filter(user=user).values_list("name", flat=True))
+    names += list(Passkey.objects.filter(user=user).values_list("name", flat=True))
     Device.objects.filter(user=user).delete()
+    Passkey.objects.filter(user=user).delete()
     _recovery_invalidate(user, by=by, ip=ip, now=now)  # no old factor gets in any more
     _mfa_changed(user, now)
     data = {"devices": names, **({"reason": reason} if reason else {})}
@@ -624,6 +628,226 @@ def device_rename(*, device: Device, name: str, by: User, ip: str | None) -> Dev
         raise MfaError("name_taken") from None
     device.name = name
     return device
+
+
+# --- Passkeys ----------------------------------------------------------------
+
+
+def _challenge_issue(purpose: str, user: User | None, now: datetime) -> str:
+    challenge = webauthn.new_challenge()
+    stale = now - timedelta(seconds=settings.MFA_WEBAUTHN_CHALLENGE_SECONDS)
+    WebAuthnChallenge.objects.filter(created_at__lt=stale).delete()
+    WebAuthnChallenge.objects.create(
+        challenge=challenge, purpose=purpose, user=user, created_at=now
+    )
+    return challenge
+
+
+def _challenge_use(challenge: str | None, purpose: str, user: User | None, now: datetime) -> bool:
+    """Whether `challenge` was issued here for `purpose` (and `user`) in the last minutes;
+    it is used up either way (one DELETE decides between simultaneous uses)."""
+    if not challenge:
+        return False
+    fresh = now - timedelta(seconds=settings.MFA_WEBAUTHN_CHALLENGE_SECONDS)
+    used, _rows = WebAuthnChallenge.objects.filter(
+        challenge=challenge, purpose=purpose, user=user, created_at__gte=fresh
+    ).delete()
+    return bool(used)
+
+
+def passkey_register_options(*, user: User, now: datetime) -> tuple[dict[str, Any], str]:
+    """(options for navigator.credentials.create, the challenge): a discoverable credential
+    with user verification, under the user's random handle."""
+    if not user.passkey_handle:
+        user.passkey_handle = webauthn.new_user_handle()
+        User.objects.filter(pk=user.pk, passkey_handle__isnull=True).update(
+            passkey_handle=user.passkey_handle
+        )
+        user.refresh_from_db(fields=["passkey_handle"])
+    assert user.passkey_handle is not None
+    challenge = _challenge_issue(WebAuthnChallenge.Purpose.REGISTER, user, now)
+    options = webauthn.registration_options(
+        challenge=challenge,
+        user_handle=user.passkey_handle,
+        user_name=user.username,
+        display_name=user.get_full_name(),
+        exclude=list(Passkey.objects.filter(user=user).values_list("credential_id", flat=True)),
+    )
+    return options, challenge
+
+
+@transaction.atomic
+def passkey_add(
+    *,
+    user: User,
+    credential: dict[str, Any],
+    challenge: str | None,
+    name: str,
+    ip: str | None,
+    now: datetime,
+) -> Passkey:
+    """Keep the passkey the browser just made, if it answers our challenge."""
+    if not MfaSettings.load().passkeys_allowed:
+        raise MfaError("passkeys_off")
+    if not _challenge_use(challenge, WebAuthnChallenge.Purpose.REGISTER, user, now):
+        raise MfaError("passkey_refused")
+    assert challenge is not None
+    try:
+        new = webauthn.verify_registration(credential=credential, challenge=challenge)
+    except webauthn.Refused:
+        raise MfaError("passkey_refused") from None
+    user = User.objects.select_for_update().get(pk=user.pk)
+    if Passkey.objects.filter(user=user, name=name).exists():
+        raise MfaError("name_taken")
+    try:
+        with transaction.atomic():
+            passkey = Passkey.objects.create(
+                user=user,
+                name=name,
+                credential_id=new.credential_id,
+                public_key=new.public_key,
+                sign_count=new.sign_count,
+                transports=new.transports,
+                created_at=now,
+            )
+    except IntegrityError:
+        raise MfaError("passkey_known") from None
+    _mfa_changed(user, now)
+    audit(
+        action=Action.PASSKEY_ADDED, subject=user, actor=user, ip=ip, data={"passkey": name}, at=now
+    )
+    _notify(
+        user,
+        _("Livits: a passkey was added to your account"),
+        _("A passkey (%(name)s) was added to your account on %(when)s.")
+        % {"name": name, "when": _local(now)},
+    )
+    return passkey
+
+
+def passkey_login_options(*, now: datetime) -> tuple[dict[str, Any], str]:
+    challenge = _challenge_issue(WebAuthnChallenge.Purpose.LOGIN, None, now)
+    return webauthn.authentication_options(challenge=challenge), challenge
+
+
+def passkey_login(
+    *, credential: Any, challenge: str | None, ip: str | None, now: datetime
+) -> LoginResult:
+    """A sign-in with a passkey alone (no username): possession plus the device's PIN or
+    biometrics. Refusals count in the per-IP limit and get one generic answer."""
+    if _ip_blocked(ip, now):
+        return LoginResult(LoginStatus.FAILED)
+    with transaction.atomic():
+        try:
+            user = _passkey_check(credential=credential, challenge=challenge, ip=ip, now=now)
+        except webauthn.Refused as refusal:
+            audit(action=Action.PASSKEY_FAILED, ip=ip, data={"reason": refusal.reason}, at=now)
+            return LoginResult(LoginStatus.FAILED)
+        if user is None:
+            return LoginResult(LoginStatus.FAILED)
+        audit(action=Action.LOGIN_PASSKEY, subject=user, ip=ip, at=now)
+        login_record(user=user)
+    return LoginResult(LoginStatus.OK, user, method=Action.LOGIN_PASSKEY)
+
+
+def _passkey_check(
+    *, credential: Any, challenge: str | None, ip: str | None, now: datetime
+) -> User | None:
+    """The user whose passkey signed our challenge (webauthn.Refused when it did not;
+    None after a counter that went back, which is recorded as a possible clone)."""
+    if not MfaSettings.load().passkeys_allowed:
+        raise webauthn.Refused("passkeys_off")
+    assertion = webauthn.read_assertion(credential)
+    if not _challenge_use(challenge, WebAuthnChallenge.Purpose.LOGIN, None, now):
+        raise webauthn.Refused("challenge")
+    assert challenge is not None
+    passkey = (
+        Passkey.objects.filter(credential_id=assertion.credential_id).select_related("user").first()
+    )
+    if passkey is None:
+        raise webauthn.Refused("unknown_credential")
+    user = passkey.user
+    if not assertion.user_handle or assertion.user_handle != user.passkey_handle:
+        raise webauthn.Refused("user_handle")
+    count = webauthn.verify_assertion(
+        assertion=assertion, challenge=challenge, public_key=bytes(passkey.public_key)
+    )
+    if not user.is_active:
+        raise webauthn.Refused("inactive")
+    # The counter only goes up (when the authenticator keeps one): one conditional UPDATE,
+    # like the TOTP replay guard, also between simultaneous sign-ins.
+    kept = count > 0 or passkey.sign_count > 0
+    moved = Passkey.objects.filter(pk=passkey.pk)
+    if kept:
+        moved = moved.filter(sign_count__lt=count)
+    if not moved.update(sign_count=count, last_used_at=now):
+        audit(
+            action=Action.PASSKEY_CLONED,
+            subject=user,
+            ip=ip,
+            data={"passkey": passkey.name, "count": count, "known": passkey.sign_count},
+            at=now,
+        )
+        return None
+    return user
+
+
+def passkey_rename(*, passkey: Passkey, name: str, by: User, ip: str | None) -> Passkey:
+    old = passkey.name
+    if old == name:
+        return passkey
+    try:
+        with transaction.atomic():
+            Passkey.objects.filter(pk=passkey.pk).update(name=name)
+            audit(
+                action=Action.PASSKEY_RENAMED,
+                subject=passkey.user,
+                actor=by,
+                ip=ip,
+                data={"old": old, "new": name},
+            )
+    except IntegrityError:
+        raise MfaError("name_taken") from None
+    passkey.name = name
+    return passkey
+
+
+def passkey_remove_own(
+    *, passkey: Passkey, password: str, code: str, ip: str | None, now: datetime
+) -> None:
+    """A user removes one of their passkeys, proving password and a current code; after the
+    go-live not the last way in."""
+    user = passkey.user
+    if not step_up(user=user, password=password, code=code, ip=ip, now=now):
+        raise MfaError("step_up_failed")
+    with transaction.atomic():
+        User.objects.select_for_update().get(pk=user.pk)
+        if not Passkey.objects.filter(pk=passkey.pk).delete()[0]:
+            raise MfaError("gone")
+        if MfaSettings.load().is_live(now) and not has_mfa(user, now):
+            raise MfaError("last_device_after_go_live")  # rolls the delete back
+        _mfa_changed(user, now)
+        audit(
+            action=Action.PASSKEY_REMOVED,
+            subject=user,
+            actor=user,
+            ip=ip,
+            data={"passkey": passkey.name},
+            at=now,
+        )
+        _notify(
+            user,
+            _("Livits: a passkey was removed from your account"),
+            _("A passkey (%(name)s) was removed from your account on %(when)s.")
+            % {"name": passkey.name, "when": _local(now)},
+        )
+
+
+@transaction.atomic
+def passkeys_allow(*, allowed: bool, by: User, ip: str | None) -> None:
+    MfaSettings.load()
+    MfaSettings.objects.filter(pk=1).update(passkeys_allowed=allowed)
+    audit(action=Action.PASSKEYS_SWITCHED, actor=by, ip=ip, data={"allowed": allowed})
 
 
 # --- Installation settings --------------------------------------------------

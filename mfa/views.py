@@ -1,20 +1,25 @@
+import json
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth import login as auth_login
 from django.contrib.auth.decorators import login_required, permission_required
 from django.contrib.auth.views import redirect_to_login
-from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_POST
 
+from accounts.forms import LoginForm
 from accounts.guards import managed_person
 from accounts.models import Person, User
 from livits import clock
@@ -31,6 +36,9 @@ from .forms import (
     GoLiveForm,
     IssuerForm,
     LinkForm,
+    PasskeyAddForm,
+    PasskeyRemoveForm,
+    PasskeysAllowedForm,
     ReminderForm,
     StepUpForm,
     TrustedLocationForm,
@@ -71,17 +79,24 @@ def _enrol_page(
     link_form: LinkForm | None = None,
     step_up_form: StepUpForm | None = None,
     remove_form: DeviceRemoveForm | None = None,
+    passkey_remove_form: PasskeyRemoveForm | None = None,
 ) -> HttpResponse:
     now = clock.now()
     has_mfa = selectors.has_mfa(request.user, now)
+    confirmed = enrolment.recently_confirmed(request.session, now)
+    passkeys_allowed = MfaSettings.load().passkeys_allowed
     context = {
         "devices": selectors.devices_of(request.user),
+        "passkeys": list(request.user.passkeys.all()),
+        "passkeys_allowed": passkeys_allowed,
+        "may_add_passkey": passkeys_allowed and has_mfa and confirmed,
+        "passkey_remove_form": passkey_remove_form or PasskeyRemoveForm(user=request.user),
         "step_up_form": step_up_form or StepUpForm(),
         "remove_form": remove_form or DeviceRemoveForm(user=request.user),
         "renewed": RENEWED in request.GET,
         "just_linked": request.session.pop(enrolment.JUST_LINKED, False),
         "recovery": selectors.recovery_status(request.user) if has_mfa else None,
-        "may_make_recovery": has_mfa and enrolment.recently_confirmed(request.session, now),
+        "may_make_recovery": has_mfa and confirmed,
     }
     if enrolment.may_link(request.session, request.user, now):
         context.update(enrolment.link_steps(request.session, request.user, link_form or LinkForm()))
@@ -198,6 +213,137 @@ def recovery_download(request: AuthenticatedRequest) -> HttpResponse:
     return response
 
 
+# --- Passkeys ------------------------------------------------------------------
+
+REGISTER_CHALLENGE = "webauthn_register_challenge"
+LOGIN_CHALLENGE = "webauthn_login_challenge"
+
+
+def _body(request: HttpRequest) -> dict[str, Any]:
+    """The JSON object a passkey script sent; {} for anything else."""
+    try:
+        body = json.loads(request.body or b"{}")
+    except (ValueError, UnicodeDecodeError):
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def _refused(message: Any, status: int = 400) -> JsonResponse:
+    return JsonResponse({"error": str(message)}, status=status)
+
+
+@never_cache
+@login_required
+@require_POST
+def passkey_options(request: AuthenticatedRequest) -> JsonResponse:
+    """Options for the browser's own dialog that makes a passkey (after step-up)."""
+    now = clock.now()
+    if not MfaSettings.load().passkeys_allowed:
+        return _refused(CODE_ERRORS["passkeys_off"], 403)
+    if not enrolment.recently_confirmed(request.session, now):
+        return _refused(_("Confirm with your password and access code first."), 403)
+    options, challenge = services.passkey_register_options(user=request.user, now=now)
+    request.session[REGISTER_CHALLENGE] = challenge
+    return JsonResponse({"options": options})
+
+
+@never_cache
+@login_required
+@require_POST
+def passkey_add(request: AuthenticatedRequest) -> JsonResponse:
+    now = clock.now()
+    form = PasskeyAddForm(_body(request))
+    if not form.is_valid():
+        return _refused(next(iter(form.errors.values()))[0])
+    if not enrolment.recently_confirmed(request.session, now):
+        return _refused(_("Confirm with your password and access code first."), 403)
+    try:
+        services.passkey_add(
+            user=request.user,
+            credential=form.cleaned_data["credential"],
+            challenge=request.session.pop(REGISTER_CHALLENGE, None),
+            name=form.cleaned_data["name"],
+            ip=client_ip(request),
+            now=now,
+        )
+    except services.MfaError as error:
+        return _refused(CODE_ERRORS[error.code])
+    messages.success(
+        request, _("The passkey %(name)s has been added.") % {"name": form.cleaned_data["name"]}
+    )
+    return JsonResponse({"redirect": reverse("mfa:enrol")})
+
+
+@login_required
+@require_POST
+def passkey_rename(request: AuthenticatedRequest, pk: int) -> HttpResponse:
+    passkey = get_object_or_404(request.user.passkeys, pk=pk)
+    form = DeviceRenameForm(request.POST)
+    if form.is_valid():
+        try:
+            services.passkey_rename(
+                passkey=passkey,
+                name=form.cleaned_data["name"],
+                by=request.user,
+                ip=client_ip(request),
+            )
+        except services.MfaError as error:
+            form.refuse(error.code, field="name")
+    for message in form.errors.get("name", []):
+        messages.error(request, str(message))
+    return redirect("mfa:enrol")
+
+
+@sensitive_post_parameters("password", "code")
+@never_cache
+@login_required
+@require_POST
+def passkey_remove(request: AuthenticatedRequest) -> HttpResponse:
+    form = PasskeyRemoveForm(request.POST, user=request.user)
+    if form.is_valid():
+        try:
+            services.passkey_remove_own(**form.cleaned_data, ip=client_ip(request), now=clock.now())
+        except services.MfaError as error:
+            form.refuse(error.code, field=None)
+        else:
+            name = form.cleaned_data["passkey"].name
+            messages.success(request, _("The passkey %(name)s has been removed.") % {"name": name})
+            return redirect("mfa:enrol")
+    return _enrol_page(request, passkey_remove_form=form)
+
+
+@csrf_protect
+@never_cache
+@require_POST
+def passkey_login_options(request: HttpRequest) -> JsonResponse:
+    """Options for "Inloggen met passkey": no username, the browser offers its passkeys."""
+    if not MfaSettings.load().passkeys_allowed:
+        return _refused(CODE_ERRORS["passkeys_off"], 403)
+    options, challenge = services.passkey_login_options(now=clock.now())
+    request.session[LOGIN_CHALLENGE] = challenge
+    return JsonResponse({"options": options})
+
+
+@csrf_protect
+@never_cache
+@require_POST
+def passkey_login(request: HttpRequest) -> JsonResponse:
+    body = _body(request)
+    now = clock.now()
+    result = services.passkey_login(
+        credential=body.get("credential"),
+        challenge=request.session.pop(LOGIN_CHALLENGE, None),
+        ip=client_ip(request),
+        now=now,
+    )
+    if result.status is not services.LoginStatus.OK or result.user is None:
+        live = MfaSettings.load().is_live(now)
+        return _refused(LoginForm.error_messages["invalid_login_live" if live else "invalid_login"])
+    auth_login(request, result.user)
+    session_authenticated(request, result.method)
+    return JsonResponse({"redirect": redirect_back(request, str(body.get("next", "")))["Location"]})
+
+
 # --- MFA-instellingen -------------------------------------------------------
 
 
@@ -228,6 +374,8 @@ def _settings_page(
         if failed_location == "new"
         else TrustedLocationForm(prefix="new"),
         "issuer_form": issuer_form or IssuerForm(initial={"issuer": mfa_settings.issuer_name}),
+        "passkeys_form": PasskeysAllowedForm(initial={"allowed": mfa_settings.passkeys_allowed}),
+        "rp_id": settings.MFA_WEBAUTHN_RP_ID,
         "rollout": rollout(now),
     }
     return render(request, "mfa/settings.html", context)
@@ -275,6 +423,17 @@ def location_save(request: AuthenticatedRequest, pk: int | None = None) -> HttpR
         else:
             return _settings_saved(request)
     return _settings_page(request, failed_location=pk or "new", location_form=form)
+
+
+@login_required
+@permission_required("mfa.change_mfasettings", raise_exception=True)
+@require_POST
+def passkeys_switch(request: AuthenticatedRequest) -> HttpResponse:
+    """The switch "Passkeys toestaan" on MFA-instellingen."""
+    form = PasskeysAllowedForm(request.POST)
+    allowed = bool(form.is_valid() and form.cleaned_data["allowed"])
+    services.passkeys_allow(allowed=allowed, by=request.user, ip=client_ip(request))
+    return _settings_saved(request)
 
 
 @login_required
@@ -452,7 +611,13 @@ def admin_unlink(request: AuthenticatedRequest, person_pk: int) -> HttpResponse:
         messages.error(request, CODE_ERRORS["not_linked"])
         return _user_tab(person)
     return render(
-        request, "mfa/admin_unlink.html", {"person": person, "devices": selectors.devices_of(user)}
+        request,
+        "mfa/admin_unlink.html",
+        {
+            "person": person,
+            "devices": selectors.devices_of(user),
+            "passkeys": list(user.passkeys.all()),
+        },
     )
 
 

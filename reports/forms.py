@@ -12,6 +12,7 @@ FILTER_LABELS = {
     "unlinked": _("Not linked"),
     "never_reminded": _("Not linked, never reminded"),
     "via_admin": _("Via an administrator"),
+    "with_passkey": _("With passkey"),
     "no_recovery": _("No recovery codes"),
 }
 

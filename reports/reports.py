@@ -77,6 +77,7 @@ PERSONS_WITH_MFA = Report(
         _plain("MFA_aangemaakt", "mfa_created_at"),
         _plain("MFA_gewijzigd", "mfa_changed_at"),
         _plain("Aantal_apparaten", "device_count"),
+        _plain("Aantal_passkeys", "passkey_count"),
         _plain("Via_beheerder", "via_admin"),
         _plain("Tijdelijk_tot", "via_admin_until"),
         _plain("Herstelcodes_ongebruikt", "recovery_unused"),

@@ -28,11 +28,20 @@ from mfa.models import (
     AuditEvent,
     Device,
     LoginThrottle,
+    Passkey,
     RecoveryCode,
     has_mfa_condition,
 )
 
-FILTERS = ("all", "linked", "unlinked", "never_reminded", "via_admin", "no_recovery")
+FILTERS = (
+    "all",
+    "linked",
+    "unlinked",
+    "never_reminded",
+    "via_admin",
+    "with_passkey",
+    "no_recovery",
+)
 Row = dict[str, Any]
 SQL = tuple[str, list[Any]]
 
@@ -76,6 +85,7 @@ FIELDS = {
     "failures_30d": Field("COALESCE(failures.n, 0)", "int", "failures"),
     "locked_now": Field("(locked.key IS NOT NULL)", "bool", "locked"),
     "recovery_unused": Field("COALESCE(recovery.n, 0)", "int", "recovery"),
+    "passkey_count": Field("COALESCE(passkeys.n, 0)", "int", "passkeys"),
 }
 
 
@@ -106,6 +116,9 @@ def _join(name: str, now: datetime) -> tuple[str, SQL]:
             .annotate(n=Count("pk"))
         )
         return "failures.subject_id = accounts_user.id", _compiled(failures)
+    if name == "passkeys":
+        per_owner = Passkey.objects.order_by().values("user_id").annotate(n=Count("pk"))
+        return "passkeys.user_id = accounts_user.id", _compiled(per_owner)
     if name == "recovery":
         unused = RecoveryCode.objects.filter(used_at__isnull=True).order_by()
         per_user = unused.values("user_id").annotate(n=Count("pk"))
@@ -116,7 +129,7 @@ def _join(name: str, now: datetime) -> tuple[str, SQL]:
     raise ValueError(name)
 
 
-JOINS = ("devices", "via_admin", "linked", "failures", "locked", "recovery")
+JOINS = ("devices", "via_admin", "linked", "failures", "locked", "recovery", "passkeys")
 
 # --- Filters and search --------------------------------------------------------
 
@@ -130,6 +143,7 @@ FILTER_SQL = {
     ),
     "via_admin": ("via_admin.n > 0", "via_admin"),
     "no_recovery": ("recovery.n IS NULL", "recovery"),
+    "with_passkey": ("passkeys.n > 0", "passkeys"),
 }
 SEARCHED = ("accounts_person.first_name", "accounts_person.infix", "accounts_person.last_name")
 

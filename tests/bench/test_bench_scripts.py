@@ -14,6 +14,7 @@ ROOT = Path(__file__).resolve().parents[2]
     ("script", "args", "expected"),
     [
         ("enrol.py", ["--repeat", "2"], "session while a secret is pending"),
+        ("passkey.py", ["--logins", "2"], "sign-in with a passkey (options + assertion)"),
         (
             "reports.py",
             ["--persons", "300", "--repeat", "1"],

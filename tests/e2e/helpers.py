@@ -46,7 +46,7 @@ def log_in(page, username, password, code=""):
     page.get_by_label("Wachtwoord").fill(password)
     if code:
         page.get_by_label("Toegangscode").fill(code)
-    page.get_by_role("button", name="Inloggen").click()
+    page.get_by_role("button", name="Inloggen", exact=True).click()
 
 
 def log_out(page):

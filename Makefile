@@ -96,7 +96,7 @@ serve-prod: setup $(PROD_ENV)
 	  psql -h 127.0.0.1 -U postgres -tAc "SELECT 1 FROM pg_database WHERE datname='livits'" \
 	    | grep -q 1 || createdb -h 127.0.0.1 -U postgres livits; fi
 	@set -a; . ./$(PROD_ENV); set +a; \
-	export DEBUG=0 DATABASE_URL="$${DATABASE_URL:-$(PROD_DB)}" \
+	export DEBUG=0 DATABASE_URL="$${DATABASE_URL:-$(PROD_DB)}" DB_CONN_MAX_AGE="$${DB_CONN_MAX_AGE:-60}" \
 	  REDIS_URL="$${REDIS_URL:-redis://127.0.0.1:6379/0}" \
 	  ALLOWED_HOSTS="$${ALLOWED_HOSTS:-localhost,127.0.0.1}" SECURE_HTTPS="$${SECURE_HTTPS:-0}"; \
 	$(PY) manage.py migrate --noinput && \
@@ -104,7 +104,7 @@ serve-prod: setup $(PROD_ENV)
 	$(PY) manage.py collectstatic --noinput -v0 && \
 	$(PY) manage.py demo_data && \
 	echo "Livits (production shape): http://127.0.0.1:$(PORT)/" && \
-	exec $(VENV)/bin/gunicorn livits.wsgi -w $${WEB_CONCURRENCY:-4} -b 127.0.0.1:$(PORT) \
+	exec $(VENV)/bin/gunicorn livits.wsgi -w $${WEB_CONCURRENCY:-$$(nproc)} -b 127.0.0.1:$(PORT) \
 	  --access-logfile - --no-control-socket
 
 # Mutation testing of mfa/totp.py, mfa/network.py and mfa/services.py (mutmut):

@@ -29,19 +29,27 @@ class LoginForm(forms.Form):
     username = forms.CharField(
         label=_("Username"),
         max_length=150,
-        widget=forms.TextInput(attrs={"autofocus": True, "autocomplete": "username"}),
+        widget=forms.TextInput(
+            attrs={"autofocus": True, "autocomplete": "username", "class": "form-control"}
+        ),
     )
     password = forms.CharField(
         label=_("Password"),
         max_length=1024,
         strip=False,
-        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+        widget=forms.PasswordInput(
+            attrs={"autocomplete": "current-password", "class": "form-control"}
+        ),
     )
     code = AccessCodeField(
         required=False,
         recovery=True,
         help_text=_("The 6 digits from your authenticator app, or one of your recovery codes."),
     )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["code"].widget.attrs["class"] = "form-control"
 
     def refuse(self, code: str, **params: str) -> None:
         message = self.error_messages[code] % params if params else self.error_messages[code]

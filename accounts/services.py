@@ -1,3 +1,4 @@
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth.hashers import check_password, make_password
@@ -87,9 +88,11 @@ def credentials_check(*, key: str, password: str) -> User | None:
     return user
 
 
-def login_record(*, user: User) -> None:
-    """Count a successful login; the UPDATE is atomic, so concurrent logins all count."""
-    User.objects.filter(pk=user.pk).update(login_count=F("login_count") + 1)
+def login_record(*, user: User, now: datetime) -> None:
+    """Count a successful login and its moment in one UPDATE (atomic, so concurrent logins
+    all count); it takes the place of Django's own last_login receiver (accounts.apps)."""
+    User.objects.filter(pk=user.pk).update(login_count=F("login_count") + 1, last_login=now)
+    user.last_login = now
 
 
 @transaction.atomic

@@ -10,6 +10,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import formats, timezone
+from django.utils.functional import SimpleLazyObject
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.cache import never_cache
@@ -42,6 +43,7 @@ def login_view(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
         return redirect("accounts:home")
     form = LoginForm(request.POST or None)
+    mfa_settings = SimpleLazyObject(MfaSettings.load)  # read once, and only when shown
     if request.method == "POST" and form.is_valid():
         now = clock.now()
         result = mfa_services.login_attempt(**form.cleaned_data, ip=client_ip(request), now=now)
@@ -54,16 +56,10 @@ def login_view(request: HttpRequest) -> HttpResponse:
         if result.status is LoginStatus.LOCKED:
             form.refuse("locked", time=_lock_end(result.locked_until))
         else:
-            form.refuse(
-                "invalid_login_live" if MfaSettings.load().is_live(now) else "invalid_login"
-            )
+            form.refuse("invalid_login_live" if mfa_settings.is_live(now) else "invalid_login")
     next_url = request.POST.get("next") or request.GET.get("next", "")
-    passkeys = MfaSettings.load().passkeys_allowed
-    return render(
-        request,
-        "accounts/login.html",
-        {"form": form, "next": next_url, "passkeys_allowed": passkeys},
-    )
+    context = {"form": form, "next": next_url, "passkeys_allowed": mfa_settings.passkeys_allowed}
+    return render(request, "accounts/login.html", context)
 
 
 def _after_recovery_code(request: HttpRequest, left: int, now: datetime) -> None:

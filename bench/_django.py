@@ -10,6 +10,19 @@ ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "bench" / ".data"
 
 
+def production_environment():
+    """DEBUG off, as the production shape runs (secrets made up for this run only)."""
+    import secrets
+
+    from cryptography.fernet import Fernet
+
+    os.environ["DEBUG"] = "0"
+    os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(50))
+    os.environ.setdefault("MFA_ENCRYPTION_KEYS", Fernet.generate_key().decode())
+    os.environ.setdefault("ALLOWED_HOSTS", "testserver,localhost,127.0.0.1")
+    os.environ.setdefault("SECURE_HTTPS", "0")
+
+
 def setup(database_name):
     sys.path.insert(0, str(ROOT))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "livits.settings")

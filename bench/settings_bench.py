@@ -18,4 +18,16 @@ MIDDLEWARE = [
     *MIDDLEWARE[MIDDLEWARE.index("django.contrib.auth.middleware.AuthenticationMiddleware") + 1 :],
 ]
 ROOT_URLCONF = "bench.urls_bench"
+# bench/login.py picks the hasher per login; MD5 measures the work outside the hash.
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    "django.contrib.auth.hashers.MD5PasswordHasher",
+]
+# DEBUG off without `collectstatic`: static files straight from the finders.
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+WHITENOISE_USE_FINDERS = True
 LOGIN_URL = "two_factor:login"

@@ -1,25 +1,15 @@
 from django.contrib.auth.views import LoginView
-from django.template import engines
 from django.urls import include, path
 from two_factor.urls import urlpatterns as two_factor_urls
 
 from livits.urls import urlpatterns
 
-STOCK_TEMPLATE = engines["django"].from_string(
-    '<form method="post">{% csrf_token %}{{ form }}<button>Log in</button></form>'
-)
-
 
 class StockLoginView(LoginView):
-    """Django's own LoginView, password only."""
+    """Django's own LoginView, password only, rendering the same login page as ours (base
+    layout, fields, language switch), so that the two differ only in what they decide."""
 
-    def get_template_names(self):
-        return []
-
-    def render_to_response(self, context, **kwargs):
-        from django.http import HttpResponse
-
-        return HttpResponse(STOCK_TEMPLATE.render(context, self.request))
+    template_name = "accounts/login.html"
 
 
 urlpatterns = [

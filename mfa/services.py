@@ -13,8 +13,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.mail import send_mail
-from django.db import IntegrityError, models, transaction
-from django.db.models import Case, F, Q, Value, When
+from django.db import IntegrityError, connection, transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import formats, timezone, translation
@@ -112,24 +111,40 @@ def _throttle_reserve(key: str, now: datetime) -> datetime | None:
     lock holds. From there on one at a time: the reservation itself locks the name
     until the outcome is recorded, or MFA_ATTEMPT_SECONDS should the request die.
     """
-    provisional = now + timedelta(seconds=settings.MFA_ATTEMPT_SECONDS)
-    with transaction.atomic():
-        LoginThrottle.objects.bulk_create([LoginThrottle(key=key)], ignore_conflicts=True)
-        reserved = LoginThrottle.objects.filter(
-            Q(locked_until__isnull=True) | Q(locked_until__lte=now), key=key
-        ).update(
-            failures=F("failures") + 1,
-            locked_until=Case(
-                When(
-                    failures__gte=settings.MFA_LOCK_AFTER - 1,
-                    then=Value(provisional, output_field=models.DateTimeField()),
-                ),
-                default=F("locked_until"),
-            ),
+    provisional = connection.ops.adapt_datetimefield_value(
+        now + timedelta(seconds=settings.MFA_ATTEMPT_SECONDS)
+    )
+    moment = connection.ops.adapt_datetimefield_value(now)
+    first_locks = settings.MFA_LOCK_AFTER <= 1
+    with connection.cursor() as cursor:
+        # One statement (PostgreSQL and SQLite 3.35+ both speak it): a new name starts
+        # at one attempt; a known one is counted only while it is not locked.
+        cursor.execute(
+            RESERVE_SQL,
+            [
+                key,
+                provisional if first_locks else None,
+                settings.MFA_LOCK_AFTER,
+                provisional,
+                moment,
+            ],
         )
+        reserved = cursor.fetchone() is not None
     if reserved:
         return None
     return LoginThrottle.objects.filter(key=key).values_list("locked_until", flat=True).first()
+
+
+RESERVE_SQL = """
+    INSERT INTO mfa_loginthrottle (key, failures, locked_until, last_failure_at)
+    VALUES (%s, 1, %s, NULL)
+    ON CONFLICT (key) DO UPDATE SET
+        failures = mfa_loginthrottle.failures + 1,
+        locked_until = CASE WHEN mfa_loginthrottle.failures + 1 >= %s THEN %s
+                            ELSE mfa_loginthrottle.locked_until END
+    WHERE mfa_loginthrottle.locked_until IS NULL OR mfa_loginthrottle.locked_until <= %s
+    RETURNING failures
+"""
 
 
 def _failure(
@@ -254,7 +269,7 @@ def _login_decide(
 def _login_success(*, key: str, user: User, method: str, ip: str | None, now: datetime) -> None:
     LoginThrottle.objects.filter(key=key).delete()
     audit(action=method, subject=user, ip=ip, at=now)
-    login_record(user=user)
+    login_record(user=user, now=now)
 
 
 def _second_factor(user: User, code: str, ip: str | None, now: datetime) -> str | None:
@@ -746,7 +761,7 @@ def passkey_login(
         if user is None:
             return LoginResult(LoginStatus.FAILED)
         audit(action=Action.LOGIN_PASSKEY, subject=user, ip=ip, at=now)
-        login_record(user=user)
+        login_record(user=user, now=now)
     return LoginResult(LoginStatus.OK, user, method=Action.LOGIN_PASSKEY)
 
 

@@ -45,8 +45,9 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet -e ".[dev]"
 	@touch $@
 
-# Debian packages the tests drive: a real browser, an independent TOTP client,
-# and a QR decoder; and axe-core from the npm registry for the accessibility checks.
+# Debian packages the tests drive: a real browser, an independent TOTP client, a QR
+# decoder, and nginx with iproute2 (two app hosts in network namespaces behind nginx);
+# and axe-core from the npm registry for the accessibility checks.
 test-deps: debian-deps node_modules/.installed
 
 node_modules/.installed: package.json package-lock.json
@@ -59,6 +60,8 @@ debian-deps:
 	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
 	command -v oathtool >/dev/null 2>&1 || missing="$$missing oathtool"; \
 	command -v zbarimg  >/dev/null 2>&1 || missing="$$missing zbar-tools"; \
+	PATH="$$PATH:/usr/sbin:/sbin" command -v nginx >/dev/null 2>&1 || missing="$$missing nginx"; \
+	PATH="$$PATH:/usr/sbin:/sbin" command -v ip >/dev/null 2>&1 || missing="$$missing iproute2"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 	    echo "Installing$$missing"; \

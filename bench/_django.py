@@ -23,22 +23,27 @@ def production_environment():
     os.environ.setdefault("SECURE_HTTPS", "0")
 
 
-def setup(database_name):
+def setup(database_name, migrate=True):
     sys.path.insert(0, str(ROOT))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "livits.settings")
     os.environ.setdefault("DEBUG", "1")
     DATA.mkdir(exist_ok=True)
     os.environ.setdefault("DATABASE_URL", f"sqlite:///{DATA / database_name}")
+    import warnings
+
     import django
 
+    # whitenoise notes that nothing was collected: benchmarks serve no static files
+    warnings.filterwarnings("ignore", message="No directory at")
     django.setup()
     from django.test.utils import setup_test_environment
 
     setup_test_environment()  # the test client's host and in-memory mail
-    from django.core.management import call_command
+    if migrate:
+        from django.core.management import call_command
 
-    call_command("migrate", verbosity=0)
-    call_command("createcachetable", verbosity=0)
+        call_command("migrate", verbosity=0)
+        call_command("createcachetable", verbosity=0)
 
 
 def timed(function, repeat):
@@ -62,7 +67,7 @@ def print_table(title, rows):
                 ratio_text = "" if ratio is None else f"{ratio:.3f}"
                 handle.write(f"{name}\t{value:.1f}\t{unit}\t{baseline or ''}\t{ratio_text}\n")
     print(f"\n{title}")
-    print(f"{'measure':44} {'value':>12}  {'ratio':>8}  against")
+    print(f"{'measure':60} {'value':>12}  {'ratio':>8}  against")
     for name, value, unit, baseline, ratio in rows:
         ratio_text = f"{ratio:8.2f}" if ratio is not None else " " * 8
-        print(f"{name:44} {value:10.1f} {unit:2}  {ratio_text}  {baseline or ''}")
+        print(f"{name:60} {value:10.1f} {unit:2}  {ratio_text}  {baseline or ''}")

@@ -1,4 +1,8 @@
-"""`make bench`: every benchmark in turn, then one table of all their rows."""
+"""`make bench`: every benchmark in turn, then one table of all their rows.
+
+The login and report benchmarks run twice: on SQLite (the embedded default) and on the
+local PostgreSQL (BENCH_POSTGRES, default postgres://postgres@127.0.0.1:5432/livits_bench).
+"""
 
 import os
 import subprocess
@@ -7,22 +11,36 @@ import tempfile
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHES = ["login.py", "passkey.py", "enrol.py", "reports.py", "load.py"]
+POSTGRES = os.environ.get("BENCH_POSTGRES", "postgres://postgres@127.0.0.1:5432/livits_bench")
+BENCHES = [
+    ("login.py, SQLite", ["login.py"]),
+    ("login.py, PostgreSQL", ["login.py", "--database-url", POSTGRES]),
+    ("passkey.py, SQLite", ["passkey.py"]),
+    ("enrol.py, SQLite", ["enrol.py"]),
+    ("reports.py, SQLite", ["reports.py"]),
+    ("reports.py, PostgreSQL", ["reports.py", "--database-url", POSTGRES]),
+    ("load.py, gunicorn on PostgreSQL + Redis", ["load.py"]),
+]
 
 
 def main():
+    failed = []
     with tempfile.NamedTemporaryFile("r", suffix=".tsv") as rows:
         env = dict(os.environ, BENCH_ROWS=rows.name)
-        failed = [
-            name
-            for name in BENCHES
-            if subprocess.run([sys.executable, str(HERE / name)], env=env).returncode != 0
-        ]
-        lines = [line.rstrip("\n").split("\t") for line in rows]
+        for label, (script, *args) in BENCHES:
+            with open(rows.name, "a", encoding="utf-8") as handle:
+                handle.write(f"# {label}\n")
+            if subprocess.run([sys.executable, str(HERE / script), *args], env=env).returncode:
+                failed.append(label)
+        lines = [line.rstrip("\n") for line in rows]
     print("\nmake bench: all benchmarks (ratios against baselines measured in the same run)")
-    print(f"{'measure':52} {'value':>10}  {'ratio':>7}  against")
-    for name, value, unit, baseline, ratio in lines:
-        print(f"{name:52} {float(value):8.1f} {unit:2}  {ratio:>7}  {baseline}")
+    print(f"{'measure':60} {'value':>10}  {'ratio':>7}  against")
+    for line in lines:
+        if line.startswith("# "):
+            print(f"\n{line[2:]}")
+            continue
+        name, value, unit, baseline, ratio = line.split("\t")
+        print(f"{name:60} {float(value):8.1f} {unit:2}  {ratio:>7}  {baseline}")
     if failed:
         sys.exit(f"failed: {', '.join(failed)}")
 

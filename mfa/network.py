@@ -36,6 +36,15 @@ def _in_any(address: Address, networks: Iterable[Network]) -> bool:
     return any(address.version == net.version and address in net for net in networks)
 
 
+def from_trusted_proxy(remote_addr: str, trusted_proxies: Iterable[str]) -> bool:
+    """Whether the peer is one of the reverse proxies whose X-Forwarded-* headers we believe."""
+    try:
+        peer = ipaddress.ip_address(remote_addr)
+    except ValueError:
+        return False
+    return _in_any(peer, [parse_network(cidr) for cidr in trusted_proxies])
+
+
 def client_ip_from(
     remote_addr: str, forwarded_for: str | None, trusted_proxies: Iterable[str]
 ) -> str | None:
@@ -49,9 +58,9 @@ def client_ip_from(
         peer = ipaddress.ip_address(remote_addr)
     except ValueError:
         return None
-    proxies = [parse_network(cidr) for cidr in trusted_proxies]
-    if not proxies or not _in_any(peer, proxies):
+    if not from_trusted_proxy(remote_addr, trusted_proxies):
         return str(peer)
+    proxies = [parse_network(cidr) for cidr in trusted_proxies]
     client = peer
     for entry in reversed([part.strip() for part in (forwarded_for or "").split(",")]):
         try:

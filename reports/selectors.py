@@ -3,7 +3,9 @@
 Per-user figures come from grouped aggregates joined once (one pass over the
 devices and the audit trail), not from a subquery per user; only the fields a
 report shows are selected; pages are found by keyset (the boundary row's sort
-values), so the last page costs what the first costs.
+values), so the last page costs what the first costs. A page is found on its sort
+keys alone (joining only what the sort and the filter need), then its rows are read
+with every field, the aggregates narrowed to the page's users.
 
 Every rule in here is compiled from the ORM queryset that defines it, so it is
 written once: an active device (Device.objects.active), "has MFA"
@@ -16,10 +18,10 @@ import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from django.db import connection
-from django.db.models import Count, F, Max, QuerySet
+from django.db.models import Count, Max, QuerySet
 from django.utils.dateparse import parse_datetime
 
 from accounts.models import User
@@ -44,6 +46,7 @@ FILTERS = (
 )
 Row = dict[str, Any]
 SQL = tuple[str, list[Any]]
+Narrowed = TypeVar("Narrowed", bound=QuerySet[Any])
 
 
 def _compiled(queryset: QuerySet[Any]) -> SQL:
@@ -69,9 +72,9 @@ FIELDS = {
     "mfa_created_at": Field("accounts_user.mfa_created_at", "datetime", nullable=True),
     "mfa_changed_at": Field("accounts_user.mfa_changed_at", "datetime", nullable=True),
     "mfa_reminded_at": Field("accounts_user.mfa_reminded_at", "datetime", nullable=True),
-    "first_name": Field("accounts_person.first_name"),
-    "infix": Field("accounts_person.infix"),
-    "last_name": Field("accounts_person.last_name"),
+    "first_name": Field("accounts_person.first_name", join="person"),
+    "infix": Field("accounts_person.infix", join="person"),
+    "last_name": Field("accounts_person.last_name", join="person"),
     "device_count": Field("COALESCE(devices.n, 0)", "int", "devices"),
     "via_admin": Field("(COALESCE(via_admin.n, 0) > 0)", "bool", "via_admin"),
     # The end of the temporary access: none while one of them has no end.
@@ -81,7 +84,7 @@ FIELDS = {
         "via_admin",
         nullable=True,
     ),
-    "mfa_linked": Field("(linked.user_id IS NOT NULL)", "bool", "linked"),
+    "mfa_linked": Field("({has_mfa})", "bool"),
     "failures_30d": Field("COALESCE(failures.n, 0)", "int", "failures"),
     "locked_now": Field("(locked.key IS NOT NULL)", "bool", "locked"),
     "recovery_unused": Field("COALESCE(recovery.n, 0)", "int", "recovery"),
@@ -89,9 +92,14 @@ FIELDS = {
 }
 
 
-def _join(name: str, now: datetime) -> tuple[str, SQL]:
-    """The join condition and the grouped aggregate's SQL, compiled from its defining queryset."""
-    active = Device.objects.active(now).order_by()
+def _join(name: str, now: datetime, users: Sequence[int] | None = None) -> tuple[str, SQL]:
+    """The join condition and the grouped aggregate's SQL, compiled from its defining
+    queryset; with `users`, narrowed to those users' rows."""
+
+    def only(queryset: Narrowed, field: str = "user_id") -> Narrowed:
+        return queryset if users is None else queryset.filter(**{f"{field}__in": users})
+
+    active = only(Device.objects.active(now).order_by())
     if name == "devices":
         grouped = active.values("user_id").annotate(n=Count("pk"))
         return "devices.user_id = accounts_user.id", _compiled(grouped)
@@ -102,44 +110,57 @@ def _join(name: str, now: datetime) -> tuple[str, SQL]:
             .annotate(n=Count("pk"), ending=Count("expires_at"), last_end=Max("expires_at"))
         )
         return "via_admin.user_id = accounts_user.id", _compiled(grouped)
-    if name == "linked":
-        linked = User.objects.filter(has_mfa_condition(now)).values(user_id=F("pk"))
-        return "linked.user_id = accounts_user.id", _compiled(linked)
     if name == "failures":
         since = now - timedelta(days=30)
         failures = (
-            AuditEvent.objects.filter(
-                action__in=FAILURE_ACTIONS, at__gte=since, subject__isnull=False
-            )
+            only(AuditEvent.objects.filter(action__in=FAILURE_ACTIONS, at__gte=since), "subject_id")
+            .filter(subject__isnull=False)
             .order_by()
             .values("subject_id")
             .annotate(n=Count("pk"))
         )
         return "failures.subject_id = accounts_user.id", _compiled(failures)
     if name == "passkeys":
-        per_owner = Passkey.objects.order_by().values("user_id").annotate(n=Count("pk"))
+        per_owner = only(Passkey.objects.order_by()).values("user_id").annotate(n=Count("pk"))
         return "passkeys.user_id = accounts_user.id", _compiled(per_owner)
     if name == "recovery":
-        unused = RecoveryCode.objects.filter(used_at__isnull=True).order_by()
+        unused = only(RecoveryCode.objects.filter(used_at__isnull=True).order_by())
         per_user = unused.values("user_id").annotate(n=Count("pk"))
         return "recovery.user_id = accounts_user.id", _compiled(per_user)
-    if name == "locked":
+    if name == "locked":  # few rows (current locks): never narrowed
         locked = LoginThrottle.objects.filter(locked_until__gt=now).values("key")
         return "locked.key = accounts_user.username_canonical", _compiled(locked)
     raise ValueError(name)
 
 
-JOINS = ("devices", "via_admin", "linked", "failures", "locked", "recovery", "passkeys")
+JOINS = ("devices", "via_admin", "failures", "locked", "recovery", "passkeys")
+
+
+def _has_mfa(now: datetime) -> SQL:
+    """ "Has MFA" as a condition on the row of accounts_user: the WHERE clause that the ORM
+    compiles for has_mfa_condition, so that it is written once (mfa.models)."""
+    query = User.objects.filter(has_mfa_condition(now)).query
+    sql, params = query.where.as_sql(query.get_compiler(connection=connection), connection)
+    return sql, list(params)
+
+
+def _expand(sql: str, now: datetime) -> SQL:
+    """`sql` with each {has_mfa} replaced by the condition, and the parameters it needs."""
+    if "{has_mfa}" not in sql:
+        return sql, []
+    condition, params = _has_mfa(now)
+    return sql.replace("{has_mfa}", condition), params * sql.count("{has_mfa}")
+
 
 # --- Filters and search --------------------------------------------------------
 
 FILTER_SQL = {
     "all": ("", None),
-    "linked": ("linked.user_id IS NOT NULL", "linked"),
-    "unlinked": ("linked.user_id IS NULL", "linked"),
+    "linked": ("{has_mfa}", None),
+    "unlinked": ("NOT {has_mfa}", None),
     "never_reminded": (
-        "linked.user_id IS NULL AND accounts_user.mfa_reminded_at IS NULL",
-        "linked",
+        "NOT {has_mfa} AND accounts_user.mfa_reminded_at IS NULL",
+        None,
     ),
     "via_admin": ("via_admin.n > 0", "via_admin"),
     "no_recovery": ("recovery.n IS NULL", "recovery"),
@@ -149,14 +170,14 @@ SEARCHED = ("accounts_person.first_name", "accounts_person.infix", "accounts_per
 
 
 def _search(search: str) -> SQL:
-    """Every word in a name part or the username, in any case."""
+    """Every word in a name part or the username: Django's icontains on this database."""
     clauses, params = [], []
+    column_sql = connection.ops.lookup_cast("icontains")
+    operator = connection.operators["icontains"] % "%s"  # type: ignore[attr-defined]
+    columns = (*SEARCHED, "accounts_user.username")
     for word in search.split():
-        pattern = "%" + word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        columns = (*SEARCHED, "accounts_user.username")
-        clauses.append(
-            "(" + " OR ".join(f"LOWER({c}) LIKE LOWER(%s) ESCAPE '\\'" for c in columns) + ")"
-        )
+        pattern = f"%{connection.ops.prep_for_like_query(word)}%"
+        clauses.append("(" + " OR ".join(f"{column_sql % c} {operator}" for c in columns) + ")")
         params += [pattern] * len(columns)
     return " AND ".join(clauses), params
 
@@ -269,26 +290,44 @@ class Page:
 
 
 def _query(
-    now: datetime, fields: Sequence[str], *, show: str, search: str
+    now: datetime,
+    fields: Sequence[str],
+    *,
+    show: str = "all",
+    search: str = "",
+    users: Sequence[int] | None = None,
 ) -> tuple[str, list[Any]]:
-    """SELECT the named fields of the filtered system users, as `r` for an outer query."""
+    """SELECT the named fields of the filtered system users (or of `users`), as `r` for an
+    outer query; joining only what those fields, the filter and the search need."""
     needed = {FIELDS[name].join for name in fields} | {FILTER_SQL[show][1]}
-    select = ", ".join(f"{FIELDS[name].sql} AS {name}" for name in fields)
-    sql = (
-        f"SELECT {select} FROM accounts_user "
-        "INNER JOIN accounts_person ON accounts_person.id = accounts_user.person_id"
+    sql, params = _expand(
+        "SELECT "
+        + ", ".join(f"{FIELDS[name].sql} AS {name}" for name in fields)
+        + " FROM accounts_user",
+        now,
     )
-    params: list[Any] = []
+    if "person" in needed or search.split():
+        # SQLite has no statistics to see that there are far fewer users than persons:
+        # CROSS JOIN is its way of being told to walk the users (PostgreSQL chooses itself)
+        join = "CROSS JOIN" if connection.vendor == "sqlite" else "INNER JOIN"
+        sql += f" {join} accounts_person ON accounts_person.id = accounts_user.person_id"
     for name in JOINS:
         if name in needed:
-            condition, (subquery, subquery_params) = _join(name, now)
+            condition, (subquery, subquery_params) = _join(name, now, users)
             sql += f" LEFT JOIN ({subquery}) {name} ON {condition}"
             params += subquery_params
-    where = [clause for clause in (FILTER_SQL[show][0],) if clause]
+    where = []
+    if FILTER_SQL[show][0]:
+        filter_sql, filter_params = _expand(FILTER_SQL[show][0], now)
+        where.append(filter_sql)
+        params += filter_params
     search_sql, search_params = _search(search)
     if search_sql:
         where.append(search_sql)
         params += search_params
+    if users is not None:
+        where.append(f"accounts_user.id IN ({', '.join(['%s'] * len(users))})")
+        params += list(users)
     if where:
         sql += " WHERE " + " AND ".join(where)
     return sql, params
@@ -319,8 +358,7 @@ def page(
     size: int = 50,
 ) -> Page:
     """One page of rows: the first, the one after/before a boundary, or the last."""
-    fields = list(dict.fromkeys([*fields, *order.keys]))
-    inner, params = _query(now, fields, show=show, search=search)
+    inner, params = _query(now, order.keys, show=show, search=search)
     reverse = last or before is not None
     boundary = cursor_decode(after or before or "", order) if (after or before) else None
     sql = f"SELECT * FROM ({inner}) r"
@@ -329,13 +367,22 @@ def page(
         sql += f" WHERE {condition}"
         params = params + condition_params
     sql += f" ORDER BY {order.sql(reverse=reverse)} LIMIT {size + 1}"
-    rows = _fetch(sql, params, fields)
-    more = len(rows) > size
-    rows = rows[:size]
+    found = _fetch(sql, params, order.keys)
+    more = len(found) > size
+    rows = _rows([row["id"] for row in found[:size]], now, [*fields, *order.keys])
     if reverse:
         rows.reverse()
         return Page(rows, first=not more, last=before is None, order=order)
     return Page(rows, first=boundary is None, last=not more, order=order)
+
+
+def _rows(users: Sequence[int], now: datetime, fields: Sequence[str]) -> list[Row]:
+    """Every field of these users, in this order."""
+    if not users:
+        return []
+    fields = list(dict.fromkeys(["id", *fields]))
+    by_id = {row["id"]: row for row in _fetch(*_query(now, fields, users=users), fields)}
+    return [by_id[user] for user in users]
 
 
 def count(now: datetime, *, show: str = "all", search: str = "") -> int:
@@ -360,12 +407,7 @@ def every_row(
 
 def rollout(now: datetime) -> tuple[int, int]:
     """(linked, total) over all system users, in one aggregate query."""
-    linked_sql, params = _join("linked", now)[1]
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT COUNT(*), COUNT(linked.user_id) FROM accounts_user "
-            f"LEFT JOIN ({linked_sql}) linked ON linked.user_id = accounts_user.id",
-            params,
-        )
-        total, linked = cursor.fetchone()
-    return int(linked), int(total)
+    figures = User.objects.aggregate(
+        total=Count("pk"), linked=Count("pk", filter=has_mfa_condition(now))
+    )
+    return int(figures["linked"]), int(figures["total"])

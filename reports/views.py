@@ -50,13 +50,12 @@ def report(request: AuthenticatedRequest, slug: str, export: str | None = None) 
         size=PAGE_SIZE,
     )
     linked, total = selectors.rollout(now)
+    display = exports.display_function()
     mfa_settings = MfaSettings.load()
     context = {
         "report": report,
         "page": page,
-        "rows": [
-            (row, [exports.display(c.value(row)) for c in report.columns]) for row in page.rows
-        ],
+        "rows": [(row, [display(c.value(row)) for c in report.columns]) for row in page.rows],
         "previous": page.boundary(page.rows[0]) if page.rows and not page.first else None,
         "next": page.boundary(page.rows[-1]) if page.rows and not page.last else None,
         "matching": selectors.count(now, show=show, search=search),

@@ -13,12 +13,14 @@ class Client:
         self,
         port,
         *,
+        address="127.0.0.1",
         client_ip="198.51.100.1",
         peer="127.0.0.1",
         forwarded_for=None,
         scheme="https",
     ):
         self.port = port
+        self.address = address  # where the server listens
         self.scheme = scheme
         self.peer = peer
         self.forwarded_for = forwarded_for or client_ip
@@ -27,7 +29,7 @@ class Client:
 
     def request(self, method, path, body=None, headers=None):
         connection = HTTPConnection(
-            "127.0.0.1", self.port, timeout=30, source_address=(self.peer, 0)
+            self.address, self.port, timeout=30, source_address=(self.peer, 0)
         )
         all_headers = {
             "Host": f"127.0.0.1:{self.port}",
@@ -52,22 +54,22 @@ class Client:
     def get(self, path):
         return self.request("GET", path)
 
-    def login_form(self):
-        status, _headers, html = self.get("/login/")
+    def login_form(self, path="/login/"):
+        status, _headers, html = self.get(path)
         assert status == 200, status
         return re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', html).group(1)
 
-    def post_login(self, token, username, password, code=""):
-        body = urllib.parse.urlencode(
-            {"csrfmiddlewaretoken": token, "username": username, "password": password, "code": code}
-        )
+    def post_login(self, token, username, password, code="", path="/login/"):
+        """code=None: a form without the Toegangscode field (stock Django's login)."""
+        fields = {"csrfmiddlewaretoken": token, "username": username, "password": password}
+        body = urllib.parse.urlencode(fields if code is None else {**fields, "code": code})
         origin = f"{self.scheme}://127.0.0.1:{self.port}"
         headers = {
             "Content-Type": "application/x-www-form-urlencoded",
             "Origin": origin,
-            "Referer": origin + "/login/",
+            "Referer": origin + path,
         }
-        return self.request("POST", "/login/", body=body, headers=headers)
+        return self.request("POST", path, body=body, headers=headers)
 
     def login(self, username, password, code=""):
         return self.post_login(self.login_form(), username, password, code)

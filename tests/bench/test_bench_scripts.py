@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[2]
         (
             "reports.py",
             ["--persons", "300", "--repeat", "1"],
-            "personen-met-mfa: export csv peak memory",
+            "rows exported, csv (flat: about 1)",
         ),
     ],
 )

@@ -49,16 +49,17 @@ def _require(condition, reason):
 
 
 class Forwarder:
-    """A TCP relay in front of PostgreSQL that the test can cut, as if the server went away."""
+    """A TCP relay (in front of PostgreSQL or Redis) that the test can cut, as if the server
+    went away; it listens on `listen` (an address of this network namespace)."""
 
-    def __init__(self, target):
+    def __init__(self, target, listen="127.0.0.1"):
         self.target = target
         self.port = free_port()
         self.up = threading.Event()
         self.up.set()
         self._connections = []
         self._lock = threading.Lock()
-        self._server = socket.create_server(("127.0.0.1", self.port))
+        self._server = socket.create_server((listen, self.port))
         self._stop = False
         threading.Thread(target=self._accept, daemon=True).start()
 
@@ -239,3 +240,221 @@ def production(tmp_path_factory):
     forwarder.close()
     admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
     admin.close()
+
+
+# --- Two app hosts behind a real nginx ------------------------------------------------
+
+NGINX_CONF = """
+worker_processes 1;
+pid {tmp}/nginx.pid;
+error_log {tmp}/error.log;
+events {{ worker_connections 512; }}
+http {{
+    access_log off;
+    client_body_temp_path {tmp}/body;
+    proxy_temp_path {tmp}/proxy;
+    fastcgi_temp_path {tmp}/fastcgi;
+    uwsgi_temp_path {tmp}/uwsgi;
+    scgi_temp_path {tmp}/scgi;
+    upstream livits {{ server {a}:8000; server {b}:8000; }}
+    server {{
+        listen 127.0.0.1:{port};
+        proxy_set_header Host $http_host;
+        # overwrite, never append what the client sent (docs/deployment.md)
+        proxy_set_header X-Forwarded-For $remote_addr;
+        proxy_set_header X-Forwarded-Proto https;
+        add_header X-Upstream $upstream_addr always;  # which host answered (tests only)
+        location / {{ proxy_pass http://livits; }}
+        location /hosts/a/ {{ proxy_pass http://{a}:8000/; }}  # one host, for the tests
+        location /hosts/b/ {{ proxy_pass http://{b}:8000/; }}
+    }}
+}}
+"""
+
+
+SBIN_PATH = os.environ.get("PATH", "") + ":/usr/sbin:/sbin"  # nginx and ip live there
+
+
+def _run(*command):
+    return subprocess.run(
+        command, capture_output=True, text=True, env={**os.environ, "PATH": SBIN_PATH}
+    )
+
+
+class Host:
+    """An app host: a network namespace of its own, joined to this one by a veth pair,
+    running gunicorn; it reaches PostgreSQL and Redis through relays the test can cut."""
+
+    def __init__(self, name, subnet):
+        self.name = name
+        self.outside = f"{subnet}.1"  # this namespace's end: where nginx comes from
+        self.inside = f"{subnet}.2"  # the host's address, where gunicorn listens
+        self.stranger = f"{subnet}.3"  # an address next to nginx's, but not nginx
+        self.gunicorn = None
+
+    def create(self):
+        outer, inner = f"{self.name}o", f"{self.name}i"
+        inside = ["ip", "netns", "exec", self.name]
+        for command in (
+            ["ip", "netns", "add", self.name],
+            ["ip", "link", "add", outer, "type", "veth", "peer", "name", inner],
+            ["ip", "link", "set", inner, "netns", self.name],
+            ["ip", "addr", "add", f"{self.outside}/24", "dev", outer],
+            ["ip", "addr", "add", f"{self.stranger}/24", "dev", outer],
+            ["ip", "link", "set", outer, "up"],
+            [*inside, "ip", "addr", "add", f"{self.inside}/24", "dev", inner],
+            [*inside, "ip", "link", "set", inner, "up"],
+            [*inside, "ip", "link", "set", "lo", "up"],
+        ):
+            result = _run(*command)
+            if result.returncode:
+                raise OSError(f"{' '.join(command)}: {result.stderr.strip()}")
+
+    def destroy(self):
+        _run("ip", "netns", "del", self.name)
+        _run("ip", "link", "del", f"{self.name}o")
+
+    def start(self, env):
+        gunicorn = str(Path(sys.executable).parent / "gunicorn")
+        self.gunicorn = subprocess.Popen(
+            [shutil.which("ip", path=SBIN_PATH), "netns", "exec", self.name, gunicorn]
+            + ["livits.wsgi", "-w", "2"]
+            + ["-b", f"{self.inside}:8000", "--graceful-timeout", "2", "--no-control-socket"],
+            env=env,
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
+    def stop(self):
+        if self.gunicorn and self.gunicorn.poll() is None:
+            self.gunicorn.terminate()
+            self.gunicorn.wait(10)
+
+
+def _stopped(process):
+    if process.poll() is None:
+        process.terminate()
+        process.wait(10)
+
+
+@pytest.fixture(scope="session")
+def two_hosts(tmp_path_factory):
+    """Debian's nginx (127.0.0.1) in front of two gunicorn hosts, each in a network
+    namespace of its own, sharing PostgreSQL and a Redis through relays the test can cut;
+    MFA_TRUSTED_PROXIES holds nginx's addresses only. The office is 127.0.0.2/32."""
+    import psycopg
+
+    _require(shutil.which("redis-server"), "redis-server is not installed")
+    nginx_binary = shutil.which("nginx", path=SBIN_PATH)
+    _require(nginx_binary, "nginx is not installed (the Debian package nginx)")
+    _require(
+        os.geteuid() == 0
+        and shutil.which("ip", path=SBIN_PATH)
+        and _run("ip", "netns", "list").returncode == 0,
+        "network namespaces cannot be made here (this needs root and iproute2's ip)",
+    )
+    try:
+        socket.create_connection(PG, timeout=2).close()
+    except OSError:
+        _require(False, "PostgreSQL does not answer at 127.0.0.1:5432")
+    tmp = tmp_path_factory.mktemp("two-hosts")
+    tag, subnet = os.getpid() % 10000, 10 + os.getpid() % 240
+    hosts = [Host(f"lv{tag}a", f"10.{subnet}.1"), Host(f"lv{tag}b", f"10.{subnet}.2")]
+    with contextlib.ExitStack() as cleanup:
+        for host in hosts:
+            cleanup.callback(host.destroy)
+            try:
+                host.create()
+            except OSError as error:
+                _require(False, f"network namespaces cannot be made here: {error}")
+        database = f"livits_hosts_{os.getpid()}"
+        admin = psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True)
+        cleanup.callback(admin.close)
+        admin.execute(f'DROP DATABASE IF EXISTS "{database}"')
+        admin.execute(f'CREATE DATABASE "{database}"')
+        cleanup.callback(admin.execute, f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+        redis_port = free_port()
+        redis = subprocess.Popen(
+            ["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1"]
+            + ["--save", "", "--appendonly", "no"],
+            stdout=subprocess.DEVNULL,
+        )
+        cleanup.callback(_stopped, redis)
+        relays = {}
+        for host in hosts:
+            for service, target in (("pg", PG), ("redis", ("127.0.0.1", redis_port))):
+                relays[(host.name, service)] = Forwarder(target, listen=host.outside)
+                cleanup.callback(relays[(host.name, service)].close)
+        secret = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+        base = {
+            **os.environ,
+            "DEBUG": "0",
+            "SECRET_KEY": secrets.token_urlsafe(50),
+            "MFA_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+            "ALLOWED_HOSTS": "127.0.0.1,localhost",
+            "MFA_TRUSTED_PROXIES": ",".join(f"{host.outside}/32" for host in hosts),
+            "SECURE_HTTPS": "1",
+            "STATIC_ROOT": str(tmp / "static"),
+            "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",
+            "DB_CONN_MAX_AGE": "60",
+        }
+        local = {
+            **base,
+            "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{database}",
+            "REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
+        }
+        manage = [sys.executable, str(ROOT / "manage.py")]
+        seed = SEED.replace(
+            '("race", "throttled", "proxied", "redis", "pgdown", "lockrace", "sinterklaas")',
+            '("race", "throttled", "office")',
+        ).replace('network="203.0.113.0/24"', 'network="127.0.0.2/32"')
+        for command in (
+            ["migrate", "--noinput", "-v0"],
+            ["createcachetable"],
+            ["collectstatic", "--noinput", "-v0"],
+            ["shell", "-c", seed.format(secret=secret, password=PASSWORD)],
+        ):
+            subprocess.run(manage + command, env=local, check=True, cwd=ROOT)
+        for host in hosts:
+            relay = {service: relays[(host.name, service)].port for service in ("pg", "redis")}
+            host.start(
+                {
+                    **base,
+                    "DATABASE_URL": f"postgres://postgres@{host.outside}:{relay['pg']}/{database}",
+                    "REDIS_URL": f"redis://{host.outside}:{relay['redis']}/0",
+                }
+            )
+            cleanup.callback(host.stop)
+        port = free_port()
+        (tmp / "nginx.conf").write_text(
+            NGINX_CONF.format(tmp=tmp, port=port, a=hosts[0].inside, b=hosts[1].inside)
+        )
+        nginx = subprocess.Popen(
+            [nginx_binary, "-c", str(tmp / "nginx.conf"), "-p", str(tmp), "-g", "daemon off;"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        cleanup.callback(_stopped, nginx)
+        deadline = time.monotonic() + 45
+        while not all(_healthy(port, f"/hosts/{letter}/healthz") for letter in "ab"):
+            for process in (nginx, *[host.gunicorn for host in hosts]):
+                assert process.poll() is None, process.stderr.read()
+            assert time.monotonic() < deadline, "the hosts did not come up behind nginx"
+            time.sleep(0.3)
+
+        def query(sql, *params):
+            url = f"postgresql://postgres@127.0.0.1:5432/{database}"
+            with psycopg.connect(url) as connection:
+                return connection.execute(sql, params).fetchall()
+
+        yield {"port": port, "secret": secret, "hosts": hosts, "relays": relays, "query": query}
+
+
+def _healthy(port, path):
+    try:
+        return Client(port).get(path)[0] == 200
+    except OSError:
+        return False

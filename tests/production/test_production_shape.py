@@ -64,10 +64,13 @@ def test_failures_over_workers_and_client_ips_add_up_to_one_throttle(production)
 
 def test_a_forged_forwarded_for_from_an_untrusted_peer_changes_nothing(production):
     port = production["port"]
-    # 127.0.0.2 is not a trusted proxy: its X-Forwarded-For (the office) is ignored
+    # 127.0.0.2 is not a trusted proxy: neither its X-Forwarded-For (the office) nor its
+    # X-Forwarded-Proto is believed, so its plain HTTP is sent on to HTTPS and nobody logs in
     forged = Client(port, peer="127.0.0.2", forwarded_for="203.0.113.5")
-    status, _h, _body = forged.login("proxied", PASSWORD)
-    assert status != 302
+    status, headers, _body = forged.request("GET", "/login/")
+    assert status == 301 and headers["Location"].startswith("https://")
+    status, _h, _body = forged.post_login("forged", "proxied", PASSWORD)
+    assert status == 301 and "sessionid" not in forged.cookies
     # the real proxy at 127.0.0.1 says the client is in the office: no code needed
     status, headers, _body = Client(port, client_ip="203.0.113.5").login("proxied", PASSWORD)
     assert status == 302 and headers["Location"] == "/"

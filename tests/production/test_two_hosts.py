@@ -1,0 +1,124 @@
+"""Two app hosts behind Debian's nginx (the scale-out shape of docs/deployment.md): each
+host runs gunicorn in a network namespace of its own; both share PostgreSQL and Redis.
+What must hold across hosts: one use per code, one lock per account, X-Forwarded-*
+believed from nginx only, and each host's /healthz telling about its own connections.
+
+The tests run in file order: cutting a host's connections comes last.
+"""
+
+import threading
+import time
+
+from mfa import totp
+from tests.production.conftest import PASSWORD, Client
+
+OFFICE = "127.0.0.2"  # the trusted location of this shape: 127.0.0.2/32
+
+
+def current_code(secret):
+    return totp.code_at_step(secret, totp.step_at(time.time()))
+
+
+def upstream(headers):
+    """The host (its address) that nginx passed a request to."""
+    return headers["X-Upstream"].rsplit(":", 1)[0]
+
+
+def test_twenty_clients_with_the_same_code_on_two_hosts_let_exactly_one_in(two_hosts):
+    port, code = two_hosts["port"], current_code(two_hosts["secret"])
+    clients = [Client(port) for _ in range(20)]
+    tokens = [client.login_form() for client in clients]
+    barrier = threading.Barrier(len(clients))
+    results = [None] * len(clients)
+
+    def submit(index):
+        barrier.wait()
+        results[index] = clients[index].post_login(tokens[index], "race", PASSWORD, code)
+
+    threads = [threading.Thread(target=submit, args=(i,)) for i in range(len(clients))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    statuses = [status for status, _headers, _body in results]
+    assert statuses.count(302) == 1, statuses
+    assert statuses.count(200) == 19
+    # both hosts took part in the race
+    assert {upstream(headers) for _s, headers, _b in results} == {
+        host.inside for host in two_hosts["hosts"]
+    }
+    assert two_hosts["query"](
+        "SELECT count(*) FROM mfa_auditevent WHERE subject_name = 'race' AND action = 'login_code'"
+    ) == [(1,)]
+
+
+def test_failures_on_both_hosts_add_up_to_one_lock_that_both_hosts_keep(two_hosts):
+    port, secret = two_hosts["port"], two_hosts["secret"]
+    served = set()
+    for attempt in range(5):
+        path = f"/hosts/{'ab'[attempt % 2]}/login/"
+        client = Client(port)
+        status, headers, body = client.post_login(
+            client.login_form(path), "throttled", "wrong", path=path
+        )
+        assert status == 200 and "Inloggen mislukt" in body
+        served.add(upstream(headers))
+    assert len(served) == 2
+    rows = two_hosts["query"](
+        "SELECT failures, locked_until > now() FROM mfa_loginthrottle WHERE key = 'throttled'"
+    )
+    assert rows == [(5, True)]
+    for letter in "ab":  # the right password and code: refused by either host
+        path = f"/hosts/{letter}/login/"
+        client = Client(port)
+        status, _h, body = client.post_login(
+            client.login_form(path), "throttled", PASSWORD, current_code(secret), path=path
+        )
+        assert status == 200 and "Te veel mislukte pogingen" in body
+
+
+def test_the_office_is_known_from_nginx_and_from_nginx_only(two_hosts):
+    port, hosts, query = two_hosts["port"], two_hosts["hosts"], two_hosts["query"]
+    # through nginx, from the office: no code asked, on either host
+    for letter in "ab":
+        path = f"/hosts/{letter}/login/"
+        client = Client(port, peer=OFFICE)
+        status, headers, _b = client.post_login(
+            client.login_form(path), "office", PASSWORD, path=path
+        )
+        assert status == 302 and headers["Location"] == "/"
+    # through nginx from elsewhere, claiming the office: nginx overwrites the claim
+    liar = Client(port, peer="127.0.0.3", forwarded_for=OFFICE)
+    status, _h, body = liar.login("office", PASSWORD)
+    assert status == 200 and "Inloggen mislukt" in body
+    # straight to a host, from nginx's own address: its headers are believed
+    host = hosts[0]
+    as_nginx = Client(8000, address=host.inside, peer=host.outside, forwarded_for=OFFICE)
+    status, headers, _b = as_nginx.login("office", PASSWORD)
+    assert status == 302 and headers["Location"] == "/"
+    # the same request from the address next to nginx's: neither the claimed client address
+    # nor the claimed https is believed (plain http is sent on to https, nobody logs in)
+    logins = query("SELECT login_count FROM accounts_user WHERE username = 'office'")
+    stranger = Client(8000, address=host.inside, peer=host.stranger, forwarded_for=OFFICE)
+    status, headers, _b = stranger.request("GET", "/login/")
+    assert status == 301 and headers["Location"].startswith("https://")
+    status, _h, _b = stranger.post_login("forged", "office", PASSWORD)
+    assert status == 301
+    assert "sessionid" not in stranger.cookies
+    assert query("SELECT login_count FROM accounts_user WHERE username = 'office'") == logins
+
+
+def test_each_host_reports_its_own_database_and_redis(two_hosts):
+    port, relays = two_hosts["port"], two_hosts["relays"]
+    b = two_hosts["hosts"][1].name
+    for service in ("pg", "redis"):
+        relays[(b, service)].cut()
+        try:
+            assert Client(port).get("/hosts/b/healthz")[0] == 503, service
+            assert Client(port).get("/hosts/a/healthz")[0] == 200, service
+        finally:
+            relays[(b, service)].restore()
+        deadline = time.monotonic() + 10  # reconnects on its next request
+        while Client(port).get("/hosts/b/healthz")[0] != 200:
+            assert time.monotonic() < deadline, f"host b did not recover from losing {service}"
+            time.sleep(0.2)

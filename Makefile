@@ -18,7 +18,7 @@ run: setup migrate demo
 # Coverage of the whole suite; the floor is the level reached when it was set.
 COVERAGE_FLOOR := 90
 test: setup test-deps lint
-	$(PY) -m pytest -n auto --dist loadfile --durations=15 \
+	$(PY) -m pytest -n auto --dist loadfile --no-loadscope-reorder --durations=15 \
 	  --cov --cov-report=term --cov-fail-under=$(COVERAGE_FLOOR)
 
 # The hooks of .pre-commit-config.yaml: ruff, django-upgrade, djlint, mypy, migrations.

@@ -42,7 +42,7 @@ PLAIN_SELECT = (
 MEMORY_CHILD = """
 import json, os, sys
 sys.path.insert(0, {bench!r}); sys.path.insert(0, {root!r})
-os.environ["DJANGO_SETTINGS_MODULE"] = "bench.settings_bench"
+os.environ["DJANGO_SETTINGS_MODULE"] = "bench.settings_serving"
 from _django import setup
 setup({database!r}, migrate=False)
 from django.test import Client
@@ -99,7 +99,7 @@ def main():
     parser.add_argument("--database-url", help="default: a SQLite file under bench/.data")
     args = parser.parse_args()
     production_environment()
-    os.environ["DJANGO_SETTINGS_MODULE"] = "bench.settings_bench"
+    os.environ["DJANGO_SETTINGS_MODULE"] = "bench.settings_serving"
     database = f"reports-{args.persons}.sqlite3"
     if args.database_url:
         os.environ["DATABASE_URL"] = args.database_url

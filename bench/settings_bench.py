@@ -1,7 +1,7 @@
 """Settings for bench/login.py: the backoffice plus django-two-factor-auth and a stock
 Django LoginView, side by side in one process, with the same middleware."""
 
-from livits.settings import *  # noqa: F403
+from bench.settings_serving import *  # noqa: F403
 from livits.settings import INSTALLED_APPS, MIDDLEWARE
 
 INSTALLED_APPS = [
@@ -24,10 +24,4 @@ PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
     "django.contrib.auth.hashers.MD5PasswordHasher",
 ]
-# DEBUG off without `collectstatic`: static files straight from the finders.
-STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-}
-WHITENOISE_USE_FINDERS = True
 LOGIN_URL = "two_factor:login"

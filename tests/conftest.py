@@ -2,11 +2,31 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.contrib.auth.models import Group
+from django.utils import translation
 
 from accounts.models import Person, User
 from accounts.services import BEHEERDERS_GROUP
 from mfa import totp
 from tests.helpers import PASSWORD, link, login_with_code
+
+# The slowest files (a browser, servers of their own, Argon2 under load) go first, so that
+# the parallel workers finish together: make test runs xdist with --no-loadscope-reorder,
+# which hands out whole files in this order.
+SLOW_FIRST = ("tests/e2e/", "tests/production/", "tests/bench/", "tests/livits/test_embedded")
+
+
+def pytest_collection_modifyitems(items):
+    items.sort(key=lambda item: not item.nodeid.startswith(SLOW_FIRST))
+
+
+@pytest.fixture(autouse=True)
+def default_language():
+    """Every test starts in the default language: the LocaleMiddleware leaves the language
+    of a test's last request active in the thread, and names made outside a request (such
+    as "Apparaat 1") would otherwise depend on the test that ran before."""
+    translation.deactivate()
+    yield
+    translation.deactivate()
 
 
 @pytest.fixture(autouse=True)

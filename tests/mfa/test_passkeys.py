@@ -324,3 +324,131 @@ def test_two_simultaneous_sign_ins_with_one_assertion_let_one_in(settings):
     for thread in threads:
         thread.join()
     assert results.count("ok") == 1
+
+
+# --- Records, counters, names and the last way in ------------------------------------------
+
+
+@pytest.fixture
+def fixed_now(monkeypatch):
+    """The server's clock stands still (the audit's `at` and last_login can be compared)."""
+    from livits import clock
+
+    moment = timezone.now().replace(microsecond=0)
+    monkeypatch.setattr(clock, "now", lambda: moment)
+    return moment
+
+
+def test_sign_ins_and_refusals_are_recorded_in_full(rob_with_passkey, linked_user, fixed_now):
+    assert sign_in(Client(), rob_with_passkey)[0] == 200
+    assert sign_in(Client(), rob_with_passkey, origin="https://evil.example")[0] == 400
+    signed_in, refused = AuditEvent.objects.filter(
+        action__in=[Action.LOGIN_PASSKEY, Action.PASSKEY_FAILED]
+    ).order_by("pk")
+    assert (signed_in.action, signed_in.subject, signed_in.ip, signed_in.at) == (
+        Action.LOGIN_PASSKEY,
+        linked_user,
+        "127.0.0.1",
+        fixed_now,
+    )
+    assert (refused.action, refused.subject, refused.ip, refused.at) == (
+        Action.PASSKEY_FAILED,
+        None,
+        "127.0.0.1",
+        fixed_now,
+    )
+    assert refused.data["reason"]
+    linked_user.refresh_from_db()
+    assert linked_user.last_login == fixed_now
+
+
+def test_a_counter_that_falls_back_to_zero_is_refused(rob_with_passkey, linked_user, fixed_now):
+    assert sign_in(Client(), rob_with_passkey, counter=1)[0] == 200
+    assert sign_in(Client(), rob_with_passkey, counter=0)[0] == 400
+    clone = AuditEvent.objects.get(action=Action.PASSKEY_CLONED)
+    assert (clone.subject, clone.ip, clone.at) == (linked_user, "127.0.0.1", fixed_now)
+    assert clone.data == {"passkey": "Laptop", "count": 0, "known": 1}
+
+
+def test_the_options_leave_out_the_persons_passkeys_and_keep_one_handle(rob_with_passkey):
+    stale = [User.objects.get(username="rdewit") for _ in range(2)]
+    User.objects.filter(pk=stale[0].pk).update(passkey_handle=None)
+    stale = [User.objects.get(username="rdewit") for _ in range(2)]  # both without a handle
+    first, _challenge = services.passkey_register_options(user=stale[0], now=timezone.now())
+    second, _challenge = services.passkey_register_options(user=stale[1], now=timezone.now())
+    assert first["user"]["id"] == second["user"]["id"]  # the second did not overwrite it
+    assert first["user"]["displayName"] == "Rob de Wit"
+    assert [entry["id"] for entry in first["excludeCredentials"]] == [
+        Passkey.objects.get().credential_id
+    ]
+
+
+def test_a_passkey_is_renamed_on_the_padlock_page_and_a_taken_name_refused(
+    rob_with_passkey, linked_user
+):
+    client = confirmed(Client(), linked_user)
+    assert add_passkey(client, SoftAuthenticator(origin=ORIGIN), name="YubiKey").status_code == 200
+    laptop, yubikey = Passkey.objects.order_by("pk")
+    client.post(reverse("mfa:passkey_rename", args=[yubikey.pk]), {"name": "Sleutelbos"})
+    renamed = AuditEvent.objects.get(action=Action.PASSKEY_RENAMED)
+    assert (renamed.subject, renamed.actor, renamed.ip) == (linked_user, linked_user, "127.0.0.1")
+    assert renamed.data == {"old": "YubiKey", "new": "Sleutelbos"}
+    response = client.post(
+        reverse("mfa:passkey_rename", args=[yubikey.pk]), {"name": "Laptop"}, follow=True
+    )
+    assert "Je hebt al een apparaat met deze naam." in response.content.decode()
+    assert Passkey.objects.get(pk=yubikey.pk).name == "Sleutelbos"
+    assert AuditEvent.objects.filter(action=Action.PASSKEY_RENAMED).count() == 1
+
+
+def test_removing_a_passkey_is_recorded_and_mailed(
+    rob_with_passkey, linked_user, secret, django_capture_on_commit_callbacks
+):
+    from django.utils import formats, translation
+
+    from tests.helpers import code_at
+
+    now = timezone.now()
+    Device.objects.update(last_used_step=0)
+    passkey = Passkey.objects.get()
+    with translation.override("en"), django_capture_on_commit_callbacks(execute=True):
+        services.passkey_remove_own(
+            passkey=passkey, password=PASSWORD, code=code_at(secret, now), ip="192.0.2.7", now=now
+        )
+        when = formats.date_format(timezone.localtime(now), "SHORT_DATETIME_FORMAT")
+    removed = AuditEvent.objects.get(action=Action.PASSKEY_REMOVED)
+    assert (removed.subject, removed.actor, removed.ip, removed.at) == (
+        linked_user,
+        linked_user,
+        "192.0.2.7",
+        now,
+    )
+    assert removed.data == {"passkey": "Laptop"}
+    assert mail.outbox[-1].subject == "Livits: a passkey was removed from your account"
+    assert f"A passkey (Laptop) was removed from your account on {when}." in mail.outbox[-1].body
+
+
+def test_after_the_go_live_the_last_way_in_stays_and_a_removed_one_is_gone(
+    rob_with_passkey, linked_user, secret
+):
+    from tests.helpers import code_at
+
+    now = timezone.now()
+    MfaSettings.objects.update(go_live_at=now - timedelta(days=1))
+    codes = services.recovery_codes_make(user=linked_user, ip=None, now=now)
+    passkey = Passkey.objects.get()
+
+    def remove(code):
+        services.passkey_remove_own(passkey=passkey, password=PASSWORD, code=code, ip=None, now=now)
+
+    Device.objects.filter(user=linked_user).delete()  # the passkey is the last way in
+    with pytest.raises(services.MfaError) as refused:
+        remove(codes[0])
+    assert refused.value.code == "last_device_after_go_live"
+    assert Passkey.objects.filter(pk=passkey.pk).exists()
+    link(linked_user, now - timedelta(minutes=1), secret=secret)  # with an app again: it may go
+    remove(codes[1])
+    assert not Passkey.objects.exists()
+    with pytest.raises(services.MfaError) as refused:
+        remove(code_at(secret, now))
+    assert refused.value.code == "gone"

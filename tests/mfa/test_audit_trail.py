@@ -1,0 +1,270 @@
+"""Every MFA change and every attempt leaves a complete audit record: what, about whom, by
+whom, under which name, from where, when and with which details; and the person hears of
+the changes that matter by e-mail, with the moment in local time."""
+
+from datetime import timedelta
+
+import pytest
+from django.core import mail
+from django.utils import formats, timezone, translation
+
+from accounts.models import Person, User
+from mfa import services
+from mfa.models import AuditEvent, Device, LoginThrottle
+from tests.helpers import PASSWORD, code_at, link
+
+Action = AuditEvent.Action
+IP = "192.0.2.7"
+
+
+def trail(after=0):
+    """The records written since record `after`, as comparable tuples."""
+    return [
+        (
+            event.action,
+            event.subject,
+            event.actor,
+            event.subject_name,
+            event.ip,
+            event.at,
+            event.data,
+        )
+        for event in AuditEvent.objects.filter(pk__gt=after).order_by("pk")
+    ]
+
+
+def last_pk():
+    return AuditEvent.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
+
+
+def local(moment):
+    return formats.date_format(timezone.localtime(moment), "SHORT_DATETIME_FORMAT")
+
+
+@pytest.fixture
+def english():
+    with translation.override("en"):
+        yield
+
+
+def attempt(user, code, now, username=None, password=PASSWORD):
+    return services.login_attempt(
+        username=username or user.username, password=password, code=code, ip=IP, now=now
+    )
+
+
+def test_wrong_codes_and_the_lock_they_earn_are_recorded_in_full(linked_user, secret, frozen_now):
+    before = last_pk()
+    wrong = code_at(secret, frozen_now, steps=10)  # outside the window: simply wrong
+    for _ in range(5):
+        attempt(linked_user, wrong, frozen_now, username="RDeWit")  # a compatible spelling
+    failed = (Action.CODE_FAILED, linked_user, None, "rdewit", IP, frozen_now, {})
+    locked = (
+        Action.LOCKED,
+        linked_user,
+        None,
+        "rdewit",
+        IP,
+        frozen_now,
+        {"failures": 5, "wait": 1},
+    )
+    assert trail(before) == [failed] * 5 + [locked]
+    throttle = LoginThrottle.objects.get(key="rdewit")
+    assert throttle.last_failure_at == frozen_now
+    assert throttle.locked_until == frozen_now + timedelta(seconds=1)
+
+
+def test_an_unknown_name_is_recorded_under_the_name_typed(db, frozen_now):
+    services.login_attempt(username="Niemand", password="x", code="", ip=IP, now=frozen_now)
+    assert trail() == [(Action.LOGIN_FAILED, None, None, "niemand", IP, frozen_now, {})]
+
+
+def test_a_login_is_recorded_and_a_replay_is_told_apart_from_a_wrong_code(
+    linked_user, secret, frozen_now
+):
+    before = last_pk()
+    code = code_at(secret, frozen_now)
+    assert attempt(linked_user, code, frozen_now).user == linked_user
+    attempt(linked_user, code, frozen_now)
+    attempt(linked_user, code_at(secret, frozen_now, steps=10), frozen_now)
+    assert trail(before) == [
+        (Action.LOGIN_CODE, linked_user, None, "rdewit", IP, frozen_now, {}),
+        (Action.CODE_REPLAYED, linked_user, None, "rdewit", IP, frozen_now, {}),
+        (Action.CODE_FAILED, linked_user, None, "rdewit", IP, frozen_now, {}),
+    ]
+
+
+def test_after_the_go_live_a_login_without_device_is_recorded_for_the_beheerder(
+    system_user, frozen_now
+):
+    from mfa.models import MfaSettings
+
+    MfaSettings.objects.update_or_create(
+        pk=1, defaults={"go_live_at": frozen_now - timedelta(days=1)}
+    )
+    attempt(system_user, "", frozen_now)
+    assert trail() == [(Action.LOGIN_NO_DEVICE, system_user, None, "rdewit", IP, frozen_now, {})]
+
+
+def test_a_recovery_login_is_recorded_and_mailed(
+    linked_user, frozen_now, english, django_capture_on_commit_callbacks
+):
+    codes = services.recovery_codes_make(user=linked_user, ip=IP, now=frozen_now)
+    before, later = last_pk(), frozen_now + timedelta(hours=2)
+    with django_capture_on_commit_callbacks(execute=True):
+        result = attempt(linked_user, codes[2], later)
+    assert result.user == linked_user and result.recovery_left == 9
+    assert trail(before) == [
+        (Action.RECOVERY_USED, linked_user, None, "rdewit", IP, later, {"number": 3}),
+        (Action.LOGIN_RECOVERY, linked_user, None, "rdewit", IP, later, {}),
+    ]
+    message = mail.outbox[-1]
+    assert message.subject == "Livits: a recovery code was used"
+    assert message.to == ["rob@example.org"]
+    assert f"Recovery code 3 of your set was used to log in to Livits on {local(later)}." in (
+        message.body
+    )
+
+
+def test_making_a_new_set_records_the_old_one_as_invalidated(linked_user, frozen_now):
+    services.recovery_codes_make(user=linked_user, ip=IP, now=frozen_now)
+    before, later = last_pk(), frozen_now + timedelta(days=1)
+    services.recovery_codes_make(user=linked_user, ip=IP, now=later)
+    assert trail(before)[0] == (
+        Action.RECOVERY_INVALIDATED,
+        linked_user,
+        linked_user,
+        "rdewit",
+        IP,
+        later,
+        {"count": 10},
+    )
+
+
+def test_failed_step_ups_are_recorded_as_step_ups(linked_user, secret, frozen_now):
+    before = last_pk()
+
+    def step_up(password, code):
+        return services.step_up(
+            user=linked_user, password=password, code=code, ip=IP, now=frozen_now
+        )
+
+    assert not step_up("wrong", code_at(secret, frozen_now))
+    assert not step_up(PASSWORD, code_at(secret, frozen_now, steps=10))
+    assert step_up(PASSWORD, code_at(secret, frozen_now))
+    assert not step_up(PASSWORD, code_at(secret, frozen_now))  # the same code again
+    step = {"step_up": True}
+    assert trail(before) == [
+        (Action.LOGIN_FAILED, linked_user, None, "rdewit", IP, frozen_now, step),
+        (Action.CODE_FAILED, linked_user, None, "rdewit", IP, frozen_now, step),
+        (Action.CODE_REPLAYED, linked_user, None, "rdewit", IP, frozen_now, step),
+    ]
+
+
+def test_removing_an_own_device_is_recorded_and_mailed(
+    linked_user, secret, frozen_now, english, django_capture_on_commit_callbacks
+):
+    second = link(linked_user, frozen_now - timedelta(seconds=30))
+    before = last_pk()
+    with django_capture_on_commit_callbacks(execute=True):
+        services.device_remove_own(
+            device=second,
+            password=PASSWORD,
+            code=code_at(secret, frozen_now),
+            ip=IP,
+            now=frozen_now,
+        )
+    removed = (Action.DEVICE_REMOVED, linked_user, linked_user, "rdewit", IP, frozen_now)
+    assert trail(before) == [(*removed, {"device": second.name})]
+    message = mail.outbox[-1]
+    assert message.subject == "Livits: a device was removed from your account"
+    assert (
+        f"A device ({second.name}) was removed from multi-factor authentication on "
+        f"{local(frozen_now)}." in message.body
+    )
+
+
+def test_renaming_a_device_is_recorded_with_both_names(linked_user, admin_user):
+    device = Device.objects.get(user=linked_user)
+    before = last_pk()
+    services.device_rename(device=device, name="Werktelefoon", by=linked_user, ip=IP)
+    assert device.name == Device.objects.get(pk=device.pk).name == "Werktelefoon"
+    [(action, subject, actor, name, ip, _at, data)] = trail(before)
+    assert (action, subject, actor, name, ip) == (
+        Action.DEVICE_RENAMED,
+        linked_user,
+        linked_user,
+        "rdewit",
+        IP,
+    )
+    assert data == {"old": "Apparaat 1", "new": "Werktelefoon"}
+
+
+def test_a_name_that_is_taken_is_refused_and_changes_nothing(linked_user, frozen_now):
+    link(linked_user, frozen_now)
+    first, second = Device.objects.filter(user=linked_user).order_by("slot")
+    before = last_pk()
+    with pytest.raises(services.MfaError) as refused:
+        services.device_rename(device=second, name=first.name, by=linked_user, ip=IP)
+    assert refused.value.code == "name_taken"
+    assert second.name == Device.objects.get(pk=second.pk).name == "Apparaat 2"
+    assert trail(before) == []
+
+
+def test_clearing_a_lock_is_recorded_with_the_beheerder(linked_user, admin_user, frozen_now):
+    for _ in range(5):
+        attempt(linked_user, "", frozen_now, password="wrong")
+    before = last_pk()
+    assert services.throttle_clear(user=linked_user, by=admin_user, ip=IP)
+    [(action, subject, actor, name, ip, _at, data)] = trail(before)
+    assert (action, subject, actor, name, ip, data) == (
+        Action.LOCK_CLEARED,
+        linked_user,
+        admin_user,
+        "rdewit",
+        IP,
+        {},
+    )
+
+
+def test_an_ended_session_is_recorded(system_user, frozen_now):
+    services.session_end(user=system_user, ip=IP, now=frozen_now)
+    assert trail() == [(Action.SESSION_ENDED, system_user, None, "rdewit", IP, frozen_now, {})]
+
+
+def test_an_expired_temporary_device_is_recorded_with_its_end(system_user, admin_user, frozen_now):
+    ended = frozen_now - timedelta(hours=1)
+    temporary = link(system_user, ended - timedelta(days=1), by=admin_user, expires_at=ended)
+    before = last_pk()
+    attempt(system_user, "", frozen_now)
+    expired = (Action.DEVICE_EXPIRED, system_user, None, "rdewit", IP, frozen_now)
+    assert trail(before)[0] == (*expired, {"device": temporary.name, "ended": ended.isoformat()})
+
+
+def test_a_reminder_batch_is_recorded_per_person_and_as_a_whole(admin_user, frozen_now, settings):
+    from mfa.models import MfaSettings
+
+    MfaSettings.objects.update_or_create(
+        pk=1, defaults={"go_live_at": frozen_now + timedelta(days=20)}
+    )
+    person = Person.objects.create(first_name="Lid", last_name="Een", email="lid@example.org")
+    member = User.objects.create_user("lid", PASSWORD, person=person)
+    link(admin_user, frozen_now)
+    before = last_pk()
+    sent = services.reminders_send(
+        by=admin_user, now=frozen_now, site_url="https://livits.example", language="nl"
+    )
+    assert sent == 1
+    assert trail(before) == [
+        (Action.REMINDER_SENT, member, admin_user, "lid", None, frozen_now, {}),
+        (
+            Action.REMINDERS_BATCH,
+            None,
+            admin_user,
+            "",
+            None,
+            frozen_now,
+            {"sent": 1, "due": 1, "include_hidden": False},
+        ),
+    ]
+    assert "https://livits.example/mfa/" in mail.outbox[-1].body

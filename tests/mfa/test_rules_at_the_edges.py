@@ -1,0 +1,194 @@
+"""The MFA rules where they are easiest to get wrong: one person's code or recovery code is
+never another's, the lock and the per-IP limit count what they should, a step-up obeys
+the same throttle as the login, challenges are bound to their purpose and person, names
+and dates are kept right, and a mail that cannot go out breaks nothing."""
+
+from datetime import timedelta
+
+import pytest
+from django.core import mail
+from django.core.mail.backends.locmem import EmailBackend
+
+from accounts.models import Person, User
+from mfa import services, totp
+from mfa.models import Device, LoginThrottle, MfaSettings, WebAuthnChallenge
+from mfa.services import LoginStatus
+from tests.helpers import PASSWORD, code_at, link
+
+IP = "192.0.2.7"
+BROKEN = "stuk@example.org"
+
+
+class BrokenForSomeone(EmailBackend):
+    """The test outbox, except that mail to BROKEN fails as with a dead SMTP server (which
+    says nothing when asked to fail silently, as Django's SMTP backend does)."""
+
+    def send_messages(self, messages):
+        if any(BROKEN in message.to for message in messages):
+            if self.fail_silently:
+                return 0
+            raise OSError("the mail server does not answer")
+        return super().send_messages(messages)
+
+
+def member(username, email, now=None):
+    person = Person.objects.create(first_name=username.title(), last_name="Lid", email=email)
+    return User.objects.create_user(username, PASSWORD, person=person)
+
+
+def attempt(username, code, now, password=PASSWORD, ip=IP):
+    return services.login_attempt(username=username, password=password, code=code, ip=ip, now=now)
+
+
+# --- One person's factors are not another's ---------------------------------------------
+
+
+def test_a_code_used_by_one_person_leaves_the_others_devices_alone(linked_user, frozen_now):
+    other = member("astrid", "astrid@example.org")
+    secret = totp.new_secret()
+    link(other, frozen_now - timedelta(minutes=1), secret=secret)
+    robs = Device.objects.get(user=linked_user).last_used_step
+    assert attempt("astrid", code_at(secret, frozen_now), frozen_now).status is LoginStatus.OK
+    assert Device.objects.get(user=other).last_used_step == totp.step_at(frozen_now)
+    assert Device.objects.get(user=linked_user).last_used_step == robs
+
+
+def test_a_recovery_code_opens_only_its_owners_account(linked_user, frozen_now):
+    other = member("astrid", "astrid@example.org")
+    link(other, frozen_now - timedelta(minutes=1))
+    codes = services.recovery_codes_make(user=other, ip=None, now=frozen_now)
+    assert attempt("rdewit", codes[0], frozen_now).status is LoginStatus.FAILED
+    assert attempt("astrid", codes[0], frozen_now).status is LoginStatus.OK
+
+
+# --- The throttle ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("lock_after", [1, 2, 3])
+def test_at_most_lock_after_attempts_are_evaluated_at_once(db, settings, frozen_now, lock_after):
+    """Reservations whose outcome is not known yet (the hash still running) count too."""
+    settings.MFA_LOCK_AFTER = lock_after
+    reserved = [services._throttle_reserve("rdewit", frozen_now) for _ in range(lock_after + 1)]
+    assert reserved[:lock_after] == [None] * lock_after
+    assert reserved[lock_after] is not None  # locked until the outcomes are in
+
+
+def test_the_per_ip_limit_counts_failures_not_logins(linked_user, secret, settings, frozen_now):
+    settings.MFA_IP_FAILURES_PER_HOUR = 2
+    for steps in (0, 1, 2):  # three good logins from one address
+        moment = frozen_now + timedelta(seconds=30 * steps)
+        assert attempt("rdewit", code_at(secret, moment), moment).status is LoginStatus.OK
+    for _ in range(2):
+        attempt("rdewit", "", frozen_now, password="wrong", ip="198.51.100.9")
+    later = frozen_now + timedelta(seconds=90)
+    refused = attempt("rdewit", code_at(secret, later), later, ip="198.51.100.9")
+    assert refused.status is LoginStatus.FAILED  # that address is over its limit
+
+
+def test_a_step_up_obeys_the_lock_and_the_per_ip_limit_and_resets_the_count(
+    linked_user, secret, settings, frozen_now
+):
+    def step_up(steps, password=PASSWORD, ip=IP):  # with the code `steps` after now's
+        return services.step_up(
+            user=linked_user,
+            password=password,
+            code=code_at(secret, frozen_now, steps),
+            ip=ip,
+            now=frozen_now,
+        )
+
+    assert not step_up(0, password="wrong")
+    assert LoginThrottle.objects.get(key="rdewit").failures == 1
+    assert step_up(0)
+    assert not LoginThrottle.objects.filter(key="rdewit").exists()  # a success starts again
+    for _ in range(5):
+        step_up(1, password="wrong")
+    assert not step_up(1)  # locked: even password and a fresh code are refused
+    LoginThrottle.objects.all().delete()
+    settings.MFA_IP_FAILURES_PER_HOUR = 5  # the five failures above came from IP
+    assert not step_up(1)
+    assert step_up(1, ip="198.51.100.9")
+
+
+# --- Passkey challenges ------------------------------------------------------------------
+
+
+def test_a_challenge_serves_its_own_purpose_and_person_once(linked_user, frozen_now):
+    other = member("astrid", "astrid@example.org")
+    register = WebAuthnChallenge.Purpose.REGISTER
+    login = WebAuthnChallenge.Purpose.LOGIN
+    use = services._challenge_use
+    challenge = services._challenge_issue(register, linked_user, frozen_now)
+    assert not use(challenge, login, None, frozen_now)  # another purpose
+    challenge = services._challenge_issue(register, linked_user, frozen_now)
+    assert not use(challenge, register, other, frozen_now)  # another person
+    challenge = services._challenge_issue(register, linked_user, frozen_now)
+    assert not use("not-ours", register, linked_user, frozen_now)  # another challenge
+    assert use(challenge, register, linked_user, frozen_now)
+    assert not use(challenge, register, linked_user, frozen_now)  # once
+
+
+def test_a_new_challenge_keeps_the_fresh_ones_of_other_tabs(linked_user, frozen_now, settings):
+    login = WebAuthnChallenge.Purpose.LOGIN
+    first = services._challenge_issue(login, None, frozen_now)
+    later = frozen_now + timedelta(seconds=settings.MFA_WEBAUTHN_CHALLENGE_SECONDS - 1)
+    second = services._challenge_issue(login, None, later)
+    assert services._challenge_use(first, login, None, later)
+    assert services._challenge_use(second, login, None, later)
+
+
+# --- Names and moments -----------------------------------------------------------------------
+
+
+def test_a_new_device_takes_the_next_free_name(linked_user, frozen_now):
+    first = Device.objects.get(user=linked_user)
+    services.device_rename(device=first, name="Apparaat 2", by=linked_user, ip=None)
+    second = link(linked_user, frozen_now)  # slot 2, whose name is taken
+    assert second.name == "Apparaat 3"
+
+
+def test_linking_again_after_an_unlink_is_a_change(system_user, admin_user, frozen_now):
+    link(system_user, frozen_now - timedelta(days=10))
+    services.device_unlink_all(user=system_user, by=admin_user, ip=None, now=frozen_now)
+    again = frozen_now + timedelta(days=1)
+    link(system_user, again)
+    system_user.refresh_from_db()
+    assert system_user.mfa_created_at == again
+    assert system_user.mfa_changed_at == again
+
+
+# --- Mail that cannot go out -------------------------------------------------------------
+
+
+def test_a_reminder_that_cannot_be_sent_gives_its_claim_back(admin_user, settings, frozen_now):
+    settings.EMAIL_BACKEND = "tests.mfa.test_rules_at_the_edges.BrokenForSomeone"
+    MfaSettings.objects.update_or_create(
+        pk=1, defaults={"go_live_at": frozen_now + timedelta(days=20)}
+    )
+    link(admin_user, frozen_now)
+    reachable = member("bereikbaar", "lid@example.org")
+    unreachable = member("onbereikbaar", BROKEN)
+    earlier = frozen_now - timedelta(days=3)
+    User.objects.filter(pk=unreachable.pk).update(mfa_reminded_at=earlier)
+    sent = services.reminders_send(by=admin_user, now=frozen_now, site_url="", language="nl")
+    assert sent == 1 and [message.to for message in mail.outbox] == [["lid@example.org"]]
+    assert User.objects.get(pk=reachable.pk).mfa_reminded_at == frozen_now
+    assert User.objects.get(pk=unreachable.pk).mfa_reminded_at == earlier  # tried again later
+
+
+def test_a_notice_that_cannot_be_sent_does_not_stop_the_change(
+    linked_user, secret, settings, frozen_now, django_capture_on_commit_callbacks
+):
+    settings.EMAIL_BACKEND = "tests.mfa.test_rules_at_the_edges.BrokenForSomeone"
+    linked_user.person.email = BROKEN
+    linked_user.person.save()
+    second = link(linked_user, frozen_now - timedelta(seconds=30))
+    with django_capture_on_commit_callbacks(execute=True):
+        services.device_remove_own(
+            device=second,
+            password=PASSWORD,
+            code=code_at(secret, frozen_now),
+            ip=IP,
+            now=frozen_now,
+        )
+    assert not Device.objects.filter(pk=second.pk).exists()

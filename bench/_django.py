@@ -23,12 +23,31 @@ def production_environment():
     os.environ.setdefault("SECURE_HTTPS", "0")
 
 
+def ensure_database(url):
+    """Create the PostgreSQL database that `url` names, when it does not exist yet."""
+    if not url.startswith(("postgres://", "postgresql://")):
+        return
+    from urllib.parse import urlsplit, urlunsplit
+
+    import psycopg
+    from psycopg import sql
+
+    parts = urlsplit(url)
+    name = parts.path.lstrip("/")
+    server = urlunsplit(parts._replace(scheme="postgresql", path="/postgres"))
+    with psycopg.connect(server, autocommit=True) as connection:
+        known = connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
+        if known.fetchone() is None:
+            connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+
+
 def setup(database_name, migrate=True):
     sys.path.insert(0, str(ROOT))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "livits.settings")
     os.environ.setdefault("DEBUG", "1")
     DATA.mkdir(exist_ok=True)
     os.environ.setdefault("DATABASE_URL", f"sqlite:///{DATA / database_name}")
+    ensure_database(os.environ["DATABASE_URL"])
     import warnings
 
     import django

@@ -26,7 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from _django import print_table  # noqa: E402
+from _django import ensure_database, print_table  # noqa: E402
 
 from tests.http_client import Client  # noqa: E402
 
@@ -168,9 +168,7 @@ def main():
         DB_CONN_MAX_AGE="60",
     )
     os.environ.update(env)
-    if args.database_url.startswith("postgres"):
-        name = args.database_url.rsplit("/", 1)[1]
-        subprocess.run(["createdb", "-h", "127.0.0.1", "-U", "postgres", name], capture_output=True)
+    ensure_database(args.database_url)
     from mfa import totp
 
     secret = totp.new_secret()

@@ -1,7 +1,8 @@
 """`make bench`: every benchmark in turn, then one table of all their rows.
 
 The login and report benchmarks run twice: on SQLite (the embedded default) and on the
-local PostgreSQL (BENCH_POSTGRES, default postgres://postgres@127.0.0.1:5432/livits_bench).
+local PostgreSQL (BENCH_POSTGRES, default postgres://postgres@127.0.0.1:5432/livits_bench;
+the login bench uses the same name with `_login` appended).
 """
 
 import os
@@ -12,9 +13,11 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 POSTGRES = os.environ.get("BENCH_POSTGRES", "postgres://postgres@127.0.0.1:5432/livits_bench")
+# the login bench adds users: its own database keeps the reports' data set as seeded
+LOGIN_POSTGRES = f"{POSTGRES}_login"
 BENCHES = [
     ("login.py, SQLite", ["login.py"]),
-    ("login.py, PostgreSQL", ["login.py", "--database-url", POSTGRES]),
+    ("login.py, PostgreSQL", ["login.py", "--database-url", LOGIN_POSTGRES]),
     ("passkey.py, SQLite", ["passkey.py"]),
     ("enrol.py, SQLite", ["enrol.py"]),
     ("reports.py, SQLite", ["reports.py"]),

@@ -932,7 +932,7 @@ def go_live_set(
             raise MfaError("go_live_without_admin_mfa")
     MfaSettings.load()
     MfaSettings.objects.filter(pk=1).update(go_live_at=at)
-    data = {"at": _iso(at) if at else None, **({"forced": True} if forced else {})}
+    data = {"at": _iso(at), **({"forced": True} if forced else {})}
     audit(action=Action.GO_LIVE_CHANGED, actor=by, ip=ip, data=data, at=now)
 
 

@@ -268,3 +268,104 @@ def test_a_reminder_batch_is_recorded_per_person_and_as_a_whole(admin_user, froz
         ),
     ]
     assert "https://livits.example/mfa/" in mail.outbox[-1].body
+
+
+# --- What mutation testing found unchecked ------------------------------------------------
+
+
+def test_a_locked_unknown_name_is_recorded_under_the_name_typed(db, frozen_now):
+    for _ in range(5):
+        services.login_attempt(username="Niemand", password="x", code="", ip=IP, now=frozen_now)
+    assert trail()[-1] == (
+        Action.LOCKED,
+        None,
+        None,
+        "niemand",
+        IP,
+        frozen_now,
+        {"failures": 5, "wait": 1},
+    )
+
+
+def test_what_is_no_code_at_all_is_a_wrong_code_not_a_replay(linked_user, frozen_now):
+    services.recovery_codes_make(user=linked_user, ip=IP, now=frozen_now)
+    before = last_pk()
+    attempt(linked_user, "12a456", frozen_now)  # neither an access code nor a recovery code
+    attempt(linked_user, "ABCDE-FGHJK", frozen_now)  # shaped like a recovery code, not one
+    failed = (Action.CODE_FAILED, linked_user, None, "rdewit", IP, frozen_now, {})
+    assert trail(before) == [failed, failed]
+
+
+def test_a_code_login_records_when_the_device_was_last_used(linked_user, secret, frozen_now):
+    attempt(linked_user, code_at(secret, frozen_now), frozen_now)
+    assert Device.objects.get(user=linked_user).last_used_at == frozen_now
+
+
+def test_a_recovery_login_clears_the_failures_before_it(linked_user, secret, frozen_now):
+    codes = services.recovery_codes_make(user=linked_user, ip=IP, now=frozen_now)
+    attempt(linked_user, code_at(secret, frozen_now, steps=10), frozen_now)
+    assert LoginThrottle.objects.filter(key="rdewit").exists()
+    assert attempt(linked_user, codes[0], frozen_now).user == linked_user
+    assert not LoginThrottle.objects.filter(key="rdewit").exists()
+
+
+def test_a_step_up_takes_a_recovery_code_of_the_set_once_and_no_other(linked_user, frozen_now):
+    from mfa.models import RecoveryCode
+
+    codes = services.recovery_codes_make(user=linked_user, ip=IP, now=frozen_now)
+    later = frozen_now + timedelta(minutes=5)
+
+    def step_up(code):
+        return services.step_up(user=linked_user, password=PASSWORD, code=code, ip=IP, now=later)
+
+    assert not step_up("ABCDE-FGHJK")  # shaped like a recovery code, not one of the set
+    before = last_pk()
+    assert step_up(codes[4])
+    assert not step_up(codes[4])  # once
+    used = (Action.RECOVERY_USED, linked_user, None, "rdewit", IP, later, {"number": 5})
+    assert trail(before)[0] == used
+    assert RecoveryCode.objects.get(user=linked_user, number=5).used_at == later
+
+
+def test_a_refused_removal_is_recorded_with_where_it_came_from(linked_user, secret, frozen_now):
+    from mfa.models import Passkey
+
+    device = Device.objects.get(user=linked_user)
+    passkey = Passkey.objects.create(
+        user=linked_user, name="Sleutel", credential_id="c1", public_key=b""
+    )
+    for remove, thing in (
+        (services.device_remove_own, {"device": device}),
+        (services.passkey_remove_own, {"passkey": passkey}),
+    ):
+        before = last_pk()
+        with pytest.raises(services.MfaError):
+            remove(
+                **thing, password="wrong", code=code_at(secret, frozen_now), ip=IP, now=frozen_now
+            )
+        step = {"step_up": True}
+        assert trail(before) == [
+            (Action.LOGIN_FAILED, linked_user, None, "rdewit", IP, frozen_now, step)
+        ]
+    assert Device.objects.filter(pk=device.pk).exists() and Passkey.objects.exists()
+
+
+def test_a_lock_cleared_during_the_hash_counts_the_failure_afresh(
+    linked_user, admin_user, frozen_now, monkeypatch
+):
+    """The beheerder clears the lock while the password is being checked: the failure that
+    follows starts a new count of one, with its moment."""
+    checked = services.credentials_check
+
+    def cleared_meanwhile(**kwargs):
+        services.throttle_clear(user=linked_user, by=admin_user, ip=None)
+        return checked(**kwargs)
+
+    monkeypatch.setattr(services, "credentials_check", cleared_meanwhile)
+    attempt(linked_user, "", frozen_now, password="wrong")
+    throttle = LoginThrottle.objects.get(key="rdewit")
+    assert (throttle.failures, throttle.last_failure_at, throttle.locked_until) == (
+        1,
+        frozen_now,
+        None,
+    )

@@ -188,6 +188,7 @@ def test_a_challenge_expires_after_five_minutes(rob_with_passkey, client):
         client, "mfa:passkey_login", {"credential": rob_with_passkey.get(challenge)}
     )
     assert response.status_code == 400
+    assert AuditEvent.objects.get(action=Action.PASSKEY_FAILED).data == {"reason": "challenge"}
 
 
 def test_an_unknown_credential_is_refused(rob_with_passkey, client):
@@ -222,6 +223,16 @@ def test_passkeys_switched_off_cannot_sign_in_or_be_added(rob_with_passkey, clie
     assert post_json(confirmed(Client(), linked_user), "mfa:passkey_options").status_code == 403
 
 
+def test_a_sign_in_begun_before_the_switch_went_off_is_refused(rob_with_passkey, client):
+    challenge = post_json(client, "mfa:passkey_login_options").json()["options"]
+    MfaSettings.objects.update(passkeys_allowed=False)
+    response = post_json(
+        client, "mfa:passkey_login", {"credential": rob_with_passkey.get(challenge)}
+    )
+    assert response.status_code == 400 and "_auth_user_id" not in client.session
+    assert AuditEvent.objects.get(action=Action.PASSKEY_FAILED).data == {"reason": "passkeys_off"}
+
+
 def test_failed_sign_ins_count_in_the_per_ip_limit(rob_with_passkey, client, settings):
     settings.MFA_IP_FAILURES_PER_HOUR = 3
     for _ in range(3):
@@ -232,6 +243,7 @@ def test_failed_sign_ins_count_in_the_per_ip_limit(rob_with_passkey, client, set
 def test_a_disabled_system_user_cannot_sign_in_with_a_passkey(rob_with_passkey, linked_user):
     User.objects.filter(pk=linked_user.pk).update(is_active=False)
     assert sign_in(Client(), rob_with_passkey)[0] == 400
+    assert AuditEvent.objects.get(action=Action.PASSKEY_FAILED).data == {"reason": "inactive"}
 
 
 # --- "Has MFA", removing, the beheerder ------------------------------------------------------
@@ -360,6 +372,25 @@ def test_sign_ins_and_refusals_are_recorded_in_full(rob_with_passkey, linked_use
     assert refused.data["reason"]
     linked_user.refresh_from_db()
     assert linked_user.last_login == fixed_now
+    assert Passkey.objects.get().last_used_at == fixed_now
+
+
+def test_the_service_answers_failed_to_every_refusal(rob_with_passkey, settings):
+    from mfa.services import LoginStatus
+
+    def attempt(ip="192.0.2.7", **spoil):
+        options, challenge = services.passkey_login_options(now=timezone.now())
+        credential = rob_with_passkey.get(options, **spoil)
+        return services.passkey_login(
+            credential=credential, challenge=challenge, ip=ip, now=timezone.now()
+        ).status
+
+    assert attempt(counter=5) is LoginStatus.OK
+    assert attempt(counter=4) is LoginStatus.FAILED  # the counter went back
+    assert attempt(origin="https://evil.example") is LoginStatus.FAILED  # refused
+    settings.MFA_IP_FAILURES_PER_HOUR = 2
+    assert attempt(counter=9) is LoginStatus.FAILED  # this IP has failed twice this hour
+    assert attempt(ip="192.0.2.8", counter=9) is LoginStatus.OK
 
 
 def test_a_counter_that_falls_back_to_zero_is_refused(rob_with_passkey, linked_user, fixed_now):
@@ -399,6 +430,8 @@ def test_a_passkey_is_renamed_on_the_padlock_page_and_a_taken_name_refused(
     assert "Je hebt al een apparaat met deze naam." in response.content.decode()
     assert Passkey.objects.get(pk=yubikey.pk).name == "Sleutelbos"
     assert AuditEvent.objects.filter(action=Action.PASSKEY_RENAMED).count() == 1
+    renamed = services.passkey_rename(passkey=laptop, name="Werklaptop", by=linked_user, ip=None)
+    assert renamed.name == "Werklaptop"  # what the page says it is now
 
 
 def test_removing_a_passkey_is_recorded_and_mailed(
@@ -408,13 +441,14 @@ def test_removing_a_passkey_is_recorded_and_mailed(
 
     from tests.helpers import code_at
 
-    now = timezone.now()
+    now = timezone.now() - timedelta(hours=3)  # the moment the service is given, not the clock
     Device.objects.update(last_used_step=0)
     passkey = Passkey.objects.get()
-    with translation.override("en"), django_capture_on_commit_callbacks(execute=True):
+    with django_capture_on_commit_callbacks(execute=True):
         services.passkey_remove_own(
             passkey=passkey, password=PASSWORD, code=code_at(secret, now), ip="192.0.2.7", now=now
         )
+    with translation.override("nl"):
         when = formats.date_format(timezone.localtime(now), "SHORT_DATETIME_FORMAT")
     removed = AuditEvent.objects.get(action=Action.PASSKEY_REMOVED)
     assert (removed.subject, removed.actor, removed.ip, removed.at) == (
@@ -424,8 +458,8 @@ def test_removing_a_passkey_is_recorded_and_mailed(
         now,
     )
     assert removed.data == {"passkey": "Laptop"}
-    assert mail.outbox[-1].subject == "Livits: a passkey was removed from your account"
-    assert f"A passkey (Laptop) was removed from your account on {when}." in mail.outbox[-1].body
+    assert mail.outbox[-1].subject == "Livits: er is een passkey van je account verwijderd"
+    assert f"Op {when} is een passkey (Laptop) van je account verwijderd." in mail.outbox[-1].body
 
 
 def test_after_the_go_live_the_last_way_in_stays_and_a_removed_one_is_gone(

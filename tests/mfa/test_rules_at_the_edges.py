@@ -6,8 +6,10 @@ and dates are kept right, and a mail that cannot go out breaks nothing."""
 from datetime import timedelta
 
 import pytest
+from django.contrib.auth.hashers import MD5PasswordHasher
 from django.core import mail
 from django.core.mail.backends.locmem import EmailBackend
+from django.utils import timezone
 
 from accounts.models import Person, User
 from mfa import services, totp
@@ -85,6 +87,38 @@ def test_the_per_ip_limit_counts_failures_not_logins(linked_user, secret, settin
     assert refused.status is LoginStatus.FAILED  # that address is over its limit
 
 
+class CountingHasher(MD5PasswordHasher):
+    """MD5, counting the passwords it checks."""
+
+    algorithm = "counting-md5"
+    checks = 0
+
+    def verify(self, password, encoded):
+        CountingHasher.checks += 1
+        return super().verify(password, encoded)
+
+
+def test_a_refusal_before_the_password_check_still_spends_one_hash(
+    linked_user, secret, settings, frozen_now, monkeypatch
+):
+    """A blocked address, a step-up on a locked name: as slow as a real check, so that the
+    answer's timing does not tell the refusal apart."""
+    import accounts.services
+
+    settings.PASSWORD_HASHERS = [f"{__name__}.CountingHasher"]
+    monkeypatch.setattr(accounts.services, "_DUMMY_HASH", None)
+    monkeypatch.setattr(CountingHasher, "checks", 0)
+    settings.MFA_IP_FAILURES_PER_HOUR = 0  # every address is over its limit
+    attempt("rdewit", code_at(secret, frozen_now), frozen_now)
+    assert CountingHasher.checks == 1
+    LoginThrottle.objects.create(key="rdewit", failures=9, locked_until=frozen_now + timedelta(1))
+    settings.MFA_IP_FAILURES_PER_HOUR = 100
+    services.step_up(
+        user=linked_user, password=PASSWORD, code=code_at(secret, frozen_now), ip=IP, now=frozen_now
+    )
+    assert CountingHasher.checks == 2
+
+
 def test_a_step_up_obeys_the_lock_and_the_per_ip_limit_and_resets_the_count(
     linked_user, secret, settings, frozen_now
 ):
@@ -119,13 +153,25 @@ def test_a_challenge_serves_its_own_purpose_and_person_once(linked_user, frozen_
     login = WebAuthnChallenge.Purpose.LOGIN
     use = services._challenge_use
     challenge = services._challenge_issue(register, linked_user, frozen_now)
-    assert not use(challenge, login, None, frozen_now)  # another purpose
+    assert not use(challenge, login, linked_user, frozen_now)  # another purpose
     challenge = services._challenge_issue(register, linked_user, frozen_now)
     assert not use(challenge, register, other, frozen_now)  # another person
     challenge = services._challenge_issue(register, linked_user, frozen_now)
     assert not use("not-ours", register, linked_user, frozen_now)  # another challenge
     assert use(challenge, register, linked_user, frozen_now)
     assert not use(challenge, register, linked_user, frozen_now)  # once
+
+
+def test_a_challenge_lasts_five_minutes_from_the_moment_it_was_issued(linked_user, settings):
+    login = WebAuthnChallenge.Purpose.LOGIN
+    issued = timezone.now() + timedelta(days=400)  # the service's moment, not the wall clock
+    lasts = timedelta(seconds=settings.MFA_WEBAUTHN_CHALLENGE_SECONDS)
+    challenge = services._challenge_issue(login, None, issued)
+    assert services._challenge_use(challenge, login, None, issued + lasts - timedelta(seconds=1))
+    challenge = services._challenge_issue(login, None, issued)
+    assert not services._challenge_use(
+        challenge, login, None, issued + lasts + timedelta(seconds=1)
+    )
 
 
 def test_a_new_challenge_keeps_the_fresh_ones_of_other_tabs(linked_user, frozen_now, settings):
@@ -192,3 +238,10 @@ def test_a_notice_that_cannot_be_sent_does_not_stop_the_change(
             now=frozen_now,
         )
     assert not Device.objects.filter(pk=second.pk).exists()
+
+
+def test_a_name_that_grows_when_folded_keeps_its_throttle_key_within_the_column(db, frozen_now):
+    """NFKC turns each ligature into two letters: 150 typed become 300, and the key column
+    holds 150 (PostgreSQL would refuse a longer one with a server error)."""
+    assert attempt("\ufb01" * 150, "", frozen_now).status is LoginStatus.FAILED
+    assert [len(key) for key in LoginThrottle.objects.values_list("key", flat=True)] == [150]

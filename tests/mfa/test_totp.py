@@ -93,6 +93,8 @@ def test_normalize_code_accepts_only_six_ascii_digits(raw):
         ),
         ("Club: Noord", "a@b.nl", "Club%20Noord:a%40b.nl", "Club%20Noord"),
         ("Zoë & Co", "zoë", "Zo%C3%AB%20%26%20Co:zo%C3%AB", "Zo%C3%AB%20%26%20Co"),
+        # a slash would start a new path segment of the label
+        ("Noord/Zuid", "a/b", "Noord%2FZuid:a%2Fb", "Noord%2FZuid"),
     ],
 )
 def test_otpauth_uri_encodes_awkward_names(issuer, account, label, issuer_param):

@@ -10,7 +10,7 @@ import threading
 import time
 
 from mfa import totp
-from tests.production.conftest import PASSWORD, Client
+from tests.production.conftest import PASSWORD, Client, stretch_the_lock
 
 OFFICE = "127.0.0.2"  # the trusted location of this shape: 127.0.0.2/32
 
@@ -68,11 +68,7 @@ def test_failures_on_both_hosts_add_up_to_one_lock_that_both_hosts_keep(two_host
         "SELECT failures, locked_until IS NOT NULL FROM mfa_loginthrottle WHERE key = 'throttled'"
     )
     assert rows == [(5, True)]
-    # the fifth failure waits 2^0 s: stretch it so "inside the wait" does not race the clock
-    two_hosts["query"](
-        "UPDATE mfa_loginthrottle SET locked_until = now() + interval '5 minutes' "
-        "WHERE key = 'throttled' RETURNING failures"
-    )
+    stretch_the_lock(two_hosts["query"], "throttled")
     for letter in "ab":  # the right password and code: refused by either host
         path = f"/hosts/{letter}/login/"
         client = Client(port)

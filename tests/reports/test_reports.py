@@ -265,14 +265,17 @@ def test_the_page_issues_a_constant_number_of_queries(
 # --- Keyset pages -------------------------------------------------------------
 
 
-def _walk(client, url, params, direction="next"):
-    """Follow the Next (or, from the last page, the Previous) links: the rows seen."""
+def _walk(client, url, params, direction="next", counts=None):
+    """Follow the Next (or, from the last page, the Previous) links: the rows seen (and in
+    `counts`, the number of matching rows each page announced)."""
     names, params = [], dict(params)
     if direction == "previous":
         params["last"] = "1"
     for _ in range(100):
         response = client.get(url, params)
         rows = [row["id"] for row, _cells in response.context["rows"]]
+        if counts is not None:
+            counts.append(response.context["matching"])
         names = rows + names if direction == "previous" else names + rows
         cursor = response.context[direction]
         if cursor is None:
@@ -308,6 +311,25 @@ def test_keyset_pages_cover_every_row_once_in_both_directions(
     assert len(forward) == User.objects.count() == len(set(forward))
     assert forward == backward
     assert forward[:7] == everything[:7]
+
+
+@pytest.mark.parametrize(
+    "params",
+    [{}, {"q": "L000"}, {"show": "linked"}, {"show": "unlinked", "q": "P"}, {"q": "nobody"}],
+)
+def test_every_page_announces_the_rows_of_every_page(admin_client, monkeypatch, params):
+    """With a filter or a search a page counts the matching rows in its own pass; a later
+    page, and the last one read backwards, must still count the rows of all pages."""
+    from reports import views
+
+    monkeypatch.setattr(views, "PAGE_SIZE", 7)
+    _system_users(40)
+    for direction in ("next", "previous"):
+        counts = []
+        walked = _walk(admin_client, PERSONS, {**params, "sort": "Sorteer_naam"}, direction, counts)
+        assert set(counts) == {len(walked)}, (direction, counts)
+        if params != {"q": "nobody"}:
+            assert len(counts) > 1  # more than one page was read
 
 
 def test_a_cursor_that_is_not_ours_shows_the_first_page(admin_client, manual_five):

@@ -103,8 +103,18 @@ def _ip_blocked(ip: str | None, now: datetime) -> bool:
     return failures >= settings.MFA_IP_FAILURES_PER_HOUR
 
 
-def _throttle_reserve(key: str, now: datetime) -> datetime | None:
-    """Reserve one evaluated attempt for `key`; None, or the moment its lock ends.
+@dataclass(frozen=True)
+class Reservation:
+    """An attempt's place in its name's count of failures, or the end of the lock that
+    refused it (None while the attempt may go on)."""
+
+    slot: int
+    locked_until: datetime | None = None
+
+
+def _throttle_reserve(key: str, now: datetime) -> Reservation:
+    """Reserve one evaluated attempt for `key`: its slot in the count, or the moment the
+    lock that refuses it ends.
 
     The attempt counts as a failure from the start (a success resets the count), so
     however many requests race, at most MFA_LOCK_AFTER are evaluated before the
@@ -129,10 +139,11 @@ def _throttle_reserve(key: str, now: datetime) -> datetime | None:
                 moment,
             ],
         )
-        reserved = cursor.fetchone() is not None
-    if reserved:
-        return None
-    return LoginThrottle.objects.filter(key=key).values_list("locked_until", flat=True).first()
+        reserved = cursor.fetchone()
+    if reserved is not None:
+        return Reservation(slot=int(reserved[0]))
+    until = LoginThrottle.objects.filter(key=key).values_list("locked_until", flat=True).first()
+    return Reservation(slot=0, locked_until=until)  # none: cleared meanwhile, may go on
 
 
 RESERVE_SQL = """
@@ -150,32 +161,34 @@ RESERVE_SQL = """
 def _failure(
     *,
     key: str,
+    slot: int,
     user: User | None,
     ip: str | None,
     now: datetime,
     action: str,
     data: dict[str, Any] | None = None,
 ) -> None:
-    """Record a failed attempt (already counted by its reservation) and start the wait.
+    """Record a failed attempt (already counted by its reservation, in `slot`) and start
+    the wait that its slot earns: the attempt that reached MFA_LOCK_AFTER locks, and the
+    ones reserved before it, still under way, neither lock again nor move the lock.
 
     Call inside a transaction.
     """
     audit(action=action, subject=user, subject_name=key, ip=ip, data=data, at=now)
-    throttle, _created = LoginThrottle.objects.select_for_update().get_or_create(
+    throttle, created = LoginThrottle.objects.select_for_update().get_or_create(
         key=key, defaults={"failures": 1}
     )
     throttle.last_failure_at = now
-    if throttle.failures >= settings.MFA_LOCK_AFTER:
-        wait = min(
-            2 ** (throttle.failures - settings.MFA_LOCK_AFTER), settings.MFA_LOCK_MAX_SECONDS
-        )
+    count = 1 if created else slot  # a lock cleared meanwhile starts a new count
+    if count >= settings.MFA_LOCK_AFTER:
+        wait = min(2 ** (count - settings.MFA_LOCK_AFTER), settings.MFA_LOCK_MAX_SECONDS)
         throttle.locked_until = now + timedelta(seconds=wait)
         audit(
             action=Action.LOCKED,
             subject=user,
             subject_name=key,
             ip=ip,
-            data={"failures": throttle.failures, "wait": wait},
+            data={"failures": count, "wait": wait},
             at=now,
         )
     throttle.save(update_fields=["last_failure_at", "locked_until"])
@@ -225,23 +238,23 @@ def login_attempt(
     if _ip_blocked(ip, now):
         password_dummy_check(password)
         return LoginResult(LoginStatus.FAILED)
-    locked_until = _throttle_reserve(key, now)
-    if locked_until:  # says so (for known and unknown names alike): no hash to hide behind
-        return LoginResult(LoginStatus.LOCKED, locked_until=locked_until)
+    reservation = _throttle_reserve(key, now)
+    if reservation.locked_until:  # says so (for known and unknown names alike): no hash
+        return LoginResult(LoginStatus.LOCKED, locked_until=reservation.locked_until)
     user = credentials_check(key=key, password=password)
     with transaction.atomic():
-        return _login_decide(key=key, user=user, code=code, ip=ip, now=now)
+        return _login_decide(key=key, slot=reservation.slot, user=user, code=code, ip=ip, now=now)
 
 
 def _login_decide(
-    *, key: str, user: User | None, code: str, ip: str | None, now: datetime
+    *, key: str, slot: int, user: User | None, code: str, ip: str | None, now: datetime
 ) -> LoginResult:
     if user is None:
-        _failure(key=key, user=None, ip=ip, now=now, action=Action.LOGIN_FAILED)
+        _failure(key=key, slot=slot, user=None, ip=ip, now=now, action=Action.LOGIN_FAILED)
         return LoginResult(LoginStatus.FAILED)
     if recovery.normalize(code):  # whatever the devices, from anywhere
         if not _recovery_consume(user, code, ip, now):
-            _failure(key=key, user=user, ip=ip, now=now, action=Action.CODE_FAILED)
+            _failure(key=key, slot=slot, user=user, ip=ip, now=now, action=Action.CODE_FAILED)
             return LoginResult(LoginStatus.FAILED)
         _login_success(key=key, user=user, method=Action.LOGIN_RECOVERY, ip=ip, now=now)
         left = selectors.recovery_status(user)["unused"]
@@ -253,12 +266,12 @@ def _login_decide(
         device, replayed = _code_consume(devices, code, now)
         if device is None or replayed:
             action = Action.CODE_REPLAYED if replayed else Action.CODE_FAILED
-            _failure(key=key, user=user, ip=ip, now=now, action=action)
+            _failure(key=key, slot=slot, user=user, ip=ip, now=now, action=action)
             return LoginResult(LoginStatus.FAILED)
         method = Action.LOGIN_CODE
     elif MfaSettings.load().is_live(now):
         # Recorded for the beheerder's history panel; the person sees the generic message.
-        _failure(key=key, user=user, ip=ip, now=now, action=Action.LOGIN_NO_DEVICE)
+        _failure(key=key, slot=slot, user=user, ip=ip, now=now, action=Action.LOGIN_NO_DEVICE)
         return LoginResult(LoginStatus.FAILED)
     else:
         method = Action.LOGIN_WITHOUT_DEVICE
@@ -295,17 +308,16 @@ def _usable_devices(user: User, ip: str | None, now: datetime) -> list[Device]:
 def step_up(*, user: User, password: str, code: str, ip: str | None, now: datetime) -> bool:
     """Re-check password and a fresh code before a device is linked or removed."""
     key = user.username_canonical
-    if _ip_blocked(ip, now) or _throttle_reserve(key, now):
+    reservation = None if _ip_blocked(ip, now) else _throttle_reserve(key, now)
+    if reservation is None or reservation.locked_until:
         password_dummy_check(password)
         return False
     password_ok = user.check_password(password)
     with transaction.atomic():
-        if not password_ok:
-            _failure(key=key, user=user, ip=ip, now=now, action=Action.LOGIN_FAILED, data=STEP_UP)
-            return False
-        failed = _second_factor(user, code, ip, now)
+        failed = _second_factor(user, code, ip, now) if password_ok else Action.LOGIN_FAILED
         if failed:
-            _failure(key=key, user=user, ip=ip, now=now, action=failed, data=STEP_UP)
+            slot = reservation.slot
+            _failure(key=key, slot=slot, user=user, ip=ip, now=now, action=failed, data=STEP_UP)
             return False
         LoginThrottle.objects.filter(key=key).delete()
     return True

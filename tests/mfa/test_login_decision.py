@@ -333,7 +333,7 @@ def test_an_attempt_at_the_lock_is_evaluated_alone_and_a_dead_one_frees_the_name
     for _ in range(5):
         attempt(frozen_now, password="wrong")
     later = frozen_now + timedelta(seconds=2)  # the 1 s wait is over
-    assert services._throttle_reserve("rdewit", later) is None  # this one is evaluated ...
-    assert services._throttle_reserve("rdewit", later) is not None  # ... and alone
+    assert services._throttle_reserve("rdewit", later).slot == 6  # this one is evaluated ...
+    assert services._throttle_reserve("rdewit", later).locked_until  # ... and alone
     # should its request die before the outcome, the name is free again in a minute
-    assert services._throttle_reserve("rdewit", later + timedelta(seconds=61)) is None
+    assert services._throttle_reserve("rdewit", later + timedelta(seconds=61)).slot == 7

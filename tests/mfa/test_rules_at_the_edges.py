@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from accounts.models import Person, User
 from mfa import services, totp
-from mfa.models import Device, LoginThrottle, MfaSettings, WebAuthnChallenge
+from mfa.models import AuditEvent, Device, LoginThrottle, MfaSettings, WebAuthnChallenge
 from mfa.services import LoginStatus
 from tests.helpers import PASSWORD, code_at, link
 
@@ -71,8 +71,32 @@ def test_at_most_lock_after_attempts_are_evaluated_at_once(db, settings, frozen_
     """Reservations whose outcome is not known yet (the hash still running) count too."""
     settings.MFA_LOCK_AFTER = lock_after
     reserved = [services._throttle_reserve("rdewit", frozen_now) for _ in range(lock_after + 1)]
-    assert reserved[:lock_after] == [None] * lock_after
-    assert reserved[lock_after] is not None  # locked until the outcomes are in
+    assert [r.slot for r in reserved[:lock_after]] == list(range(1, lock_after + 1))
+    assert [r.locked_until for r in reserved[:lock_after]] == [None] * lock_after
+    assert reserved[lock_after].locked_until is not None  # locked until the outcomes are in
+
+
+def test_the_attempt_that_reached_the_limit_locks_and_those_under_way_leave_its_lock(
+    linked_user, frozen_now
+):
+    """Five attempts reserved at once, the fifth recorded first: one lock, one record, and
+    the slower four (begun earlier) neither lock again nor move its end."""
+    slots = [services._throttle_reserve("rdewit", frozen_now).slot for _ in range(5)]
+    assert slots == [1, 2, 3, 4, 5]
+    fifth = frozen_now + timedelta(milliseconds=500)
+    for slot, moment in [
+        (5, fifth),
+        (1, frozen_now),
+        (2, frozen_now),
+        (3, frozen_now),
+        (4, frozen_now),
+    ]:
+        services._failure(
+            key="rdewit", slot=slot, user=linked_user, ip=IP, now=moment, action="login_failed"
+        )
+    locks = AuditEvent.objects.filter(action=AuditEvent.Action.LOCKED)
+    assert [(lock.at, lock.data) for lock in locks] == [(fifth, {"failures": 5, "wait": 1})]
+    assert LoginThrottle.objects.get(key="rdewit").locked_until == fifth + timedelta(seconds=1)
 
 
 def test_the_per_ip_limit_counts_failures_not_logins(linked_user, secret, settings, frozen_now):

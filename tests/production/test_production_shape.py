@@ -5,6 +5,7 @@ The tests run in file order: the outages (Redis, then PostgreSQL) come last.
 
 import threading
 import time
+from datetime import timedelta
 
 from mfa import totp
 from tests.production.conftest import PASSWORD, Client, stretch_the_lock
@@ -92,14 +93,24 @@ def test_sixteen_parallel_wrong_attempts_over_four_workers_evaluate_at_most_five
         thread.start()
     for thread in threads:
         thread.join()
-    # Evaluated before the lock (1 s after the fifth failure) ended: five. A busy machine
-    # may hand a late request to a worker after that second, as the throttle allows.
-    evaluated = production["query"](
+    # Five are evaluated, then the lock holds. A busy machine may hand a late request to a
+    # worker after the first wait (1 s) is over, as the throttle allows: then it is the
+    # sixth, evaluated alone, and locks for 2 s, and so on. So: the locks count up from the
+    # fifth failure one at a time, each next evaluation came after the previous wait (its
+    # moment is the one the reservation was checked against), and every evaluated attempt
+    # is one of them. Check-then-act would evaluate all sixteen inside the first second.
+    query = production["query"]
+    evaluated = query(
         "SELECT count(*) FROM mfa_auditevent WHERE subject_name = 'lockrace' "
-        "AND action = 'login_failed' AND at < (SELECT min(at) + interval '1 second' "
-        "FROM mfa_auditevent WHERE subject_name = 'lockrace' AND action = 'locked')"
+        "AND action = 'login_failed'"
+    )[0][0]
+    locks = query(
+        "SELECT at, data FROM mfa_auditevent WHERE subject_name = 'lockrace' "
+        "AND action = 'locked' ORDER BY (data->>'failures')::int"
     )
-    assert evaluated == [(5,)]
+    assert [data["failures"] for _at, data in locks] == list(range(5, evaluated + 1))
+    for (at, data), (next_at, _next) in zip(locks, locks[1:], strict=False):
+        assert next_at >= at + timedelta(seconds=data["wait"])
 
 
 def test_a_compatible_spelling_shares_the_lock_and_a_lookalike_is_no_account(production):

@@ -351,12 +351,12 @@ def test_a_refused_removal_is_recorded_with_where_it_came_from(linked_user, secr
 
 
 def test_a_lock_cleared_during_the_hash_counts_the_failure_afresh(
-    linked_user, admin_user, frozen_now, monkeypatch
+    linked_user, admin_user, frozen_now, monkeypatch, settings
 ):
-    """The beheerder clears the count while the fifth password is being checked: the
-    failure that follows starts a new count of one, with its moment, and locks nothing."""
-    for _ in range(4):
-        attempt(linked_user, "", frozen_now, password="wrong")
+    """The beheerder clears the count while the attempt that would lock is being checked:
+    its failure starts a new count of one, with its moment, and locks nothing."""
+    settings.MFA_LOCK_AFTER = 2  # one wrong attempt, then the one that would lock
+    attempt(linked_user, "", frozen_now, password="wrong")
     checked = services.credentials_check
 
     def cleared_meanwhile(**kwargs):

@@ -57,6 +57,14 @@ def test_new_secret_is_160_random_bits_in_32_base32_characters():
         assert len(base64.b32decode(secret)) == 20
 
 
+def test_a_secret_keeps_every_character_its_bytes_give(monkeypatch):
+    """Bytes whose base32 ends in letters that padding rules might strip ("X", "A")."""
+    for last in (0x17, 0x00):  # ...X, ...A
+        raw = bytes(19) + bytes([last])
+        monkeypatch.setattr(totp.secrets, "token_bytes", lambda _n, raw=raw: raw)
+        assert totp.new_secret() == base64.b32encode(raw).decode()
+
+
 @pytest.mark.parametrize(
     ("raw", "expected"),
     [

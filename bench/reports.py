@@ -25,7 +25,7 @@ import sys
 import time
 from pathlib import Path
 
-from _django import print_table, production_environment, setup
+from _django import print_table, production_environment, setup, timed
 
 HERE = Path(__file__).resolve().parent
 PAGE = "/reports/rechtenstructuur/{slug}/"
@@ -81,15 +81,6 @@ end = max(kb for _progress, kb in probe)
 half = max(kb for progress, kb in probe if progress <= total / 2)
 print(json.dumps({{"end": end - probe[0][1], "half": half - probe[0][1]}}))
 """
-
-
-def median_ms(function, repeat):
-    samples = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        function()
-        samples.append((time.perf_counter() - start) * 1000)
-    return statistics.median(samples)
 
 
 def main():
@@ -153,7 +144,7 @@ def main():
         report = REPORTS[slug]
         url = PAGE.format(slug=slug)
         get(url)  # warm up
-        first = median_ms(lambda url=url: get(url), args.repeat)
+        first = timed(lambda url=url: get(url), args.repeat)
         rows.append((f"{slug}: first page", first, "ms", None, None))
         variants = [("last page", {"last": "1"}), ("search 'de'", {"q": "de"})]
         variants += [
@@ -166,7 +157,7 @@ def main():
         ]
         worst = (0.0, "")
         for name, query in variants:
-            ms = median_ms(lambda url=url, query=query: get(url, query), args.repeat)
+            ms = timed(lambda url=url, query=query: get(url, query), args.repeat)
             if name in ("last page", "search 'de'"):
                 rows.append((f"{slug}: {name}", ms, "ms", "first page", ms / first))
             worst = max(worst, (ms, name))
@@ -179,10 +170,10 @@ def main():
                 worst[0] / first,
             )
         )
-        select = median_ms(plain, args.repeat)
+        select = timed(plain, args.repeat)
         for kind, goal in (("csv", 5), ("xlsx", 15)):
             export = EXPORT.format(slug=slug, kind=kind)
-            ms = median_ms(lambda export=export: get(export), args.repeat)
+            ms = timed(lambda export=export: get(export), args.repeat)
             rows.append(
                 (f"{slug}: export {kind}, goal <= {goal}", ms, "ms", "SELECT all rows", ms / select)
             )

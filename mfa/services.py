@@ -9,7 +9,7 @@ import enum
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.core.mail import send_mail
@@ -637,24 +637,29 @@ def devices_expire(*, user: User, ip: str | None, now: datetime) -> int:
     return len(expired)
 
 
-def device_rename(*, device: Device, name: str, by: User, ip: str | None) -> Device:
-    old = device.name
+Named = TypeVar("Named", Device, Passkey)
+
+
+def _rename(thing: Named, name: str, *, by: User, ip: str | None, action: str) -> Named:
+    """A person's device or passkey gets a new name, unique among theirs (the database's
+    constraint decides), with an audit record of both names."""
+    old = thing.name
     if old == name:
-        return device
+        return thing
     try:
         with transaction.atomic():
-            Device.objects.filter(pk=device.pk).update(name=name)
+            type(thing).objects.filter(pk=thing.pk).update(name=name)
             audit(
-                action=Action.DEVICE_RENAMED,
-                subject=device.user,
-                actor=by,
-                ip=ip,
-                data={"old": old, "new": name},
+                action=action, subject=thing.user, actor=by, ip=ip, data={"old": old, "new": name}
             )
     except IntegrityError:
         raise MfaError("name_taken") from None
-    device.name = name
-    return device
+    thing.name = name
+    return thing
+
+
+def device_rename(*, device: Device, name: str, by: User, ip: str | None) -> Device:
+    return _rename(device, name, by=by, ip=ip, action=Action.DEVICE_RENAMED)
 
 
 # --- Passkeys ----------------------------------------------------------------
@@ -820,23 +825,7 @@ def _passkey_check(
 
 
 def passkey_rename(*, passkey: Passkey, name: str, by: User, ip: str | None) -> Passkey:
-    old = passkey.name
-    if old == name:
-        return passkey
-    try:
-        with transaction.atomic():
-            Passkey.objects.filter(pk=passkey.pk).update(name=name)
-            audit(
-                action=Action.PASSKEY_RENAMED,
-                subject=passkey.user,
-                actor=by,
-                ip=ip,
-                data={"old": old, "new": name},
-            )
-    except IntegrityError:
-        raise MfaError("name_taken") from None
-    passkey.name = name
-    return passkey
+    return _rename(passkey, name, by=by, ip=ip, action=Action.PASSKEY_RENAMED)
 
 
 def passkey_remove_own(

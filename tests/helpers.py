@@ -1,7 +1,9 @@
 """Helpers shared by the tests (fixtures live in conftest.py)."""
 
 import re
+import threading
 
+from django.db import connection
 from django.urls import reverse
 
 from mfa import services, totp
@@ -10,6 +12,31 @@ from mfa.models import AuditEvent
 
 PASSWORD = "Correct-horse-42"
 LOGIN = reverse("accounts:login")
+
+
+def at_once(call, times):
+    """A race: `call(index)` in `times` threads released together; the results by index.
+    Each thread closes its own database connection; the first error is raised here."""
+    barrier = threading.Barrier(times)
+    results, errors = [None] * times, []
+
+    def run(index):
+        try:
+            barrier.wait()
+            results[index] = call(index)
+        except Exception as error:  # noqa: BLE001 - raised below, in the test's thread
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(index,)) for index in range(times)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[0]
+    return results
 
 
 def code_at(secret, now, steps=0):

@@ -5,13 +5,13 @@ import os
 import socket
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
 import pytest
 
 from mfa import totp
+from tests.helpers import at_once
 from tests.http_client import Client
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -76,23 +76,15 @@ def all_at_once(port, logins):
     """POST every (username, code) login at the same moment; their HTTP statuses."""
     clients = [Client(port, scheme="http") for _ in logins]
     tokens = [client.login_form() for client in clients]
-    barrier = threading.Barrier(len(clients))
-    statuses = [None] * len(clients)
 
     def submit(index):
         username, code = logins[index]
-        barrier.wait()
         try:
-            statuses[index] = clients[index].post_login(tokens[index], username, PASSWORD, code)[0]
+            return clients[index].post_login(tokens[index], username, PASSWORD, code)[0]
         except OSError as error:
-            statuses[index] = repr(error)
+            return repr(error)
 
-    threads = [threading.Thread(target=submit, args=(i,)) for i in range(len(clients))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return statuses
+    return at_once(submit, len(clients))
 
 
 def test_fifty_simultaneous_logins_all_succeed(dev_server):

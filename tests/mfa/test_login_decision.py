@@ -1,6 +1,5 @@
 """mfa.services.login_attempt: one function decides every login (manual 2.3, 3.1)."""
 
-import threading
 from datetime import timedelta
 
 import pytest
@@ -12,7 +11,7 @@ from accounts.models import Person, User, canonical_username
 from mfa import services
 from mfa.models import AuditEvent, Device, LoginThrottle, MfaSettings, TrustedLocation
 from mfa.services import LoginStatus
-from tests.helpers import PASSWORD, code_at
+from tests.helpers import PASSWORD, at_once, code_at
 
 HOME = "198.51.100.7"
 OFFICE = "203.0.113.10"
@@ -194,21 +193,7 @@ def test_two_simultaneous_logins_with_the_same_code_let_exactly_one_through(froz
         user=user, secret=secret, code=code_at(secret, link_time), by=user, ip=HOME, now=link_time
     )
     code = code_at(secret, frozen_now)
-    barrier = threading.Barrier(8)
-    results = []
-
-    def worker():
-        try:
-            barrier.wait()
-            results.append(attempt(frozen_now, code=code, username="race").status)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=worker) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    results = at_once(lambda _index: attempt(frozen_now, code=code, username="race").status, 8)
     assert results.count(LoginStatus.OK) == 1
     # the others: replays, or refused unevaluated once five attempts were under way
     assert results.count(LoginStatus.FAILED) + results.count(LoginStatus.LOCKED) == 7
@@ -307,20 +292,7 @@ def test_sixteen_parallel_wrong_attempts_evaluate_at_most_five(frozen_now, monke
         pytest.skip("SQLite serialises all writers; the race is exercised on PostgreSQL")
     person = Person.objects.create(first_name="Race", last_name="Lock")
     User.objects.create_user("lockrace", PASSWORD, person=person)
-    barrier = threading.Barrier(16)
-
-    def worker():
-        try:
-            barrier.wait()
-            attempt(frozen_now, username="lockrace", password="wrong")
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=worker) for _ in range(16)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    at_once(lambda _index: attempt(frozen_now, username="lockrace", password="wrong"), 16)
     evaluated = AuditEvent.objects.filter(subject_name="lockrace", action=Action.LOGIN_FAILED)
     assert evaluated.count() == settings.MFA_LOCK_AFTER
     throttle = LoginThrottle.objects.get(key="lockrace")

@@ -3,7 +3,6 @@ with it alone, and every refusal: wrong challenge, wrong origin, replayed assert
 unknown credential, counter going back, switched off."""
 
 import json
-import threading
 from datetime import timedelta
 
 import pytest
@@ -18,7 +17,7 @@ from mfa import services
 from mfa.enrolment import allow_linking
 from mfa.models import AuditEvent, Device, MfaSettings, Passkey, WebAuthnChallenge
 from mfa.selectors import has_mfa
-from tests.helpers import PASSWORD, link, login_with_code
+from tests.helpers import PASSWORD, at_once, link, login_with_code
 from tests.webauthn_soft import SoftAuthenticator
 
 Action = AuditEvent.Action
@@ -318,23 +317,13 @@ def test_two_simultaneous_sign_ins_with_one_assertion_let_one_in(settings):
     )
     options, challenge = services.passkey_login_options(now=timezone.now())
     assertion = authenticator.get(options)
-    barrier, results = threading.Barrier(6), []
 
-    def worker():
-        try:
-            barrier.wait()
-            result = services.passkey_login(
-                credential=assertion, challenge=challenge, ip=None, now=timezone.now()
-            )
-            results.append(result.status.value)
-        finally:
-            connection.close()
+    def sign_in(_index):
+        return services.passkey_login(
+            credential=assertion, challenge=challenge, ip=None, now=timezone.now()
+        ).status.value
 
-    threads = [threading.Thread(target=worker) for _ in range(6)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    results = at_once(sign_in, 6)
     assert results.count("ok") == 1
 
 

@@ -3,7 +3,6 @@ Toegangscode field of the one-screen login."""
 
 import math
 import re
-import threading
 from datetime import timedelta
 
 import pytest
@@ -19,7 +18,7 @@ from mfa import recovery, services
 from mfa.enrolment import allow_linking
 from mfa.models import AuditEvent, Device, LoginThrottle, MfaSettings, RecoveryCode
 from mfa.services import LoginStatus
-from tests.helpers import PASSWORD, code_at, link, login_with_code, post_login
+from tests.helpers import PASSWORD, at_once, code_at, link, login_with_code, post_login
 
 Action = AuditEvent.Action
 ENROL = reverse("mfa:enrol")
@@ -259,22 +258,12 @@ def test_two_simultaneous_logins_with_one_recovery_code_let_exactly_one_in():
     user = User.objects.create_user("recoveryrace", PASSWORD, person=person)
     link(user, timezone.now() - timedelta(minutes=2))
     code = services.recovery_codes_make(user=user, ip=None, now=timezone.now())[0]
-    barrier, results = threading.Barrier(8), []
 
-    def worker():
-        try:
-            barrier.wait()
-            result = services.login_attempt(
-                username="recoveryrace", password=PASSWORD, code=code, ip=None, now=timezone.now()
-            )
-            results.append(result.status)
-        finally:
-            connection.close()
+    def attempt(_index):
+        return services.login_attempt(
+            username="recoveryrace", password=PASSWORD, code=code, ip=None, now=timezone.now()
+        ).status
 
-    threads = [threading.Thread(target=worker) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    results = at_once(attempt, 8)
     assert [status.value for status in results].count("ok") == 1  # the rest: failed or locked
     assert RecoveryCode.objects.filter(used_at__isnull=False).count() == 1

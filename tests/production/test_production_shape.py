@@ -3,11 +3,11 @@
 The tests run in file order: the outages (Redis, then PostgreSQL) come last.
 """
 
-import threading
 import time
 from datetime import timedelta
 
 from mfa import totp
+from tests.helpers import at_once
 from tests.production.conftest import PASSWORD, Client, stretch_the_lock
 
 HOME_IP = "198.51.100.7"
@@ -21,18 +21,9 @@ def test_twenty_clients_with_the_same_code_let_exactly_one_in(production):
     port, code = production["port"], current_code(production["secret"])
     clients = [Client(port, client_ip=f"198.51.100.{10 + i}") for i in range(20)]
     tokens = [client.login_form() for client in clients]
-    barrier = threading.Barrier(len(clients))
-    results = [None] * len(clients)
-
-    def submit(index):
-        barrier.wait()
-        results[index] = clients[index].post_login(tokens[index], "race", PASSWORD, code)
-
-    threads = [threading.Thread(target=submit, args=(i,)) for i in range(len(clients))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    results = at_once(
+        lambda index: clients[index].post_login(tokens[index], "race", PASSWORD, code), 20
+    )
     statuses = [status for status, _headers, _body in results]
     assert statuses.count(302) == 1, statuses
     assert statuses.count(200) == 19
@@ -82,17 +73,9 @@ def test_sixteen_parallel_wrong_attempts_over_four_workers_evaluate_at_most_five
     port = production["port"]
     clients = [Client(port, client_ip=f"198.51.100.{100 + i}") for i in range(16)]
     tokens = [client.login_form() for client in clients]
-    barrier = threading.Barrier(len(clients))
-
-    def submit(index):
-        barrier.wait()
-        clients[index].post_login(tokens[index], "lockrace", "wrong-password")
-
-    threads = [threading.Thread(target=submit, args=(i,)) for i in range(len(clients))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    at_once(
+        lambda index: clients[index].post_login(tokens[index], "lockrace", "wrong-password"), 16
+    )
     # Five are evaluated, then the lock holds. A busy machine may hand a late request to a
     # worker after the first wait (1 s) is over, as the throttle allows: then it is the
     # sixth, evaluated alone, and locks for 2 s, and so on. So: the locks count up from the

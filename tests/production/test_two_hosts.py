@@ -6,10 +6,10 @@ believed from nginx only, and each host's /healthz telling about its own connect
 The tests run in file order: cutting a host's connections comes last.
 """
 
-import threading
 import time
 
 from mfa import totp
+from tests.helpers import at_once
 from tests.production.conftest import PASSWORD, Client, stretch_the_lock
 
 OFFICE = "127.0.0.2"  # the trusted location of this shape: 127.0.0.2/32
@@ -28,18 +28,9 @@ def test_twenty_clients_with_the_same_code_on_two_hosts_let_exactly_one_in(two_h
     port, code = two_hosts["port"], current_code(two_hosts["secret"])
     clients = [Client(port) for _ in range(20)]
     tokens = [client.login_form() for client in clients]
-    barrier = threading.Barrier(len(clients))
-    results = [None] * len(clients)
-
-    def submit(index):
-        barrier.wait()
-        results[index] = clients[index].post_login(tokens[index], "race", PASSWORD, code)
-
-    threads = [threading.Thread(target=submit, args=(i,)) for i in range(len(clients))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    results = at_once(
+        lambda index: clients[index].post_login(tokens[index], "race", PASSWORD, code), 20
+    )
     statuses = [status for status, _headers, _body in results]
     assert statuses.count(302) == 1, statuses
     assert statuses.count(200) == 19

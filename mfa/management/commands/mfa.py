@@ -4,13 +4,14 @@ from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from accounts.models import User, canonical_username
 from mfa import devices, installation, locations, rollout
 from mfa.errors import MfaError
+from mfa.forms import TrustedLocationForm
 from mfa.models import MfaSettings, TrustedLocation
-from mfa.network import WIDEST_PREFIX, NetworkTooBroad, parse_network, trusted_network
+from mfa.network import parse_network
 
 
 def _moment(at: datetime) -> str:
@@ -66,30 +67,36 @@ class Command(BaseCommand):
             for location in TrustedLocation.objects.all():
                 self.stdout.write(f"{location.network}\t{location.name}")
             return
-        parse = trusted_network if trusted_command == "add" else parse_network
+        if trusted_command == "add":
+            self._trusted_add(options["cidr"], options["name"])
+            return
         try:
-            network = str(parse(options["cidr"]))
-        except NetworkTooBroad:
-            raise CommandError(
-                f"{options['cidr']} is too broad for a trusted location: no access code would be "
-                f"asked of a large part of the internet. At most /{WIDEST_PREFIX[4]} (IPv4) or "
-                f"/{WIDEST_PREFIX[6]} (IPv6)."
-            ) from None
+            network = str(parse_network(options["cidr"]))
         except ValueError:
             raise CommandError(f"Not an IPv4 or IPv6 network: {options['cidr']}") from None
-        if trusted_command == "add":
-            location = TrustedLocation(name=options["name"], network=network)
+        found = TrustedLocation.objects.filter(network=network).first()
+        if found is None:
+            raise CommandError(f"{network} is not a trusted location.")
+        locations.trusted_location_remove(location=found, by=None, ip=None)
+        self.stdout.write(f"Removed {network}.")
+
+    def _trusted_add(self, cidr: str, name: str) -> None:
+        """Through the settings page's form, so that the shell refuses exactly what the
+        page refuses, for the same reasons (in English here)."""
+        with translation.override("en"):
+            form = TrustedLocationForm({"name": name, "network": cidr})
+            if not form.is_valid():
+                reasons = " ".join(
+                    str(message) for errors in form.errors.values() for message in errors
+                )
+                raise CommandError(f"{cidr}: {reasons}")
+            location = form.save(commit=False)
             try:
                 locations.trusted_location_save(location=location, by=None, ip=None)
             except MfaError:
-                raise CommandError(f"{network} is already a trusted location.") from None
-            self.stdout.write(f"Added {network} ({options['name']}).")
-        else:
-            found = TrustedLocation.objects.filter(network=network).first()
-            if found is None:
-                raise CommandError(f"{network} is not a trusted location.")
-            locations.trusted_location_remove(location=found, by=None, ip=None)
-            self.stdout.write(f"Removed {network}.")
+                form.refuse("network_taken")
+                raise CommandError(f"{cidr}: {form.errors['network'][0]}") from None
+        self.stdout.write(f"Added {location.network} ({name}).")
 
     def handle_golive(self, *, at: str | None, undo: bool, force: bool, **options: Any) -> None:
         now = timezone.now()

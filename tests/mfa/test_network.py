@@ -347,7 +347,7 @@ def test_address_block(ip, block):
     assert address_block(ip) == block
 
 
-@settings(max_examples=200)
+@settings(max_examples=200, deadline=None)
 @given(a=st.ip_addresses(v=6), b=st.ip_addresses(v=6))
 def test_two_ipv6_addresses_share_a_block_exactly_when_their_first_64_bits_agree(a, b):
     if a.ipv4_mapped or b.ipv4_mapped:

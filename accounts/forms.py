@@ -6,7 +6,7 @@ from django.utils.translation import gettext_lazy as _
 
 from mfa.forms import AccessCodeField
 
-from .models import Person, User, canonical_username
+from .models import Person, User
 
 
 class LoginForm(forms.Form):
@@ -23,7 +23,15 @@ class LoginForm(forms.Form):
             "No authenticator app linked yet? Ask an administrator to link MFA for you."
         ),
         # Locks apply to unknown account names too: this reveals no account.
-        "locked": _("Too many failed attempts. Try again after %(time)s."),
+        "locked": _(
+            "Too many failed attempts from browsers this account has not signed in with. Try "
+            "again after %(time)s, or log in from a browser you used before."
+        ),
+        # A browser the person signed in with has its own lock (mfa.throttle).
+        "locked_browser": _("Too many failed attempts in this browser. Try again after %(time)s."),
+        "busy": _(
+            "Other logins to this account are being checked right now. Try again in a moment."
+        ),
     }
 
     username = forms.CharField(
@@ -118,9 +126,7 @@ class SystemUserForm(forms.ModelForm[User]):
     def clean_username(self) -> str:
         # The database refuses duplicates of the canonical form; this names the field.
         username = str(self.cleaned_data["username"]).strip()
-        taken = User.objects.filter(username_canonical=canonical_username(username)).exclude(
-            pk=self.instance.pk
-        )
+        taken = User.objects.named(username).exclude(pk=self.instance.pk)
         if taken.exists():
             raise forms.ValidationError(
                 self.error_messages["username_taken"], code="username_taken"

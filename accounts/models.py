@@ -8,6 +8,7 @@ from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext_lazy as _
 
 USERNAME_MAX_LENGTH = 150
@@ -123,8 +124,12 @@ class UserManager(BaseUserManager["User"]):
             user.username_canonical = canonical_username(user.username)
         return super().bulk_create(users, *args, **kwargs)
 
+    def named(self, username: str) -> "models.QuerySet[User]":
+        """The account `username` names in any compatible spelling: the one lookup by name."""
+        return self.filter(username_canonical=canonical_username(username))
+
     def get_by_natural_key(self, username: str | None) -> "User":
-        return self.get(username_canonical=canonical_username(username or ""))
+        return self.named(username or "").get()
 
     def create_user(
         self,
@@ -189,6 +194,13 @@ class User(AbstractBaseUser, PermissionsMixin):
     passkey_handle = models.CharField(max_length=64, unique=True, null=True, editable=False)
     # When the last reminder to link an app was sent (mfa.services.reminders_send).
     mfa_reminded_at = models.DateTimeField(_("reminded"), null=True, blank=True, editable=False)
+    # Part of every session's auth hash: one UPDATE that raises it ends every session of
+    # the person at its next request, on every worker and host (mfa.factors.sessions_end_all).
+    session_epoch = models.PositiveIntegerField(default=0, editable=False)
+    # Raised when a beheerder unlinks MFA: the person's sessions end, except those signed
+    # in with the temporary app a beheerder linked (manual 4.3: the person links their own
+    # app in that session). Checked by mfa.middleware.session_guard.
+    unlink_epoch = models.PositiveIntegerField(default=0, editable=False)
 
     objects = UserManager()
 
@@ -218,6 +230,14 @@ class User(AbstractBaseUser, PermissionsMixin):
         if update_fields is not None and "username" in update_fields:
             kwargs["update_fields"] = {*update_fields, "username_canonical"}
         super().save(*args, **kwargs)
+
+    def _get_session_auth_hash(self, secret: str | None = None) -> str:
+        """Django's session check (the password hash), with the session epoch: a new
+        password or a raised epoch ends the person's sessions. At epoch 0 the hash is
+        Django's own, so sessions opened before the epoch existed go on."""
+        key_salt = "django.contrib.auth.models.AbstractBaseUser.get_session_auth_hash"
+        value = f"{self.password}:{self.session_epoch}" if self.session_epoch else self.password
+        return salted_hmac(key_salt, value, secret=secret, algorithm="sha256").hexdigest()
 
     def get_full_name(self) -> str:
         return self.person.informal_name

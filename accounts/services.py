@@ -79,7 +79,7 @@ def credentials_check(*, key: str, password: str) -> User | None:
 
     Every path checks exactly one password hash.
     """
-    user = User.objects.filter(username_canonical=key).first()
+    user = User.objects.named(key).first()
     if user is None:
         password_dummy_check(password)
         return None

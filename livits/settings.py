@@ -70,7 +70,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
-    "mfa.middleware.go_live_guard",
+    "mfa.middleware.session_guard",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -138,6 +138,9 @@ else:
     }
 
 AUTH_USER_MODEL = "accounts.User"
+# Permissions and the session's user only: nobody is authenticated by a password alone
+# (the login decision lives in mfa; see accounts/backends.py).
+AUTHENTICATION_BACKENDS = ["accounts.backends.PermissionsOnlyBackend"]
 LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "accounts:home"
 
@@ -243,7 +246,14 @@ MFA_LOCK_MAX_SECONDS = 15 * 60
 # An attempt that reached the lock is evaluated alone; should its request die
 # half-way, the account name is free again after this many seconds.
 MFA_ATTEMPT_SECONDS = 60
-# Per client IP: failed logins allowed in one hour.
+# A browser in which a person signed in carries their mark (mfa/marks.py) this long,
+# and has its own budget: after this many failures from it, that browser alone waits.
+MFA_BROWSER_MARK_DAYS = 365
+MFA_LOCK_AFTER_BROWSER = 5
+# While MFA_LOCK_AFTER attempts of one name are being evaluated, a further one waits
+# for its turn this long at most (then it is asked to try again; nothing is counted).
+MFA_ATTEMPT_WAIT_SECONDS = 10
+# Per client address (IPv4, or IPv6 /64): failed and refused logins allowed in one hour.
 MFA_IP_FAILURES_PER_HOUR = 100
 # How long a re-entered password and code allow linking or removing a device.
 MFA_STEP_UP_SECONDS = 5 * 60

@@ -6,6 +6,7 @@ from typing import Any
 from accounts.models import User
 
 from .models import AuditEvent
+from .network import address_block
 
 
 def audit(
@@ -25,6 +26,7 @@ def audit(
         subject_name=subject_name or (subject.username if subject else ""),
         actor=actor,
         ip=ip,
+        ip_block=address_block(ip) or "",
         data=data or {},
         **fields,
     )

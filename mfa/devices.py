@@ -3,8 +3,8 @@
 A person has at most MAX_DEVICES devices, each in a numbered slot (the database's
 constraint). A code is accepted only for a step later than the last one accepted for
 its device: one conditional UPDATE decides, also between simultaneous logins. Every
-change keeps the user's "MFA created/changed" moments (`mfa_changed`), is recorded and
-mailed to the person.
+change is followed through by mfa.factors (MFA created/changed, and when the last factor
+ends: recovery codes and sessions), recorded and mailed to the person.
 """
 
 from collections.abc import Iterable
@@ -19,10 +19,9 @@ from accounts.models import User
 from . import crypto, totp
 from .audit import audit, iso
 from .errors import MfaError
-from .models import MAX_DEVICES, AuditEvent, Device, MfaSettings, Passkey
+from .factors import factors_changed, factors_of, has_mfa, last_way_in_guard
+from .models import MAX_DEVICES, AuditEvent, Device, Passkey
 from .notify import local_moment, notify
-from .recovery import recovery_invalidate
-from .selectors import has_mfa
 
 Action = AuditEvent.Action
 
@@ -46,36 +45,12 @@ def code_consume(devices: Iterable[Device], code: str, now: datetime) -> tuple[D
     return None, False
 
 
-def usable_devices(user: User, ip: str | None, now: datetime) -> list[Device]:
-    """The user's active devices; expired temporary ones are removed on the way."""
-    devices = list(Device.objects.filter(user=user))
-    if any(device.is_expired(now) for device in devices):
-        devices_expire(user=user, ip=ip, now=now)
-    return [device for device in devices if not device.is_expired(now)]
-
-
 def _device_name(devices: Iterable[Device], slot: int) -> str:
     taken = {device.name for device in devices}
     number = slot
     while _("Device %(number)s") % {"number": number} in taken:
         number += 1
     return _("Device %(number)s") % {"number": number}
-
-
-def mfa_changed(user: User, now: datetime) -> None:
-    """Keep MFA created/changed: created while MFA is linked, changed on every later change."""
-    linked = has_mfa(user, now)
-    if linked and user.mfa_created_at is None:
-        user.mfa_created_at = now
-        if user.mfa_changed_at is not None:
-            user.mfa_changed_at = now
-    else:
-        user.mfa_changed_at = now
-        if not linked:
-            user.mfa_created_at = None
-    User.objects.filter(pk=user.pk).update(
-        mfa_created_at=user.mfa_created_at, mfa_changed_at=user.mfa_changed_at
-    )
 
 
 @transaction.atomic
@@ -100,9 +75,12 @@ def device_link(
     if step is None:
         raise MfaError("invalid_code")
     user = User.objects.select_for_update().get(pk=user.pk)  # one link at a time per user
-    devices = usable_devices(user, ip, now)
-    if only_if_unlinked and has_mfa(user, now):
+    factors = factors_of(user, now=now)
+    if factors.expired:
+        devices_expire(user=user, ip=ip, now=now)
+    if only_if_unlinked and factors.any:
         raise MfaError("already_has_mfa")
+    devices = factors.apps
     if any(device.secret == secret for device in devices):
         raise MfaError("already_linked")
     free = sorted(set(range(1, MAX_DEVICES + 1)) - {device.slot for device in devices})
@@ -118,7 +96,7 @@ def device_link(
         last_used_step=step,  # the code that linked the device cannot also log in
         expires_at=expires_at,
     )
-    mfa_changed(user, now)
+    factors_changed(user, by=by, ip=ip, now=now, reason="linked")
     data = {"device": device.name, "via_admin": by is not None and by.pk != user.pk}
     if expires_at:
         data["until"] = iso(expires_at)
@@ -147,9 +125,9 @@ def device_remove(
     deleted, _rows = Device.objects.filter(pk=device.pk).delete()
     if not deleted:
         raise MfaError("gone")
-    if keep_last_after_go_live and MfaSettings.load().is_live(now) and not has_mfa(user, now):
-        raise MfaError("last_device_after_go_live")  # rolls the delete back
-    mfa_changed(user, now)
+    if keep_last_after_go_live:
+        last_way_in_guard(user, now)  # rolls the delete back
+    factors_changed(user, by=by, ip=ip, now=now, reason="removed")
     audit(
         action=Action.DEVICE_REMOVED,
         subject=user,
@@ -170,7 +148,8 @@ def device_remove(
 def device_unlink_all(
     *, user: User, by: User | None, ip: str | None, now: datetime, reason: str = ""
 ) -> int:
-    """Remove every device of `user` (manual 4.1, 4.3). Their open session stays."""
+    """Remove every app and passkey of `user` (manual 4.1, 4.3): with them go the recovery
+    codes and every session of the person (mfa.factors.factors_changed)."""
     user = User.objects.select_for_update().get(pk=user.pk)
     if not has_mfa(user, now):
         raise MfaError("not_linked")
@@ -178,8 +157,7 @@ def device_unlink_all(
     names += list(Passkey.objects.filter(user=user).values_list("name", flat=True))
     Device.objects.filter(user=user).delete()
     Passkey.objects.filter(user=user).delete()
-    recovery_invalidate(user, by=by, ip=ip, now=now)  # no old factor gets in any more
-    mfa_changed(user, now)
+    factors_changed(user, by=by, ip=ip, now=now, reason="unlinked")
     data = {"devices": names, **({"reason": reason} if reason else {})}
     audit(action=Action.UNLINKED_ALL, subject=user, actor=by, ip=ip, data=data, at=now)
     notify(
@@ -201,7 +179,6 @@ def devices_expire(*, user: User, ip: str | None, now: datetime) -> int:
     if not expired:
         return 0
     Device.objects.filter(pk__in=[device.pk for device in expired]).delete()
-    mfa_changed(user, now)
     for device in expired:
         audit(
             action=Action.DEVICE_EXPIRED,
@@ -210,6 +187,7 @@ def devices_expire(*, user: User, ip: str | None, now: datetime) -> int:
             data={"device": device.name, "ended": iso(device.expires_at)},
             at=now,
         )
+    factors_changed(user, by=None, ip=ip, now=now, reason="expired")
     return len(expired)
 
 

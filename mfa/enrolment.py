@@ -18,11 +18,11 @@ from livits.http import AuthenticatedRequest
 from . import crypto, totp
 from .devices import device_link
 from .errors import MfaError
+from .factors import has_mfa
 from .forms import LinkForm
 from .models import Device, MfaSettings
 from .network import client_ip
 from .qr import qr_svg
-from .selectors import has_mfa
 
 LINK_ALLOWED_UNTIL = "mfa_link_allowed_until"
 JUST_LINKED = "mfa_just_linked"

@@ -2,10 +2,10 @@ from datetime import datetime
 from typing import Any
 
 from django import forms
-from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
+from livits import clock
 
 from . import network, totp
 from . import recovery as recovery_codes
@@ -99,7 +99,7 @@ class AdminLinkForm(LinkForm):
 
     def clean_expires_at(self) -> datetime | None:
         expires_at: datetime | None = self.cleaned_data["expires_at"]
-        if expires_at is not None and expires_at <= timezone.now():
+        if expires_at is not None and expires_at <= clock.now():
             raise forms.ValidationError(
                 self.error_messages["expiry_in_past"], code="expiry_in_past"
             )

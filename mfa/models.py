@@ -34,18 +34,6 @@ class DeviceQuerySet(models.QuerySet["Device"]):
         return self.filter(linked_by__isnull=False).exclude(linked_by=models.F("user"))
 
 
-def has_mfa_condition(now: datetime, user: str = "pk") -> models.Q:
-    """The one definition of "has MFA" as a condition on system users: an active device,
-    or a passkey while passkeys are allowed (MFA-instellingen).
-
-    `user` names the system user's primary key in the outer query.
-    """
-    device = models.Exists(Device.objects.active(now).filter(user=models.OuterRef(user)))
-    passkey = models.Exists(Passkey.objects.filter(user=models.OuterRef(user)))
-    allowed = models.Exists(MfaSettings.objects.filter(pk=1, passkeys_allowed=True))
-    return models.Q(device) | (models.Q(passkey) & models.Q(allowed))
-
-
 class Device(models.Model):
     """An authenticator app linked to a system user. The secret is stored encrypted."""
 
@@ -229,15 +217,43 @@ class MfaSettings(models.Model):
 
 
 class LoginThrottle(models.Model):
-    """Consecutive failed logins per account name (known or not), shared by all workers."""
+    """Consecutive failed logins per account name (known or not) from browsers that carry
+    no mark of that person, and per marked browser of a person: shared by all workers.
+    The protocol is mfa/throttle.py's."""
 
-    key = models.CharField(max_length=150, unique=True)
+    # The canonical name; a marked browser's own count is "<name>#<mark id>".
+    key = models.CharField(max_length=170, unique=True)
     failures = models.PositiveIntegerField(default=0)
     locked_until = models.DateTimeField(null=True, blank=True)
     last_failure_at = models.DateTimeField(null=True, blank=True)
+    # Attempts being evaluated now; they count as gone once the lease has passed.
+    in_flight = models.PositiveIntegerField(default=0)
+    lease_until = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
         return self.key
+
+
+class DeviceMark(models.Model):
+    """A browser in which a person has signed in (OWASP's device cookie): it carries a
+    signed cookie naming this record, which the person can see and forget. Failed logins
+    from browsers without the person's mark cannot lock a marked browser out."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="device_marks"
+    )
+    token = models.CharField(max_length=64, unique=True, editable=False)
+    user_agent = models.CharField(_("browser"), max_length=300, blank=True)
+    first_seen_at = models.DateTimeField(_("first seen"), default=timezone.now)
+    last_seen_at = models.DateTimeField(_("last seen"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("browser")
+        verbose_name_plural = _("browsers")
+        ordering = ["user", "-last_seen_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} #{self.pk}"
 
 
 class AuditEvent(models.Model):
@@ -263,7 +279,7 @@ class AuditEvent(models.Model):
         CODE_REPLAYED = "code_replayed", _("Access code used again")
         LOCKED = "locked", _("Account locked")
         LOCK_CLEARED = "lock_cleared", _("Lock cleared")
-        SESSION_ENDED = "session_ended", _("Session ended at go-live")
+        SESSION_ENDED = "session_ended", _("Session ended")
         GO_LIVE_CHANGED = "go_live_changed", _("Go-live changed")
         TRUSTED_LOCATION_CHANGED = "trusted_location_changed", _("Trusted locations changed")
         ISSUER_CHANGED = "issuer_changed", _("Issuer name changed")
@@ -281,6 +297,8 @@ class AuditEvent(models.Model):
         PASSKEY_FAILED = "passkey_failed", _("Passkey sign-in refused")
         PASSKEY_CLONED = "passkey_cloned", _("Passkey refused: its counter went back (cloned key?)")
         PASSKEYS_SWITCHED = "passkeys_switched", _("Passkeys allowed or not")
+        SESSIONS_ENDED = "sessions_ended", _("All sessions ended")
+        LOCK_REFUSED = "lock_refused", _("Login refused: locked")
 
     at = models.DateTimeField(_("time"), default=timezone.now, db_index=True)
     actor = models.ForeignKey(
@@ -303,6 +321,8 @@ class AuditEvent(models.Model):
     subject_name = models.CharField(_("account name"), max_length=150, blank=True)
     action = models.CharField(_("event"), max_length=40, choices=Action)
     ip = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
+    # The address the per-address limit counts by: an IPv4 address, or an IPv6 /64.
+    ip_block = models.CharField(max_length=50, blank=True, editable=False)
     data = models.JSONField(_("detail"), default=dict, blank=True)
 
     class Meta:
@@ -311,7 +331,7 @@ class AuditEvent(models.Model):
         ordering = ["-at", "-id"]
         indexes = [
             models.Index(fields=["subject", "-at"]),
-            models.Index(fields=["ip", "action", "at"]),
+            models.Index(fields=["ip_block", "action", "at"]),
         ]
 
     def __str__(self) -> str:
@@ -322,7 +342,8 @@ class AuditEvent(models.Model):
         return _describe(self.action, self.data or {})
 
 
-# Failed login attempts: what the per-IP limit and the reports count.
+# Failed login attempts: what the reports count, and with refusals by a lock, what the
+# per-address limit counts.
 FAILURE_ACTIONS = [
     AuditEvent.Action.LOGIN_FAILED,
     AuditEvent.Action.LOGIN_NO_DEVICE,
@@ -331,6 +352,17 @@ FAILURE_ACTIONS = [
     AuditEvent.Action.PASSKEY_FAILED,
     AuditEvent.Action.PASSKEY_CLONED,
 ]
+ADDRESS_LIMITED_ACTIONS = [*FAILURE_ACTIONS, AuditEvent.Action.LOCK_REFUSED]
+
+# Why a person's last factor ended, or why their sessions were ended (audit data).
+END_REASONS = {
+    "unlinked": _("unlinked by an administrator"),
+    "expired": _("temporary access ended"),
+    "removed": _("last way in removed"),
+    "passkeys_off": _("passkeys switched off"),
+    "passkeys_on": _("passkeys switched on"),
+    "go_live": _("MFA went live"),
+}
 
 
 def _moment(value: Any) -> str:
@@ -338,6 +370,12 @@ def _moment(value: Any) -> str:
     return (
         formats.date_format(timezone.localtime(moment), "SHORT_DATETIME_FORMAT") if moment else ""
     )
+
+
+def _lock_kind(data: dict[str, Any]) -> str:
+    if data.get("browser"):
+        return gettext("one browser of the person's own")
+    return gettext("browsers the person never signed in with")
 
 
 def _describe(action: str, data: dict[str, Any]) -> str:
@@ -406,6 +444,13 @@ def _describe(action: str, data: dict[str, Any]) -> str:
     elif action in (Action.RECOVERY_MADE, Action.RECOVERY_INVALIDATED):
         count = data.get("count", 0)
         parts.append(ngettext("%(count)d code", "%(count)d codes", count) % {"count": count})
+    elif action == Action.LOCK_REFUSED:
+        parts.append(_lock_kind(data))
+    ended = (Action.RECOVERY_INVALIDATED, Action.SESSIONS_ENDED, Action.SESSION_ENDED)
+    if action in ended and data.get("reason"):
+        parts.append(str(END_REASONS.get(data["reason"], data["reason"])))
+    if action == Action.LOCKED:
+        parts.append(_lock_kind(data))
     if data.get("step_up"):
         parts.append(gettext("while confirming with password and code"))
     return ", ".join(part for part in parts if part)

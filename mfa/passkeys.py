@@ -18,12 +18,14 @@ from accounts.services import login_record
 
 from . import webauthn
 from .audit import audit
-from .devices import mfa_changed, rename
+from .devices import rename
 from .errors import MfaError
+from .factors import factors_changed, passkeys_switched
 from .login import LoginResult, LoginStatus
+from .marks import Marks, mark_of, mark_seen
 from .models import AuditEvent, MfaSettings, Passkey, WebAuthnChallenge
 from .notify import local_moment, notify
-from .throttle import ip_blocked
+from .throttle import address_blocked
 
 Action = AuditEvent.Action
 
@@ -107,7 +109,7 @@ def passkey_add(
             )
     except IntegrityError:
         raise MfaError("passkey_known") from None
-    mfa_changed(user, now)
+    factors_changed(user, by=user, ip=ip, now=now, reason="added")
     audit(
         action=Action.PASSKEY_ADDED, subject=user, actor=user, ip=ip, data={"passkey": name}, at=now
     )
@@ -126,11 +128,17 @@ def passkey_login_options(*, now: datetime) -> tuple[dict[str, Any], str]:
 
 
 def passkey_login(
-    *, credential: Any, challenge: str | None, ip: str | None, now: datetime
+    *,
+    credential: Any,
+    challenge: str | None,
+    ip: str | None,
+    now: datetime,
+    marks: Marks | None = None,
+    user_agent: str = "",
 ) -> LoginResult:
     """A sign-in with a passkey alone (no username): possession plus the device's PIN or
     biometrics. Refusals count in the per-IP limit and get one generic answer."""
-    if ip_blocked(ip, now):
+    if address_blocked(ip, now):
         return LoginResult(LoginStatus.FAILED)
     with transaction.atomic():
         try:
@@ -142,7 +150,9 @@ def passkey_login(
             return LoginResult(LoginStatus.FAILED)
         audit(action=Action.LOGIN_PASSKEY, subject=user, ip=ip, at=now)
         login_record(user=user, now=now)
-    return LoginResult(LoginStatus.OK, user, method=Action.LOGIN_PASSKEY)
+        mark = mark_of(marks or {}, user.username_canonical)
+        mark = mark_seen(user=user, mark=mark, user_agent=user_agent, now=now)
+    return LoginResult(LoginStatus.OK, user, method=Action.LOGIN_PASSKEY, mark=mark)
 
 
 def _passkey_check(
@@ -192,7 +202,15 @@ def passkey_rename(*, passkey: Passkey, name: str, by: User, ip: str | None) -> 
 
 
 @transaction.atomic
-def passkeys_allow(*, allowed: bool, by: User, ip: str | None) -> None:
+def passkeys_allow(*, allowed: bool, by: User, ip: str | None, now: datetime) -> None:
+    """Allow passkeys or not; switched off, a person whose only factor was a passkey has
+    lost it (mfa.factors), and sessions signed in with a passkey end (mfa.middleware)."""
     MfaSettings.load()
-    MfaSettings.objects.filter(pk=1).update(passkeys_allowed=allowed)
-    audit(action=Action.PASSKEYS_SWITCHED, actor=by, ip=ip, data={"allowed": allowed})
+    changed = (
+        MfaSettings.objects.filter(pk=1)
+        .exclude(passkeys_allowed=allowed)
+        .update(passkeys_allowed=allowed)
+    )
+    audit(action=Action.PASSKEYS_SWITCHED, actor=by, ip=ip, data={"allowed": allowed}, at=now)
+    if changed:
+        passkeys_switched(allowed=allowed, by=by, ip=ip, now=now)

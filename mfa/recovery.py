@@ -24,6 +24,8 @@ from accounts.models import User
 
 from . import crypto
 from .audit import audit
+from .errors import MfaError
+from .factors import has_mfa, recovery_invalidate
 from .models import RECOVERY_COUNT, AuditEvent, RecoveryCode
 from .notify import local_moment, notify
 
@@ -60,26 +62,13 @@ def digest(code: str, key: bytes) -> str:
 Action = AuditEvent.Action
 
 
-def recovery_invalidate(user: User, *, by: User | None, ip: str | None, now: datetime) -> int:
-    """Delete the user's current set (call inside a transaction); recorded if there was one."""
-    deleted, _rows = RecoveryCode.objects.filter(user=user).delete()
-    if deleted:
-        audit(
-            action=Action.RECOVERY_INVALIDATED,
-            subject=user,
-            actor=by,
-            ip=ip,
-            data={"count": deleted},
-            at=now,
-        )
-    return deleted
-
-
 @transaction.atomic
 def recovery_codes_make(*, user: User, ip: str | None, now: datetime) -> list[str]:
     """A new set of recovery codes for `user`; the old set stops working. The codes are
     returned to be shown once; only their HMACs are kept."""
     User.objects.select_for_update().filter(pk=user.pk).first()  # one new set at a time
+    if not has_mfa(user, now):  # codes back up a factor: none without one
+        raise MfaError("no_factor")
     recovery_invalidate(user, by=user, ip=ip, now=now)
     codes = new_codes()
     key = crypto.recovery_keys()[0]

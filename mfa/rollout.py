@@ -22,8 +22,8 @@ from accounts.models import User
 
 from .audit import audit, iso
 from .errors import MfaError
-from .models import AuditEvent, MfaSettings, has_mfa_condition, moment_in_range
-from .selectors import has_mfa
+from .factors import has_factor_condition, has_mfa
+from .models import AuditEvent, MfaSettings, moment_in_range
 
 Action = AuditEvent.Action
 
@@ -51,7 +51,7 @@ def users_without_device(now: datetime) -> QuerySet[User]:
     """Active system users who could not log in after go-live: beheerders first."""
     return (
         User.objects.filter(is_active=True)
-        .exclude(has_mfa_condition(now))
+        .exclude(has_factor_condition(now))
         .select_related("person")
         .order_by("person__last_name", "person__first_name", "username")
     )
@@ -63,7 +63,7 @@ def reminder_recipients(now: datetime, *, include_hidden: bool = False) -> Query
     users = (
         User.objects.filter(is_active=True)
         .exclude(person__email="")
-        .exclude(has_mfa_condition(now))
+        .exclude(has_factor_condition(now))
         .select_related("person")
         .order_by("person__last_name", "person__first_name", "pk")
     )
@@ -82,8 +82,9 @@ def reminders_due(now: datetime, *, include_hidden: bool = False) -> QuerySet[Us
 
 def rollout_banner(user: User, now: datetime) -> dict[str, Any] | None:
     """The banner of a planned go-live for someone without MFA, or None."""
-    go_live_at = MfaSettings.load().go_live_at
-    if go_live_at is None or go_live_at <= now or has_mfa(user, now):
+    mfa_settings = MfaSettings.load()
+    go_live_at = mfa_settings.go_live_at
+    if go_live_at is None or mfa_settings.is_live(now) or has_mfa(user, now):
         return None
     days = (timezone.localdate(go_live_at) - timezone.localdate(now)).days
     return {
@@ -106,7 +107,7 @@ def go_live_preview(now: datetime) -> tuple[list[User], list[User]]:
 def rollout(now: datetime) -> tuple[int, int]:
     """(linked, total) over all system users, in one aggregate query."""
     figures = User.objects.aggregate(
-        total=Count("pk"), linked=Count("pk", filter=has_mfa_condition(now))
+        total=Count("pk"), linked=Count("pk", filter=has_factor_condition(now))
     )
     return int(figures["linked"]), int(figures["total"])
 
@@ -126,7 +127,7 @@ def go_live_set(
     if at is not None and not forced:
         if by is not None and not has_mfa(by, now):
             raise MfaError("go_live_without_own_mfa")
-        if by is None and not mfa_admins().filter(has_mfa_condition(now)).exists():
+        if by is None and not mfa_admins().filter(has_factor_condition(now)).exists():
             raise MfaError("go_live_without_admin_mfa")
     MfaSettings.load()
     MfaSettings.objects.filter(pk=1).update(go_live_at=at)

@@ -1,6 +1,7 @@
 """What the pages show about one person's MFA: whether it is linked, their devices, and
 the CRM user tab. Reads that belong to one capability live beside it (recovery_status
-in mfa.recovery, lock_of in mfa.throttle, the rollout's reads in mfa.rollout)."""
+in mfa.recovery, locks_of in mfa.throttle, has_mfa in mfa.factors, the rollout's reads in
+mfa.rollout)."""
 
 from datetime import datetime
 from typing import Any
@@ -9,14 +10,10 @@ from django.core.paginator import Paginator
 
 from accounts.models import User
 
-from .models import AuditEvent, Device, has_mfa_condition
+from .factors import factors_of
+from .models import AuditEvent, Device
 from .recovery import recovery_status
-from .throttle import lock_of
-
-
-def has_mfa(user: User, now: datetime) -> bool:
-    """Whether `user` has MFA linked at `now`: has_mfa_condition, for one user."""
-    return User.objects.filter(pk=user.pk).filter(has_mfa_condition(now)).exists()
+from .throttle import locks_of
 
 
 def devices_of(user: User) -> list[Device]:
@@ -31,8 +28,8 @@ def user_tab(
     return {
         "mfa_devices": devices_of(user),
         "mfa_passkeys": list(user.passkeys.all()),
-        "mfa_linked": has_mfa(user, now),
-        "mfa_lock": lock_of(user, now),
+        "mfa_linked": factors_of(user, now=now).any,
+        "mfa_lock": locks_of(user, now),
         "recovery": recovery_status(user),
         "mfa_history": Paginator(history, page_size).get_page(history_page),
     }

@@ -105,7 +105,9 @@ def passkeys_switch(request: AuthenticatedRequest) -> HttpResponse:
     """The switch "Passkeys toestaan" on MFA-instellingen."""
     form = PasskeysAllowedForm(request.POST)
     allowed = bool(form.is_valid() and form.cleaned_data["allowed"])
-    passkeys.passkeys_allow(allowed=allowed, by=request.user, ip=client_ip(request))
+    passkeys.passkeys_allow(
+        allowed=allowed, by=request.user, ip=client_ip(request), now=clock.now()
+    )
     return _settings_saved(request)
 
 

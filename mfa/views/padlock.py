@@ -19,10 +19,11 @@ from django.views.decorators.http import require_POST
 from livits import clock
 from livits.http import AuthenticatedRequest
 
-from .. import devices, enrolment, recovery, selectors, stepup
+from .. import devices, enrolment, factors, recovery, selectors, stepup
 from ..errors import MfaError
 from ..forms import DeviceRemoveForm, DeviceRenameForm, LinkForm, PasskeyRemoveForm, StepUpForm
-from ..middleware import session_authenticated
+from ..marks import cookie_marks
+from ..middleware import session_authenticated, session_keep
 from ..models import AuditEvent, MfaSettings
 from ..network import client_ip
 from ..recovery import normalize, shown
@@ -61,7 +62,7 @@ def enrol_page(
     passkey_remove_form: PasskeyRemoveForm | None = None,
 ) -> HttpResponse:
     now = clock.now()
-    has_mfa = selectors.has_mfa(request.user, now)
+    has_mfa = factors.has_mfa(request.user, now)
     confirmed = enrolment.recently_confirmed(request.session, now)
     passkeys_allowed = MfaSettings.load().passkeys_allowed
     context = {
@@ -111,7 +112,11 @@ def step_up(request: AuthenticatedRequest) -> HttpResponse:
     form = StepUpForm(request.POST)
     now = clock.now()
     if form.is_valid() and stepup.step_up(
-        user=request.user, **form.cleaned_data, ip=client_ip(request), now=now
+        user=request.user,
+        **form.cleaned_data,
+        ip=client_ip(request),
+        now=now,
+        marks=cookie_marks(request),
     ):
         enrolment.allow_linking(request.session, now)
         return redirect("mfa:enrol")
@@ -129,10 +134,16 @@ def device_remove(request: AuthenticatedRequest) -> HttpResponse:
     form = DeviceRemoveForm(request.POST, user=request.user)
     if form.is_valid():
         try:
-            stepup.device_remove_own(**form.cleaned_data, ip=client_ip(request), now=clock.now())
+            stepup.device_remove_own(
+                **form.cleaned_data,
+                ip=client_ip(request),
+                now=clock.now(),
+                marks=cookie_marks(request),
+            )
         except MfaError as error:
             form.refuse(error.code, field=None)
         else:
+            session_keep(request)
             name = form.cleaned_data["device"].name
             messages.success(request, _("The device %(name)s has been removed.") % {"name": name})
             return redirect("mfa:enrol")
@@ -167,7 +178,7 @@ def recovery_make(request: AuthenticatedRequest) -> HttpResponse:
     """A new set of recovery codes, shown this once (never kept in the session)."""
     now = clock.now()
     if not (
-        selectors.has_mfa(request.user, now) and enrolment.recently_confirmed(request.session, now)
+        factors.has_mfa(request.user, now) and enrolment.recently_confirmed(request.session, now)
     ):
         messages.error(request, _("Confirm with your password and access code first."))
         return redirect("mfa:enrol")

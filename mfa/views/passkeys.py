@@ -5,7 +5,6 @@ import json
 from typing import Any
 
 from django.contrib import messages
-from django.contrib.auth import login as auth_login
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect
@@ -23,7 +22,8 @@ from livits.http import AuthenticatedRequest, redirect_back
 from .. import enrolment, login, passkeys, stepup
 from ..errors import MfaError
 from ..forms import CODE_ERRORS, DeviceRenameForm, PasskeyAddForm, PasskeyRemoveForm
-from ..middleware import session_authenticated
+from ..marks import cookie_marks
+from ..middleware import session_keep, sign_in
 from ..models import MfaSettings
 from ..network import client_ip
 from .padlock import enrol_page
@@ -115,10 +115,16 @@ def passkey_remove(request: AuthenticatedRequest) -> HttpResponse:
     form = PasskeyRemoveForm(request.POST, user=request.user)
     if form.is_valid():
         try:
-            stepup.passkey_remove_own(**form.cleaned_data, ip=client_ip(request), now=clock.now())
+            stepup.passkey_remove_own(
+                **form.cleaned_data,
+                ip=client_ip(request),
+                now=clock.now(),
+                marks=cookie_marks(request),
+            )
         except MfaError as error:
             form.refuse(error.code, field=None)
         else:
+            session_keep(request)
             name = form.cleaned_data["passkey"].name
             messages.success(request, _("The passkey %(name)s has been removed.") % {"name": name})
             return redirect("mfa:enrol")
@@ -148,10 +154,11 @@ def passkey_login(request: HttpRequest) -> JsonResponse:
         challenge=request.session.pop(LOGIN_CHALLENGE, None),
         ip=client_ip(request),
         now=now,
+        marks=cookie_marks(request),
+        user_agent=request.headers.get("user-agent", ""),
     )
     if result.status is not login.LoginStatus.OK or result.user is None:
         live = MfaSettings.load().is_live(now)
         return _refused(LoginForm.error_messages["invalid_login_live" if live else "invalid_login"])
-    auth_login(request, result.user)
-    session_authenticated(request, result.method)
-    return JsonResponse({"redirect": redirect_back(request, str(body.get("next", "")))["Location"]})
+    target = redirect_back(request, str(body.get("next", "")))["Location"]
+    return sign_in(request, result, JsonResponse({"redirect": target}))

@@ -11,7 +11,7 @@ from django.views.decorators.http import require_POST
 from livits import clock
 from livits.http import AuthenticatedRequest, redirect_back
 
-from .. import background, rollout, selectors
+from .. import background, factors, rollout
 from ..context_processors import BANNER_HIDDEN
 from ..errors import MfaError
 from ..forms import GoLiveForm, ReminderForm
@@ -45,7 +45,7 @@ def go_live(request: AuthenticatedRequest) -> HttpResponse:
         "form": form,
         "mfa_settings": mfa_settings,
         "is_live": mfa_settings.is_live(now),
-        "own_mfa": selectors.has_mfa(request.user, now),
+        "own_mfa": factors.has_mfa(request.user, now),
         "admins_without_device": admins,
         "others_without_device": others,
     }

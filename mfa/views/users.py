@@ -16,7 +16,7 @@ from accounts.models import Person, User
 from livits import clock
 from livits.http import AuthenticatedRequest
 
-from .. import devices, enrolment, selectors, throttle
+from .. import devices, enrolment, factors, selectors, throttle
 from ..errors import MfaError
 from ..forms import CODE_ERRORS, AdminLinkForm
 from ..network import client_ip
@@ -67,7 +67,7 @@ def admin_link(request: AuthenticatedRequest, person_pk: int) -> HttpResponse:
             % {"name": person.informal_name},
         )
         return _user_tab(person)
-    if not form.errors and selectors.has_mfa(user, now):
+    if not form.errors and factors.has_mfa(user, now):
         messages.error(request, CODE_ERRORS["already_has_mfa"])
         return _user_tab(person)
     context = {
@@ -98,7 +98,7 @@ def admin_unlink(request: AuthenticatedRequest, person_pk: int) -> HttpResponse:
                 _("The MFA code of %(name)s has been unlinked.") % {"name": person.informal_name},
             )
         return _user_tab(person)
-    if not selectors.has_mfa(user, now):
+    if not factors.has_mfa(user, now):
         messages.error(request, CODE_ERRORS["not_linked"])
         return _user_tab(person)
     return render(

@@ -15,7 +15,7 @@ from mfa import devices, login
 from mfa.audit import audit
 from mfa.login import LoginStatus
 from mfa.models import AuditEvent, Device, LoginThrottle, MfaSettings
-from tests.helpers import PASSWORD, code_at, shown_key
+from tests.helpers import PASSWORD, code_at, link, login_with_code, post_login, shown_key
 
 Action = AuditEvent.Action
 
@@ -91,9 +91,27 @@ def test_unlinking_twice_refuses_clearly_with_one_audit_record(admin_client, lin
     assert AuditEvent.objects.filter(action=Action.UNLINKED_ALL).count() == 1
 
 
-def test_unlinking_keeps_the_persons_open_session(client, admin_user, linked_user):
-    client.force_login(linked_user)
+def test_unlinking_ends_the_persons_sessions_signed_in_with_their_own_factors(
+    client, admin_user, linked_user
+):
+    """A stolen phone: the sessions it opened end at their next request."""
+    login_with_code(client, linked_user)
     devices.device_unlink_all(user=linked_user, by=admin_user, ip=None, now=timezone.now())
+    response = client.get(reverse("mfa:enrol"))
+    assert response.status_code == 302 and response["Location"].startswith(
+        reverse("accounts:login")
+    )
+
+
+def test_unlinking_keeps_the_session_of_the_beheerders_temporary_app(
+    client, admin_user, system_user
+):
+    """Manual 4.3: signed in with the beheerder's code, unlinked, still signed in: the person
+    links their own app in that session."""
+    now = timezone.now()
+    secret = link(system_user, now - timedelta(minutes=1), by=admin_user).secret
+    assert post_login(client, code=code_at(secret, now, 1)).status_code == 302
+    devices.device_unlink_all(user=system_user, by=admin_user, ip=None, now=now)
     response = client.get(reverse("mfa:enrol"))
     assert response.status_code == 200 and shown_key(response)
 

@@ -228,7 +228,8 @@ def test_clearing_a_lock_is_recorded_with_the_beheerder(linked_user, admin_user,
 
 def test_an_ended_session_is_recorded(system_user, frozen_now):
     login.session_end(user=system_user, ip=IP, now=frozen_now)
-    assert trail() == [(Action.SESSION_ENDED, system_user, None, "rdewit", IP, frozen_now, {})]
+    ended = {"reason": "go_live"}
+    assert trail() == [(Action.SESSION_ENDED, system_user, None, "rdewit", IP, frozen_now, ended)]
 
 
 def test_an_expired_temporary_device_is_recorded_with_its_end(system_user, admin_user, frozen_now):

@@ -170,17 +170,39 @@ def test_a_wrong_recovery_code_answers_like_a_wrong_access_code(client, linked_u
     assert LoginThrottle.objects.get(key="rdewit").failures == 2  # one budget for both kinds
 
 
-def test_a_recovery_code_works_whatever_the_devices_and_outlives_the_go_live(
-    client, admin_user, system_user
-):
-    expired = link(system_user, timezone.now() - timedelta(hours=3), by=admin_user)
-    confirmed(client, system_user)
+def test_a_recovery_code_works_from_anywhere_and_outlives_the_go_live(client, linked_user):
+    confirmed(client, linked_user)
     codes = make_codes(client)
-    Device.objects.filter(pk=expired.pk).update(expires_at=timezone.now() - timedelta(hours=1))
     MfaSettings.objects.update_or_create(pk=1, defaults={"go_live_at": timezone.now()})
     client.logout()
     assert post_login(client, code=codes[0], REMOTE_ADDR="198.51.100.9").status_code == 302
     assert client.get("/").status_code == 200  # a session with a second factor
+
+
+def test_f2_recovery_codes_end_with_the_temporary_access_they_backed(
+    client, admin_user, system_user
+):
+    """Issue 18 F2: the beheerder's temporary app until now + 2 min, codes made with it;
+    after its end and the go-live the codes are void, audited, and link nothing."""
+    now = timezone.now()
+    link(
+        system_user,
+        now - timedelta(minutes=1),
+        by=admin_user,
+        expires_at=now + timedelta(minutes=2),
+    )
+    confirmed(client, system_user)
+    codes = make_codes(client)
+    later = now + timedelta(minutes=3)
+    MfaSettings.objects.update_or_create(pk=1, defaults={"go_live_at": later})
+    result = login.login_attempt(
+        username="rdewit", password=PASSWORD, code=codes[0], ip=None, now=later
+    )
+    assert result.status is LoginStatus.FAILED
+    assert not RecoveryCode.objects.exists()
+    voided = AuditEvent.objects.get(action=Action.RECOVERY_INVALIDATED)
+    assert voided.data == {"count": len(codes), "reason": "expired"}
+    assert not AuditEvent.objects.filter(action=Action.RECOVERY_USED).exists()
 
 
 def test_after_a_recovery_login_the_lost_phone_is_replaced_without_waiting(client, linked_user):
@@ -207,10 +229,12 @@ def test_unlinking_invalidates_the_codes(admin_client, linked_user):
     admin_client.post(reverse("mfa:admin_unlink", args=[linked_user.person.pk]))
     assert not RecoveryCode.objects.exists()
     assert AuditEvent.objects.filter(action=Action.RECOVERY_INVALIDATED).exists()
+    MfaSettings.objects.update_or_create(pk=1, defaults={"go_live_at": timezone.now()})
     result = login.login_attempt(
         username="rdewit", password=PASSWORD, code=codes[0], ip=None, now=timezone.now()
     )
     assert result.status is LoginStatus.FAILED
+    assert not AuditEvent.objects.filter(action=Action.RECOVERY_USED).exists()
 
 
 def test_break_glass_unlink_invalidates_the_codes(client, linked_user):

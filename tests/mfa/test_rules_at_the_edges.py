@@ -14,7 +14,14 @@ from django.utils import timezone
 from accounts.models import Person, User
 from mfa import devices, login, passkeys, recovery, rollout, stepup, throttle, totp
 from mfa.login import LoginStatus
-from mfa.models import AuditEvent, Device, LoginThrottle, MfaSettings, WebAuthnChallenge
+from mfa.models import (
+    FAILURE_ACTIONS,
+    AuditEvent,
+    Device,
+    LoginThrottle,
+    MfaSettings,
+    WebAuthnChallenge,
+)
 from tests.helpers import PASSWORD, code_at, link
 
 IP = "192.0.2.7"
@@ -68,35 +75,77 @@ def test_a_recovery_code_opens_only_its_owners_account(linked_user, frozen_now):
 
 @pytest.mark.parametrize("lock_after", [1, 2, 3])
 def test_at_most_lock_after_attempts_are_evaluated_at_once(db, settings, frozen_now, lock_after):
-    """Reservations whose outcome is not known yet (the hash still running) count too."""
+    """Turns whose outcome is not known yet (the hash still running) count: the next one is
+    busy, not locked, and nothing has been counted as a failure."""
     settings.MFA_LOCK_AFTER = lock_after
-    reserved = [throttle.throttle_reserve("rdewit", frozen_now) for _ in range(lock_after + 1)]
-    assert [r.slot for r in reserved[:lock_after]] == list(range(1, lock_after + 1))
-    assert [r.locked_until for r in reserved[:lock_after]] == [None] * lock_after
-    assert reserved[lock_after].locked_until is not None  # locked until the outcomes are in
+    budget = throttle.Budget.of("rdewit", None)
+    turns = [throttle.throttle_reserve(budget, frozen_now) for _ in range(lock_after + 1)]
+    assert [turn.granted for turn in turns] == [True] * lock_after + [False]
+    assert turns[lock_after].busy and turns[lock_after].locked_until is None
+    assert LoginThrottle.objects.get(key="rdewit").failures == 0
 
 
-def test_the_attempt_that_reached_the_limit_locks_and_those_under_way_leave_its_lock(
+def test_the_failure_that_reaches_the_limit_locks_once_and_those_under_way_cannot_lock_again(
     linked_user, frozen_now
 ):
-    """Five attempts reserved at once, the fifth recorded first: one lock, one record, and
-    the slower four (begun earlier) neither lock again nor move its end."""
-    slots = [throttle.throttle_reserve("rdewit", frozen_now).slot for _ in range(5)]
-    assert slots == [1, 2, 3, 4, 5]
-    fifth = frozen_now + timedelta(milliseconds=500)
-    for slot, moment in [
-        (5, fifth),
-        (1, frozen_now),
-        (2, frozen_now),
-        (3, frozen_now),
-        (4, frozen_now),
-    ]:
+    """Five turns at once, all failing: one lock, one record; the next attempt is refused
+    by the lock, and after the wait exactly one at a time is evaluated."""
+    budget = throttle.Budget.of("rdewit", None)
+    assert all(throttle.throttle_reserve(budget, frozen_now).granted for _ in range(5))
+    ends = [
         throttle.failure_record(
-            key="rdewit", slot=slot, user=linked_user, ip=IP, now=moment, action="login_failed"
+            budget=budget, user=linked_user, ip=IP, now=frozen_now, action="login_failed"
         )
+        for _ in range(5)
+    ]
+    assert ends == [None] * 4 + [frozen_now + timedelta(seconds=1)]
     locks = AuditEvent.objects.filter(action=AuditEvent.Action.LOCKED)
-    assert [(lock.at, lock.data) for lock in locks] == [(fifth, {"failures": 5, "wait": 1})]
-    assert LoginThrottle.objects.get(key="rdewit").locked_until == fifth + timedelta(seconds=1)
+    assert [(lock.at, lock.data) for lock in locks] == [(frozen_now, {"failures": 5, "wait": 1})]
+    assert throttle.throttle_reserve(budget, frozen_now).locked_until == ends[-1]
+    later = frozen_now + timedelta(seconds=2)
+    assert throttle.throttle_reserve(budget, later).granted  # this one is evaluated ...
+    assert throttle.throttle_reserve(budget, later).busy  # ... and alone
+
+
+def test_a_dead_attempts_turn_lapses_with_its_lease(system_user, settings, frozen_now):
+    settings.MFA_LOCK_AFTER = 1
+    budget = throttle.Budget.of("rdewit", None)
+    assert throttle.throttle_reserve(budget, frozen_now).granted  # its request dies here
+    assert throttle.throttle_reserve(budget, frozen_now).busy
+    lapsed = frozen_now + timedelta(seconds=settings.MFA_ATTEMPT_SECONDS)
+    assert throttle.throttle_reserve(budget, lapsed).granted
+
+
+def test_a_busy_attempt_waits_for_its_turn_and_is_not_counted(
+    system_user, settings, frozen_now, monkeypatch
+):
+    """F9: the attempt that finds every turn taken waits until one is given back, then is
+    evaluated; nobody is told of failures that did not happen."""
+    settings.MFA_LOCK_AFTER = 1
+    budget = throttle.Budget.of("rdewit", None)
+    assert throttle.throttle_reserve(budget, frozen_now).granted  # another login, under way
+    waits = []
+
+    def other_login_ends(seconds):  # while this one waits, the other succeeds
+        waits.append(seconds)
+        throttle.throttle_success(budget, frozen_now)
+
+    monkeypatch.setattr(throttle.time, "sleep", other_login_ends)
+    assert attempt("rdewit", "", frozen_now).status is LoginStatus.OK
+    assert len(waits) == 1
+    assert not AuditEvent.objects.filter(action__in=FAILURE_ACTIONS).exists()
+
+
+def test_a_busy_attempt_that_waited_long_enough_is_asked_to_try_again(
+    system_user, settings, frozen_now, monkeypatch
+):
+    settings.MFA_LOCK_AFTER = 1
+    settings.MFA_ATTEMPT_WAIT_SECONDS = 0  # the wait is over at once
+    budget = throttle.Budget.of("rdewit", None)
+    assert throttle.throttle_reserve(budget, frozen_now).granted
+    monkeypatch.setattr(throttle.time, "sleep", lambda seconds: None)
+    assert attempt("rdewit", "", frozen_now).status is LoginStatus.BUSY
+    assert not AuditEvent.objects.exists()  # nothing counted, nothing recorded
 
 
 def test_the_per_ip_limit_counts_failures_not_logins(linked_user, secret, settings, frozen_now):

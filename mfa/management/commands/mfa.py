@@ -6,7 +6,8 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone, translation
 
-from accounts.models import User, canonical_username
+from accounts.models import User
+from livits import clock
 from mfa import devices, installation, locations, rollout
 from mfa.errors import MfaError
 from mfa.forms import TrustedLocationForm
@@ -18,12 +19,13 @@ def _moment(at: datetime) -> str:
     return timezone.localtime(at).strftime("%Y-%m-%d %H:%M %Z")
 
 
-def go_live_state(at: datetime | None, now: datetime) -> str:
+def go_live_state(mfa_settings: MfaSettings, now: datetime) -> str:
     """One wording of the go-live for the shell, in the configured time zone."""
-    if at is None:
+    if mfa_settings.go_live_at is None:
         return "MFA is not live."
-    moment = _moment(at)
-    return f"MFA is live since {moment}." if at <= now else f"MFA goes live at {moment}."
+    moment = _moment(mfa_settings.go_live_at)
+    live = mfa_settings.is_live(now)
+    return f"MFA is live since {moment}." if live else f"MFA goes live at {moment}."
 
 
 class Command(BaseCommand):
@@ -99,7 +101,7 @@ class Command(BaseCommand):
         self.stdout.write(f"Added {location.network} ({name}).")
 
     def handle_golive(self, *, at: str | None, undo: bool, force: bool, **options: Any) -> None:
-        now = timezone.now()
+        now = clock.now()
         moment = None
         if not undo:
             moment = now
@@ -121,7 +123,7 @@ class Command(BaseCommand):
                 "nobody could link MFA for anyone. Link a beheerder's app first, or use --force.",
             }[error.code]
             raise CommandError(message) from None
-        self.stdout.write(go_live_state(moment, now))
+        self.stdout.write(go_live_state(MfaSettings.load(), now))
 
     def _list_without_device(self, now: datetime) -> None:
         admins, others = rollout.go_live_preview(now)
@@ -135,7 +137,7 @@ class Command(BaseCommand):
     def handle_remind(
         self, *, dry_run: bool, include_hidden: bool, language: str, **options: Any
     ) -> None:
-        now = timezone.now()
+        now = clock.now()
         due = list(rollout.reminders_due(now, include_hidden=include_hidden))
         if dry_run:
             self.stdout.write(f"Would remind {len(due)} person(s):")
@@ -152,9 +154,9 @@ class Command(BaseCommand):
         self.stdout.write(f"Reminded {sent} person(s).")
 
     def handle_status(self, **options: Any) -> None:
-        now = timezone.now()
+        now = clock.now()
         mfa_settings = MfaSettings.load()
-        self.stdout.write(f"Go-live: {go_live_state(mfa_settings.go_live_at, now)}")
+        self.stdout.write(f"Go-live: {go_live_state(mfa_settings, now)}")
         self.stdout.write(f"Issuer: {mfa_settings.issuer_name}")
         locations = TrustedLocation.objects.all()
         self.stdout.write(f"Trusted locations: {len(locations)}")
@@ -167,14 +169,14 @@ class Command(BaseCommand):
         self.stdout.write(f"Re-encrypted {count} secrets with the first key.")
 
     def handle_unlink(self, *, username: str, reason: str, **options: Any) -> None:
-        user = User.objects.filter(username_canonical=canonical_username(username)).first()
+        user = User.objects.named(username).first()
         if user is None:
             raise CommandError(f"No system user {username!r}.")
         if not reason.strip():
             raise CommandError("Give a --reason: it goes into the audit trail.")
         try:
             count = devices.device_unlink_all(
-                user=user, by=None, ip=None, now=timezone.now(), reason=f"shell: {reason.strip()}"
+                user=user, by=None, ip=None, now=clock.now(), reason=f"shell: {reason.strip()}"
             )
         except MfaError:
             raise CommandError(f"{user.username} has no linked devices.") from None

@@ -12,8 +12,8 @@ from typing import Any
 from django.conf import settings
 from django.contrib.sessions.backends.base import SessionBase
 
+from accounts.http import AuthenticatedRequest
 from accounts.models import User
-from livits.http import AuthenticatedRequest
 
 from . import crypto, totp
 from .devices import device_link

@@ -8,14 +8,11 @@ from django.utils.translation import gettext_lazy as _
 from accounts.models import User
 
 from . import network, totp
-from . import recovery as recovery_codes
+from .fields import FORMAT_ERRORS, AccessCodeField
 from .models import Device, Passkey, TrustedLocation, moment_in_range
 
 CODE_ERRORS = {
-    "invalid_format": _("Enter the 6 digits of the access code from your authenticator app."),
-    "invalid_format_or_recovery": _(
-        "Enter the 6 digits of the access code from your authenticator app, or a recovery code."
-    ),
+    **FORMAT_ERRORS,
     "invalid_code": _(
         "This access code is not right. Enter the code your app shows now; it changes every "
         "30 seconds."
@@ -47,33 +44,6 @@ CODE_ERRORS = {
         "log in. Link another device first, or ask an administrator."
     ),
 }
-
-
-class AccessCodeField(forms.CharField):
-    """Six digits, with or without a space in the middle; with `recovery`, a recovery
-    code too (where a second factor is asked, not where an app is linked)."""
-
-    def __init__(self, *, recovery: bool = False, **kwargs: Any) -> None:
-        self.recovery = recovery
-        kwargs.setdefault("label", _("Access code"))
-        kwargs.setdefault("max_length", 24)
-        attrs = {"autocomplete": "one-time-code", "size": 12 if recovery else 8}
-        if not recovery:  # a numeric keypad on phones; a recovery code has letters
-            attrs["inputmode"] = "numeric"
-        kwargs.setdefault("widget", forms.TextInput(attrs=attrs))
-        super().__init__(**kwargs)
-
-    def clean(self, value: Any) -> str:
-        value = super().clean(value)
-        if value in self.empty_values:
-            return ""
-        code = totp.normalize_code(value)
-        if code is None and self.recovery:
-            code = recovery_codes.normalize(value)
-        if code is None:
-            error = "invalid_format_or_recovery" if self.recovery else "invalid_format"
-            raise forms.ValidationError(CODE_ERRORS[error], code="invalid_format")
-        return code
 
 
 class MfaForm(forms.Form):

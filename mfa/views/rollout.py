@@ -8,8 +8,9 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
+from accounts.http import AuthenticatedRequest
 from livits import clock
-from livits.http import AuthenticatedRequest, redirect_back
+from livits.http import redirect_back
 
 from .. import background, rollout, selectors
 from ..context_processors import BANNER_HIDDEN

@@ -65,6 +65,7 @@ def link_steps(session: SessionBase, user: User, form: LinkForm) -> dict[str, An
         "account": user.username,
         "key": totp.grouped(secret),
         "qr": qr_svg(totp.otpauth_uri(secret, user.username, issuer)),
+        "code_seconds": totp.STEP_SECONDS,
     }
 
 

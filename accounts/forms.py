@@ -4,7 +4,7 @@ from django import forms
 from django.contrib.auth import password_validation
 from django.utils.translation import gettext_lazy as _
 
-from mfa.forms import AccessCodeField
+from mfa.fields import LOGIN_REFUSALS, AccessCodeField
 
 from .models import Person, User
 
@@ -12,27 +12,7 @@ from .models import Person, User
 class LoginForm(forms.Form):
     """Username, password and access code. Which of them was wrong is never said."""
 
-    error_messages = {
-        "invalid_login": _(
-            "Login failed. Check your username, password and access code and try again."
-        ),
-        # After the go-live: the same for every failure, with the way out for people
-        # who have no app yet (it does not say whether the password was right).
-        "invalid_login_live": _(
-            "Login failed. Check your username, password and access code and try again. "
-            "No authenticator app linked yet? Ask an administrator to link MFA for you."
-        ),
-        # Locks apply to unknown account names too: this reveals no account.
-        "locked": _(
-            "Too many failed attempts from browsers this account has not signed in with. Try "
-            "again after %(time)s, or log in from a browser you used before."
-        ),
-        # A browser the person signed in with has its own lock (mfa.throttle).
-        "locked_browser": _("Too many failed attempts in this browser. Try again after %(time)s."),
-        "busy": _(
-            "Other logins to this account are being checked right now. Try again in a moment."
-        ),
-    }
+    error_messages = LOGIN_REFUSALS
 
     username = forms.CharField(
         label=_("Username"),

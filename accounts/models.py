@@ -185,14 +185,14 @@ class User(AbstractBaseUser, PermissionsMixin):
     is_staff = models.BooleanField(_("Django admin access"), default=False)
     login_count = models.PositiveIntegerField(_("number of logins"), default=0)
     date_joined = models.DateTimeField(_("created at"), default=timezone.now)
-    # Written by mfa.services: when the current set of devices began (empty
+    # Written by mfa.devices.mfa_changed: when the current set of devices began (empty
     # while the user has none) and when it last changed after that.
     mfa_created_at = models.DateTimeField(_("MFA created"), null=True, blank=True, editable=False)
     mfa_changed_at = models.DateTimeField(_("MFA changed"), null=True, blank=True, editable=False)
     # The WebAuthn user handle of this account's passkeys: random, never the username
     # or the primary key (made with the first passkey).
     passkey_handle = models.CharField(max_length=64, unique=True, null=True, editable=False)
-    # When the last reminder to link an app was sent (mfa.services.reminders_send).
+    # When the last reminder to link an app was sent (mfa.rollout.reminders_send).
     mfa_reminded_at = models.DateTimeField(_("reminded"), null=True, blank=True, editable=False)
     # Part of every session's auth hash: one UPDATE that raises it ends every session of
     # the person at its next request, on every worker and host (mfa.factors.sessions_end_all).

@@ -18,7 +18,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 
 from livits import clock
-from livits.http import AuthenticatedRequest, redirect_back
+from livits.http import redirect_back
 from mfa import factors
 from mfa import selectors as mfa_selectors
 from mfa.enrolment import allow_linking
@@ -31,6 +31,7 @@ from mfa.network import client_ip
 from . import selectors, services
 from .forms import LoginForm, PersonForm, PersonSearchForm, SystemUserForm
 from .guards import managed_person
+from .http import AuthenticatedRequest
 from .models import Person, User
 
 PAGE_SIZE = 25

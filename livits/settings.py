@@ -227,6 +227,8 @@ LOGGING = {
 }
 
 # --- Multi-factor authentication -------------------------------------------
+# Every MFA knob is here, once; mfa/checks.py validates each of them at start-up
+# (`manage.py check` names a wrong value and why).
 # The name authenticator apps show for this installation (MFA-instellingen can
 # override it per installation).
 MFA_ISSUER = os.environ.get("MFA_ISSUER", "Livits")
@@ -270,6 +272,16 @@ MFA_WEBAUTHN_CHALLENGE_SECONDS = 5 * 60
 MFA_REMINDER_INTERVAL_HOURS = 24
 # In the last days before a planned go-live the banner cannot be hidden.
 MFA_BANNER_FIXED_DAYS = 7
+# Devices (authenticator apps) one person may link: at most 5, the slots the
+# database has (mfa.models.MAX_DEVICES_CEILING).
+MFA_MAX_DEVICES = 5
+# Recovery codes in a new set: at most 10, the numbers the database has
+# (mfa.models.RECOVERY_CODES_CEILING).
+MFA_RECOVERY_CODES = 10
+# TOTP steps of 30 s accepted either side of the current one, for clocks that drift:
+# 0, 1 (RFC 6238 section 6 recommends at most one) or 2. The step (30 s) and the 6
+# digits are not knobs: every linked app was set up with them (mfa/totp.py).
+MFA_TOTP_WINDOW = 1
 # The backoffice's address in mails sent from the shell (`mfa remind`); mails sent
 # from a page use the address the page was opened at.
 SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000").rstrip("/")

@@ -1,16 +1,17 @@
 """TOTP devices: linking, naming, removing, expiring, and consuming a device's code once.
 
-A person has at most MAX_DEVICES devices, each in a numbered slot (the database's
-constraint). A code is accepted only for a step later than the last one accepted for
-its device: one conditional UPDATE decides, also between simultaneous logins. Every
-change is followed through by mfa.factors (MFA created/changed, and when the last factor
-ends: recovery codes and sessions), recorded and mailed to the person.
+A person has at most MFA_MAX_DEVICES devices, each in a numbered slot (the database's
+constraint holds the ceiling). A code is accepted only for a step later than the last
+one accepted for its device: one conditional UPDATE decides, also between simultaneous
+logins. Every change is followed through by mfa.factors (MFA created/changed, and when
+the last factor ends: recovery codes and sessions), recorded and mailed to the person.
 """
 
 from collections.abc import Iterable
 from datetime import datetime
 from typing import TypeVar
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
@@ -20,7 +21,7 @@ from . import crypto, totp
 from .audit import audit, iso
 from .errors import MfaError
 from .factors import factors_changed, factors_of, has_mfa, last_way_in_guard
-from .models import MAX_DEVICES, AuditEvent, Device, Passkey
+from .models import AuditEvent, Device, Passkey
 from .notify import local_moment, notify
 
 Action = AuditEvent.Action
@@ -36,7 +37,7 @@ def code_consume(devices: Iterable[Device], code: str, now: datetime) -> tuple[D
     if normalized is None:
         return None, False
     for device in devices:
-        step = totp.matching_step(device.secret, normalized, now)
+        step = totp.matching_step(device.secret, normalized, now, window=settings.MFA_TOTP_WINDOW)
         if step is not None:
             won = Device.objects.filter(pk=device.pk, last_used_step__lt=step).update(
                 last_used_step=step, last_used_at=now
@@ -71,7 +72,8 @@ def device_link(
     4.1: unlink first), so `only_if_unlinked` refuses a stale page.
     """
     normalized = totp.normalize_code(code)
-    step = totp.matching_step(secret, normalized, now) if normalized else None
+    window = settings.MFA_TOTP_WINDOW
+    step = totp.matching_step(secret, normalized, now, window=window) if normalized else None
     if step is None:
         raise MfaError("invalid_code")
     user = User.objects.select_for_update().get(pk=user.pk)  # one link at a time per user
@@ -83,7 +85,7 @@ def device_link(
     devices = factors.apps
     if any(device.secret == secret for device in devices):
         raise MfaError("already_linked")
-    free = sorted(set(range(1, MAX_DEVICES + 1)) - {device.slot for device in devices})
+    free = sorted(set(range(1, settings.MFA_MAX_DEVICES + 1)) - {device.slot for device in devices})
     if not free:
         raise MfaError("too_many_devices")
     device = Device.objects.create(

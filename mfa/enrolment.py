@@ -12,8 +12,8 @@ from typing import Any
 from django.conf import settings
 from django.contrib.sessions.backends.base import SessionBase
 
+from accounts.http import AuthenticatedRequest
 from accounts.models import User
-from livits.http import AuthenticatedRequest
 
 from . import crypto, totp
 from .devices import device_link
@@ -65,6 +65,7 @@ def link_steps(session: SessionBase, user: User, form: LinkForm) -> dict[str, An
         "account": user.username,
         "key": totp.grouped(secret),
         "qr": qr_svg(totp.otpauth_uri(secret, user.username, issuer)),
+        "code_seconds": totp.STEP_SECONDS,
     }
 
 

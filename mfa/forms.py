@@ -1,27 +1,65 @@
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 from django import forms
+from django.conf import settings
+from django.utils import formats
+from django.utils.functional import lazy
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
+from django_stubs_ext import StrOrPromise
 
 from accounts.models import User
 from livits import clock
 
 from . import network, totp
-from . import recovery as recovery_codes
-from .models import Device, Passkey, TrustedLocation, moment_in_range
+from .fields import FORMAT_ERRORS, AccessCodeField
+from .models import (
+    GO_LIVE_EARLIEST,
+    GO_LIVE_LATEST,
+    Device,
+    Passkey,
+    TrustedLocation,
+    moment_in_range,
+)
 
-CODE_ERRORS = {
-    "invalid_format": _("Enter the 6 digits of the access code from your authenticator app."),
-    "invalid_format_or_recovery": _(
-        "Enter the 6 digits of the access code from your authenticator app, or a recovery code."
-    ),
-    "invalid_code": _(
-        "This access code is not right. Enter the code your app shows now; it changes every "
-        "30 seconds."
+
+def _lazy(message: Callable[[], str]) -> str:
+    """A message made when shown: in the language of the moment, with the limits the
+    settings and constants give then."""
+    return lazy(message, str)()
+
+
+def _moment_bounds() -> dict[str, str]:
+    return {
+        "earliest": formats.date_format(GO_LIVE_EARLIEST, "SHORT_DATE_FORMAT"),
+        "latest": formats.date_format(GO_LIVE_LATEST, "SHORT_DATE_FORMAT"),
+    }
+
+
+CODE_ERRORS: dict[str, StrOrPromise] = {
+    **FORMAT_ERRORS,
+    "invalid_code": _lazy(
+        lambda: (
+            gettext(
+                "This access code is not right. Enter the code your app shows now; it changes "
+                "every %(seconds)d seconds."
+            )
+            % {"seconds": totp.STEP_SECONDS}
+        )
     ),
     "already_linked": _("This device is already linked."),
-    "too_many_devices": _("You cannot link more than 5 devices. Remove one first."),
+    "too_many_devices": _lazy(
+        lambda: (
+            ngettext(
+                "You cannot link more than %(count)d device. Remove it first.",
+                "You cannot link more than %(count)d devices. Remove one first.",
+                settings.MFA_MAX_DEVICES,
+            )
+            % {"count": settings.MFA_MAX_DEVICES}
+        )
+    ),
     "gone": _("This device has already been removed."),
     "name_taken": _("You already have a device with this name."),
     "step_up_failed": _("The password or access code is not right."),
@@ -31,8 +69,15 @@ CODE_ERRORS = {
     ),
     "not_linked": _("This user has no linked MFA (any more): there is nothing to unlink."),
     "expiry_in_past": _("The end of the temporary access must lie in the future."),
-    "out_of_range": _("Enter a moment between 1-1-2000 and 1-1-2100."),
-    "go_live_out_of_range": _("Enter a go-live moment between 1-1-2000 and 1-1-2100."),
+    "out_of_range": _lazy(
+        lambda: gettext("Enter a moment between %(earliest)s and %(latest)s.") % _moment_bounds()
+    ),
+    "go_live_out_of_range": _lazy(
+        lambda: (
+            gettext("Enter a go-live moment between %(earliest)s and %(latest)s.")
+            % _moment_bounds()
+        )
+    ),
     "go_live_without_own_mfa": _(
         "Link an authenticator app to your own account first (the padlock at the top right): "
         "after the go-live you could not log in without it."
@@ -47,33 +92,6 @@ CODE_ERRORS = {
         "log in. Link another device first, or ask an administrator."
     ),
 }
-
-
-class AccessCodeField(forms.CharField):
-    """Six digits, with or without a space in the middle; with `recovery`, a recovery
-    code too (where a second factor is asked, not where an app is linked)."""
-
-    def __init__(self, *, recovery: bool = False, **kwargs: Any) -> None:
-        self.recovery = recovery
-        kwargs.setdefault("label", _("Access code"))
-        kwargs.setdefault("max_length", 24)
-        attrs = {"autocomplete": "one-time-code", "size": 12 if recovery else 8}
-        if not recovery:  # a numeric keypad on phones; a recovery code has letters
-            attrs["inputmode"] = "numeric"
-        kwargs.setdefault("widget", forms.TextInput(attrs=attrs))
-        super().__init__(**kwargs)
-
-    def clean(self, value: Any) -> str:
-        value = super().clean(value)
-        if value in self.empty_values:
-            return ""
-        code = totp.normalize_code(value)
-        if code is None and self.recovery:
-            code = recovery_codes.normalize(value)
-        if code is None:
-            error = "invalid_format_or_recovery" if self.recovery else "invalid_format"
-            raise forms.ValidationError(CODE_ERRORS[error], code="invalid_format")
-        return code
 
 
 class MfaForm(forms.Form):

@@ -10,9 +10,11 @@ from django.utils.translation import gettext_lazy as _
 
 from . import crypto, totp
 
-# A person rarely has more than a phone and a tablet; the database enforces this.
-MAX_DEVICES = 5
-RECOVERY_COUNT = 10  # recovery codes in a set; numbered 1..RECOVERY_COUNT
+# The database's hard limits: device slots 1..MAX_DEVICES_CEILING and recovery code
+# numbers 1..RECOVERY_CODES_CEILING (check constraints). The settings MFA_MAX_DEVICES
+# and MFA_RECOVERY_CODES choose up to these; mfa/checks.py refuses more.
+MAX_DEVICES_CEILING = 5
+RECOVERY_CODES_CEILING = 10
 # A go-live outside these bounds is a typing error (year 1, year 9999), refused
 # by the forms, the command and the database.
 GO_LIVE_EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
@@ -40,7 +42,7 @@ class Device(models.Model):
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="mfa_devices"
     )
-    # Slot 1..MAX_DEVICES: the database itself refuses one device too many.
+    # Slot 1..MAX_DEVICES_CEILING: the database itself refuses one device too many.
     slot = models.PositiveSmallIntegerField(editable=False)
     name = models.CharField(_("name"), max_length=50)
     secret_encrypted = models.TextField(editable=False)
@@ -71,7 +73,8 @@ class Device(models.Model):
             models.UniqueConstraint(fields=["user", "slot"], name="mfa_device_user_slot_unique"),
             models.UniqueConstraint(fields=["user", "name"], name="mfa_device_user_name_unique"),
             models.CheckConstraint(
-                condition=models.Q(slot__gte=1, slot__lte=MAX_DEVICES), name="mfa_device_slot_range"
+                condition=models.Q(slot__gte=1, slot__lte=MAX_DEVICES_CEILING),
+                name="mfa_device_slot_range",
             ),
             models.CheckConstraint(
                 condition=models.Q(last_used_step__gte=0), name="mfa_device_step_not_negative"
@@ -148,7 +151,7 @@ class RecoveryCode(models.Model):
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="recovery_codes"
     )
-    number = models.PositiveSmallIntegerField()  # 1..RECOVERY_COUNT within the set
+    number = models.PositiveSmallIntegerField()  # 1..MFA_RECOVERY_CODES within the set
     digest = models.CharField(max_length=64)
     created_at = models.DateTimeField(default=timezone.now)
     used_at = models.DateTimeField(null=True, blank=True)
@@ -158,7 +161,7 @@ class RecoveryCode(models.Model):
             models.UniqueConstraint(fields=["user", "number"], name="mfa_recovery_user_number"),
             models.UniqueConstraint(fields=["user", "digest"], name="mfa_recovery_user_digest"),
             models.CheckConstraint(
-                condition=models.Q(number__gte=1, number__lte=RECOVERY_COUNT),
+                condition=models.Q(number__gte=1, number__lte=RECOVERY_CODES_CEILING),
                 name="mfa_recovery_number_range",
             ),
         ]

@@ -16,6 +16,7 @@ import secrets
 from datetime import datetime
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Count, Max, Q
 from django.utils.translation import gettext as _
@@ -26,15 +27,14 @@ from . import crypto
 from .audit import audit
 from .errors import MfaError
 from .factors import has_mfa, recovery_invalidate
-from .models import RECOVERY_COUNT, AuditEvent, RecoveryCode
+from .models import AuditEvent, RecoveryCode
 from .notify import local_moment, notify
 
 ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 LENGTH = 10
-COUNT = RECOVERY_COUNT  # codes in a set
 
 
-def new_codes(count: int = COUNT) -> list[str]:
+def new_codes(count: int) -> list[str]:
     return ["".join(secrets.choice(ALPHABET) for _ in range(LENGTH)) for _ in range(count)]
 
 
@@ -70,7 +70,7 @@ def recovery_codes_make(*, user: User, ip: str | None, now: datetime) -> list[st
     if not has_mfa(user, now):  # codes back up a factor: none without one
         raise MfaError("no_factor")
     recovery_invalidate(user, by=user, ip=ip, now=now)
-    codes = new_codes()
+    codes = new_codes(settings.MFA_RECOVERY_CODES)
     key = crypto.recovery_keys()[0]
     RecoveryCode.objects.bulk_create(
         RecoveryCode(user=user, number=number, digest=digest(code, key), created_at=now)

@@ -3,8 +3,8 @@ from django.http import Http404, HttpResponse, HttpResponseBase
 from django.shortcuts import render
 from django.utils import timezone
 
+from accounts.http import AuthenticatedRequest
 from livits import clock
-from livits.http import AuthenticatedRequest
 from mfa.models import MfaSettings
 from mfa.rollout import rollout
 

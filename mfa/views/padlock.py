@@ -16,8 +16,8 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 
+from accounts.http import AuthenticatedRequest
 from livits import clock
-from livits.http import AuthenticatedRequest
 
 from .. import devices, enrolment, factors, recovery, selectors, stepup
 from ..errors import MfaError

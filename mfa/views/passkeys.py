@@ -15,12 +15,13 @@ from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 
-from accounts.forms import LoginForm
+from accounts.http import AuthenticatedRequest
 from livits import clock
-from livits.http import AuthenticatedRequest, redirect_back
+from livits.http import redirect_back
 
 from .. import enrolment, login, passkeys, stepup
 from ..errors import MfaError
+from ..fields import LOGIN_REFUSALS
 from ..forms import CODE_ERRORS, DeviceRenameForm, PasskeyAddForm, PasskeyRemoveForm
 from ..marks import cookie_marks
 from ..middleware import session_keep, sign_in
@@ -159,6 +160,6 @@ def passkey_login(request: HttpRequest) -> JsonResponse:
     )
     if result.status is not login.LoginStatus.OK or result.user is None:
         live = MfaSettings.load().is_live(now)
-        return _refused(LoginForm.error_messages["invalid_login_live" if live else "invalid_login"])
+        return _refused(LOGIN_REFUSALS["invalid_login_live" if live else "invalid_login"])
     target = redirect_back(request, str(body.get("next", "")))["Location"]
     return sign_in(request, result, JsonResponse({"redirect": target}))

@@ -1,5 +1,6 @@
 """The go-live, the reminders to link an app, and hiding the go-live banner."""
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.http import HttpResponse
@@ -8,8 +9,9 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
+from accounts.http import AuthenticatedRequest
 from livits import clock
-from livits.http import AuthenticatedRequest, redirect_back
+from livits.http import redirect_back
 
 from .. import background, factors, rollout
 from ..context_processors import BANNER_HIDDEN
@@ -89,6 +91,7 @@ def reminders(request: AuthenticatedRequest) -> HttpResponse:
         "form": form if form.is_bound else ReminderForm(),
         "due": due,
         "recently_reminded": everyone - len(due),
+        "interval_hours": settings.MFA_REMINDER_INTERVAL_HOURS,
         "subject": subject,
         "body": body,
     }

@@ -12,9 +12,9 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 
 from accounts.guards import managed_person
+from accounts.http import AuthenticatedRequest
 from accounts.models import Person, User
 from livits import clock
-from livits.http import AuthenticatedRequest
 
 from .. import devices, enrolment, factors, selectors, throttle
 from ..errors import MfaError

@@ -159,7 +159,11 @@ def test_no_recovery_codes_are_made_without_a_factor(system_user, frozen_now):
 
 def _end_by_expiry(user, admin, frozen_now):
     return login.login_attempt(  # the next login notices the end and removes the app
-        username=user.username, password=PASSWORD, code="", ip=HOME, now=frozen_now + timedelta(hours=2)
+        username=user.username,
+        password=PASSWORD,
+        code="",
+        ip=HOME,
+        now=frozen_now + timedelta(hours=2),
     )
 
 

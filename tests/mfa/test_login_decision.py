@@ -1,4 +1,4 @@
-"""mfa.services.login_attempt: one function decides every login (manual 2.3, 3.1)."""
+"""mfa.login.login_attempt: one function decides every login (manual 2.3, 3.1)."""
 
 from datetime import timedelta
 

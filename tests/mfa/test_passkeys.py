@@ -16,8 +16,8 @@ from accounts.models import Person, User
 from mfa import passkeys, recovery, stepup
 from mfa.enrolment import allow_linking
 from mfa.errors import MfaError
-from mfa.models import AuditEvent, Device, MfaSettings, Passkey, WebAuthnChallenge
 from mfa.factors import has_mfa
+from mfa.models import AuditEvent, Device, MfaSettings, Passkey, WebAuthnChallenge
 from tests.helpers import PASSWORD, at_once, link, login_with_code
 from tests.webauthn_soft import SoftAuthenticator
 

@@ -43,7 +43,7 @@ def make_codes(client):
 
 
 def test_ten_codes_of_ten_unambiguous_characters():
-    codes = recovery.new_codes()
+    codes = recovery.new_codes(10)
     assert len(codes) == 10 == len(set(codes))
     for code in codes:
         assert len(code) == 10 and set(code) <= set(recovery.ALPHABET)

@@ -11,7 +11,7 @@ from livits import clock
 from mfa import devices, installation, locations, rollout
 from mfa.errors import MfaError
 from mfa.forms import TrustedLocationForm
-from mfa.models import MfaSettings, TrustedLocation
+from mfa.models import GO_LIVE_EARLIEST, GO_LIVE_LATEST, MfaSettings, TrustedLocation
 from mfa.network import parse_network
 
 
@@ -51,7 +51,9 @@ class Command(BaseCommand):
         )
         commands.add_parser("status", help="go-live, trusted locations, users without device")
         remind = commands.add_parser(
-            "remind", help="mail everyone without MFA who was not reminded in the last 24 hours"
+            "remind",
+            help="mail everyone without MFA who was not reminded in the last "
+            f"{settings.MFA_REMINDER_INTERVAL_HOURS} hours",
         )
         remind.add_argument("--dry-run", action="store_true", help="only say who would get it")
         remind.add_argument("--include-hidden", action="store_true", help="hidden users too")
@@ -118,7 +120,7 @@ class Command(BaseCommand):
         except MfaError as error:
             message = {
                 "go_live_out_of_range": f"{at} is out of range: give a moment between "
-                "2000-01-01 and 2100-01-01.",
+                f"{GO_LIVE_EARLIEST:%Y-%m-%d} and {GO_LIVE_LATEST:%Y-%m-%d}.",
                 "go_live_without_admin_mfa": "No beheerder has MFA linked: after the go-live "
                 "nobody could link MFA for anyone. Link a beheerder's app first, or use --force.",
             }[error.code]

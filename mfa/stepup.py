@@ -25,6 +25,7 @@ from .selectors import has_mfa
 from .throttle import failure_record, ip_blocked, throttle_reserve
 
 Action = AuditEvent.Action
+STEP_UP = {"step_up": True}  # audit data: the failure was a step-up's, not a login's
 
 
 def _second_factor(user: User, code: str, ip: str | None, now: datetime) -> str | None:
@@ -57,9 +58,6 @@ def step_up(*, user: User, password: str, code: str, ip: str | None, now: dateti
             return False
         LoginThrottle.objects.filter(key=key).delete()
     return True
-
-
-STEP_UP = {"step_up": True}
 
 
 def device_remove_own(

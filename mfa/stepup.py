@@ -34,6 +34,7 @@ from .throttle import (
 )
 
 Action = AuditEvent.Action
+STEP_UP = {"step_up": True}  # audit data: the failure was a step-up's, not a login's
 
 
 def _second_factor(user: User, code: str, ip: str | None, now: datetime) -> str | None:
@@ -81,9 +82,6 @@ def step_up(
         throttle_release(budget)
         raise
     return True
-
-
-STEP_UP = {"step_up": True}
 
 
 def device_remove_own(

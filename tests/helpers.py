@@ -6,7 +6,9 @@ import threading
 from django.db import connection
 from django.urls import reverse
 
+from livits import clock
 from mfa import services, totp
+from mfa.enrolment import allow_linking
 from mfa.middleware import AUTH_METHOD
 from mfa.models import AuditEvent
 
@@ -73,6 +75,16 @@ def login_with_code(client, user):
     client.force_login(user)
     session = client.session
     session[AUTH_METHOD] = AuditEvent.Action.LOGIN_CODE
+    session.save()
+    return client
+
+
+def confirmed(client, user):
+    """`user` logged in with a code, in a session that just proved password and code: the
+    step-up window is open from the server's clock (livits.clock.now) on."""
+    login_with_code(client, user)
+    session = client.session
+    allow_linking(session, clock.now())
     session.save()
     return client
 

@@ -18,10 +18,12 @@ class Client:
         peer="127.0.0.1",
         forwarded_for=None,
         scheme="https",
+        timeout=30,
     ):
         self.port = port
         self.address = address  # where the server listens
         self.scheme = scheme
+        self.timeout = timeout
         self.peer = peer
         self.forwarded_for = forwarded_for or client_ip
         self.cookies = {}
@@ -29,7 +31,7 @@ class Client:
 
     def request(self, method, path, body=None, headers=None):
         connection = HTTPConnection(
-            self.address, self.port, timeout=30, source_address=(self.peer, 0)
+            self.address, self.port, timeout=self.timeout, source_address=(self.peer, 0)
         )
         all_headers = {
             "Host": f"127.0.0.1:{self.port}",

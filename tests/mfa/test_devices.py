@@ -167,6 +167,21 @@ def test_mfa_command_manages_trusted_locations_and_go_live(db):
     assert changes.count() == 4
 
 
+def test_the_shell_refuses_a_go_live_while_the_only_beheerder_has_no_mfa(admin_user, linked_user):
+    """Rob has an app but links MFA for nobody; the beheerder, who could, has none: after
+    the go-live nobody could link an app for anyone. Once she has one, the shell goes live."""
+    out = io.StringIO()
+    with pytest.raises(CommandError, match="No beheerder has MFA linked"):
+        call_command("mfa", "golive", stdout=out)
+    assert "Beheerders without MFA: 1\n  beheerder" in out.getvalue()
+    assert MfaSettings.load().go_live_at is None
+    assert not AuditEvent.objects.filter(action=Action.GO_LIVE_CHANGED).exists()
+    link(admin_user, timezone.now() - timedelta(minutes=1))
+    call_command("mfa", "golive", stdout=out)
+    assert MfaSettings.load().is_live(timezone.now())
+    assert "forced" not in AuditEvent.objects.get(action=Action.GO_LIVE_CHANGED).data
+
+
 def test_mfa_status_names_users_without_device(system_user):
     Person.objects.create(first_name="Geen", last_name="Gebruiker")
     out = io.StringIO()

@@ -7,17 +7,15 @@ from datetime import timedelta
 
 import pytest
 from django.core import mail
-from django.db import connection
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import Person, User
 from mfa import services
-from mfa.enrolment import allow_linking
 from mfa.models import AuditEvent, Device, MfaSettings, Passkey, WebAuthnChallenge
 from mfa.selectors import has_mfa
-from tests.helpers import PASSWORD, at_once, link, login_with_code
+from tests.helpers import PASSWORD, at_once, confirmed, link, login_with_code
 from tests.webauthn_soft import SoftAuthenticator
 
 Action = AuditEvent.Action
@@ -39,14 +37,6 @@ def post_json(client, name, body=None):
     return client.post(
         reverse(name), json.dumps(body or {}), content_type="application/json", HTTP_ORIGIN=ORIGIN
     )
-
-
-def confirmed(client, user):
-    login_with_code(client, user)
-    session = client.session
-    allow_linking(session, timezone.now())
-    session.save()
-    return client
 
 
 def add_passkey(client, authenticator, name="Laptop"):
@@ -296,10 +286,9 @@ def test_the_report_counts_apps_and_passkeys_and_filters_with_passkey(
     assert [row["last_name"] for row, _c in with_passkey.context["rows"]] == ["Wit"]
 
 
+@pytest.mark.race
 @pytest.mark.django_db(transaction=True)
 def test_two_simultaneous_sign_ins_with_one_assertion_let_one_in(settings):
-    if connection.vendor == "sqlite":
-        pytest.skip("SQLite serialises all writers; the race is exercised on PostgreSQL")
     MfaSettings.objects.update_or_create(pk=1, defaults={"passkeys_allowed": True})
     user = User.objects.create_user(
         "passrace", PASSWORD, person=Person.objects.create(first_name="P", last_name="Race")

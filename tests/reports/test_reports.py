@@ -1,6 +1,7 @@
 """Rechtenstructuur reports (manual 3.1): columns, formats, filters, sorting, exports, scale."""
 
 import csv
+import functools
 import io
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -133,13 +134,37 @@ def test_search_on_name(admin_client, manual_five):
     assert set(table(admin_client.get(PERSONS, {"q": "rob wit"}))) == {"Rob de Wit"}
 
 
+def sorted_by(keys, descending):
+    """`keys` (lists of sort values) in the reports' order: every key in the direction
+    asked, an empty value last either way."""
+
+    def compare(a, b):
+        for x, y in zip(a, b, strict=True):
+            if x == y:
+                continue
+            if x is None or y is None:
+                return 1 if x is None else -1
+            return (1 if x > y else -1) * (-1 if descending else 1)
+        return 0
+
+    return sorted(keys, key=functools.cmp_to_key(compare))
+
+
 @pytest.mark.parametrize("url", [PERSONS, STATS])
 def test_every_column_sorts_both_ways(admin_client, manual_five, url):
     columns = admin_client.get(url).context["report"].columns
     for column in columns:
+        orders = {}
         for direction in ("asc", "desc"):
             response = admin_client.get(url, {"sort": column.header, "dir": direction})
             assert response.status_code == 200 and len(response.context["rows"]) == 6
+            keys = [
+                [row[key] for key in (*column.order_by, "id")]
+                for row, _cells in response.context["rows"]
+            ]
+            assert keys == sorted_by(keys, direction == "desc"), (column.header, direction)
+            orders[direction] = [key[-1] for key in keys]
+        assert orders["asc"] != orders["desc"], column.header  # the direction is applied
 
 
 def test_sort_orders_rows(admin_client, manual_five):

@@ -1,10 +1,13 @@
 """Helpers shared by the tests (fixtures live in conftest.py)."""
 
+import io
 import re
 import threading
 
 from django.db import connection
 from django.urls import reverse
+from openpyxl import load_workbook
+from openpyxl.worksheet.worksheet import Worksheet
 
 from livits import clock
 from mfa import services, totp
@@ -39,6 +42,13 @@ def at_once(call, times):
     if errors:
         raise errors[0]
     return results
+
+
+def first_sheet(content):
+    """The worksheet an XLSX file opens on."""
+    sheet = load_workbook(io.BytesIO(content)).active
+    assert isinstance(sheet, Worksheet), sheet
+    return sheet
 
 
 def code_at(secret, now, steps=0):

@@ -59,7 +59,9 @@ class Client:
     def login_form(self, path="/login/"):
         status, _headers, html = self.get(path)
         assert status == 200, status
-        return re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', html).group(1)
+        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', html)
+        assert token is not None, "no CSRF token on the page"
+        return token.group(1)
 
     def post_login(self, token, username, password, code="", path="/login/"):
         """code=None: a form without the Toegangscode field (stock Django's login)."""

@@ -73,29 +73,30 @@ class DatabaseWrapper(base.DatabaseWrapper):
             self.holds_turn = False
             WRITERS.release()
 
+    # Private in Django (and so absent from django-stubs): where every transaction begins.
     def _start_transaction_under_autocommit(self) -> None:
         self.take_turn()
         try:
-            super()._start_transaction_under_autocommit()
+            super()._start_transaction_under_autocommit()  # type: ignore[misc]
         except BaseException:
             self.end_turn()
             raise
 
-    def _commit(self) -> None:
+    def commit(self) -> None:
         try:
-            super()._commit()
+            super().commit()
         finally:
             self.end_turn()
 
-    def _rollback(self) -> None:
+    def rollback(self) -> None:
         try:
-            super()._rollback()
+            super().rollback()
         finally:
             self.end_turn()
 
-    def _close(self) -> None:
+    def close(self) -> None:
         try:
-            super()._close()
+            super().close()
         finally:
             self.end_turn()
 

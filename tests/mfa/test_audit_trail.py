@@ -8,6 +8,7 @@ import pytest
 from django.core import mail
 from django.utils import formats, timezone, translation
 
+from accounts import services as accounts_services
 from accounts.models import Person, User
 from mfa import services
 from mfa.models import AuditEvent, Device, LoginThrottle
@@ -58,7 +59,15 @@ def test_wrong_codes_and_the_lock_they_earn_are_recorded_in_full(linked_user, se
     wrong = code_at(secret, frozen_now, steps=10)  # outside the window: simply wrong
     for _ in range(5):
         attempt(linked_user, wrong, frozen_now, username="RDeWit")  # a compatible spelling
-    failed = (Action.CODE_FAILED, linked_user, None, "rdewit", IP, frozen_now, {})
+    failed: tuple[object, ...] = (
+        Action.CODE_FAILED,
+        linked_user,
+        None,
+        "rdewit",
+        IP,
+        frozen_now,
+        {},
+    )
     locked = (
         Action.LOCKED,
         linked_user,
@@ -292,7 +301,15 @@ def test_what_is_no_code_at_all_is_a_wrong_code_not_a_replay(linked_user, frozen
     before = last_pk()
     attempt(linked_user, "12a456", frozen_now)  # neither an access code nor a recovery code
     attempt(linked_user, "ABCDE-FGHJK", frozen_now)  # shaped like a recovery code, not one
-    failed = (Action.CODE_FAILED, linked_user, None, "rdewit", IP, frozen_now, {})
+    failed: tuple[object, ...] = (
+        Action.CODE_FAILED,
+        linked_user,
+        None,
+        "rdewit",
+        IP,
+        frozen_now,
+        {},
+    )
     assert trail(before) == [failed, failed]
 
 
@@ -357,7 +374,7 @@ def test_a_lock_cleared_during_the_hash_counts_the_failure_afresh(
     its failure starts a new count of one, with its moment, and locks nothing."""
     settings.MFA_LOCK_AFTER = 2  # one wrong attempt, then the one that would lock
     attempt(linked_user, "", frozen_now, password="wrong")
-    checked = services.credentials_check
+    checked = accounts_services.credentials_check
 
     def cleared_meanwhile(**kwargs):
         services.throttle_clear(user=linked_user, by=admin_user, ip=None)

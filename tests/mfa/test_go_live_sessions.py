@@ -7,7 +7,7 @@ from datetime import timedelta
 from django.urls import reverse
 from django.utils import timezone
 
-from mfa import services
+from mfa import services, totp
 from mfa.models import AuditEvent, Device, MfaSettings, TrustedLocation
 from tests.helpers import code_at, post_login, shown_key
 
@@ -55,7 +55,7 @@ def test_manual_4_3_the_person_with_the_beheerders_code_links_his_own_app(
 ):
     """Logged in with the beheerder's code, unlinked, still logged in: links his own app."""
     now = timezone.now()
-    admin_secret = services.totp.new_secret()
+    admin_secret = totp.new_secret()
     services.device_link(
         user=system_user,
         secret=admin_secret,

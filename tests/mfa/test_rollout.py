@@ -2,7 +2,7 @@
 has not linked yet, at most one a day, and a preview of who the go-live locks out."""
 
 import io
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from django.core import mail
@@ -157,7 +157,7 @@ def test_two_batches_at_once_send_one_mail_per_person():
 def test_the_mail_says_what_to_do_in_the_manuals_words(system_user, language, words):
     MfaSettings.objects.update_or_create(
         pk=1,
-        defaults={"go_live_at": timezone.make_aware(timezone.datetime(2027, 2, 1, 9, 0))},
+        defaults={"go_live_at": timezone.make_aware(datetime(2027, 2, 1, 9, 0))},
     )
     services.reminders_send(
         by=None, now=timezone.now(), site_url="https://livits.example/", language=language

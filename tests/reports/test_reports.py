@@ -10,12 +10,11 @@ import pytest
 from django.contrib.auth.hashers import make_password
 from django.urls import reverse
 from django.utils import timezone
-from openpyxl import load_workbook
 
 from accounts.models import Person, User
-from mfa import services
+from mfa.audit import audit
 from mfa.models import AuditEvent, Device, LoginThrottle, MfaSettings
-from tests.helpers import PASSWORD, link
+from tests.helpers import PASSWORD, first_sheet, link
 
 AMS = ZoneInfo("Europe/Amsterdam")
 PERSONS = reverse("reports:report", args=["personen-met-mfa"])
@@ -24,7 +23,7 @@ MANUAL_HEADERS = ["Informele_naam", "Sorteer_naam", "MFA_aangemaakt", "MFA_gewij
 
 
 def local(*args):
-    return datetime(*args, tzinfo=AMS)
+    return datetime(*args).replace(tzinfo=AMS)
 
 
 @pytest.fixture
@@ -221,8 +220,7 @@ def test_csv_export_streams_the_current_filter_for_dutch_excel(admin_client, man
 def test_xlsx_export_has_the_same_rows_with_real_dates(admin_client, manual_five):
     response = admin_client.get(reverse("reports:export", args=["personen-met-mfa", "xlsx"]))
     assert response.streaming
-    workbook = load_workbook(io.BytesIO(b"".join(response.streaming_content)))
-    rows = list(workbook.active.iter_rows(values_only=True))
+    rows = list(first_sheet(b"".join(response.streaming_content)).iter_rows(values_only=True))
     assert list(rows[0][:4]) == MANUAL_HEADERS
     by_name = {row[0]: row for row in rows[1:]}
     assert by_name["Pieter Willemsen"][2] == datetime(2017, 5, 22, 13, 59)
@@ -236,9 +234,7 @@ def test_login_stats_report(admin_client, manual_five):
     rob = manual_five["rdewit"]
     User.objects.filter(pk=rob.pk).update(login_count=2395)
     for days in (1, 10, 40):
-        services.audit(
-            action=AuditEvent.Action.CODE_FAILED, subject=rob, at=now - timedelta(days=days)
-        )
+        audit(action=AuditEvent.Action.CODE_FAILED, subject=rob, at=now - timedelta(days=days))
     LoginThrottle.objects.create(key="rdewit", failures=5, locked_until=now + timedelta(minutes=5))
     row = table(admin_client.get(STATS))["Rob de Wit"]
     assert row["Gebruikersnaam"] == "rdewit"
@@ -293,7 +289,8 @@ def test_the_page_issues_a_constant_number_of_queries(
 def _walk(client, url, params, direction="next", counts=None):
     """Follow the Next (or, from the last page, the Previous) links: the rows seen (and in
     `counts`, the number of matching rows each page announced)."""
-    names, params = [], dict(params)
+    names: list[str] = []
+    params = dict(params)
     if direction == "previous":
         params["last"] = "1"
     for _ in range(100):
@@ -350,7 +347,7 @@ def test_every_page_announces_the_rows_of_every_page(admin_client, monkeypatch, 
     monkeypatch.setattr(views, "PAGE_SIZE", 7)
     _system_users(40)
     for direction in ("next", "previous"):
-        counts = []
+        counts: list[int] = []
         walked = _walk(admin_client, PERSONS, {**params, "sort": "Sorteer_naam"}, direction, counts)
         assert set(counts) == {len(walked)}, (direction, counts)
         if params != {"q": "nobody"}:

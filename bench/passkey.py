@@ -16,6 +16,7 @@ import os
 import statistics
 import sys
 import time
+from datetime import timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -51,7 +52,7 @@ def main():
     for number in range(args.logins + 1):
         person = Person.objects.create(first_name="Bench", last_name=str(number))
         user = User.objects.create(username=f"pk{number}", person=person, password=password)
-        past = timezone.now() - timezone.timedelta(minutes=2)
+        past = timezone.now() - timedelta(minutes=2)
         devices.device_link(
             user=user,
             secret=secret,
@@ -101,7 +102,8 @@ def main():
 
     with_code(users[-1][0])  # warm up both paths once
     with_passkey(users[-1][1])
-    code_ms, passkey_ms = [], []
+    code_ms: list[float] = []
+    passkey_ms: list[float] = []
     for number, (user, credential_id) in enumerate(users[:-1]):
         pair = [
             ("code", lambda u=user: with_code(u)),

@@ -1,7 +1,9 @@
+import os
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.contrib.auth.models import Group
+from django.db import connection
 from django.utils import translation
 
 from accounts.models import Person, User
@@ -17,6 +19,17 @@ SLOW_FIRST = ("tests/e2e/", "tests/production/", "tests/bench/", "tests/livits/t
 
 def pytest_collection_modifyitems(items):
     items.sort(key=lambda item: not item.nodeid.startswith(SLOW_FIRST))
+
+
+def pytest_runtest_setup(item):
+    """A race test needs writers that run side by side: SQLite serialises them (and its
+    in-memory test database locks whole tables), so there it skips, or fails where the
+    races must run (LIVITS_REQUIRE_RACE_TESTS=1: `make test` in CI runs them on PostgreSQL)."""
+    if item.get_closest_marker("race") and connection.vendor == "sqlite":
+        reason = "SQLite serialises all writers; `make test` runs the races on PostgreSQL"
+        if os.environ.get("LIVITS_REQUIRE_RACE_TESTS") == "1":
+            pytest.fail(f"{reason}, and LIVITS_REQUIRE_RACE_TESTS=1", pytrace=False)
+        pytest.skip(reason)
 
 
 @pytest.fixture(autouse=True)
@@ -72,6 +85,16 @@ def user_client(client, system_user):
 def frozen_now():
     """A fixed moment in the middle of a 30-second TOTP step."""
     return datetime(2026, 11, 25, 10, 0, 15, tzinfo=UTC)
+
+
+@pytest.fixture
+def frozen_clock(monkeypatch, frozen_now):
+    """The server's clock (livits.clock.now) stopped at `frozen_now`: a request decides at
+    the moment the test gave the services, however long the test takes to get there."""
+    from livits import clock
+
+    monkeypatch.setattr(clock, "now", lambda: frozen_now)
+    return frozen_now
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from mfa.network import client_ip
 def test_forwarded_headers_count_only_from_a_trusted_proxy(settings, rf, peer, believed):
     settings.MFA_TRUSTED_PROXIES = ["10.0.0.1/32"]
     settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-    seen = {}
+    seen: dict[str, object] = {}
 
     def view(request):
         seen.update(secure=request.is_secure(), ip=client_ip(request))

@@ -59,7 +59,15 @@ def test_wrong_codes_and_the_lock_they_earn_are_recorded_in_full(linked_user, se
     wrong = code_at(secret, frozen_now, steps=10)  # outside the window: simply wrong
     for _ in range(5):
         attempt(linked_user, wrong, frozen_now, username="RDeWit")  # a compatible spelling
-    failed = (Action.CODE_FAILED, linked_user, None, "rdewit", IP, frozen_now, {})
+    failed: tuple[object, ...] = (
+        Action.CODE_FAILED,
+        linked_user,
+        None,
+        "rdewit",
+        IP,
+        frozen_now,
+        {},
+    )
     locked = (
         Action.LOCKED,
         linked_user,
@@ -292,7 +300,15 @@ def test_what_is_no_code_at_all_is_a_wrong_code_not_a_replay(linked_user, frozen
     before = last_pk()
     attempt(linked_user, "12a456", frozen_now)  # neither an access code nor a recovery code
     attempt(linked_user, "ABCDE-FGHJK", frozen_now)  # shaped like a recovery code, not one
-    failed = (Action.CODE_FAILED, linked_user, None, "rdewit", IP, frozen_now, {})
+    failed: tuple[object, ...] = (
+        Action.CODE_FAILED,
+        linked_user,
+        None,
+        "rdewit",
+        IP,
+        frozen_now,
+        {},
+    )
     assert trail(before) == [failed, failed]
 
 

@@ -1,6 +1,6 @@
 import io
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from cryptography.fernet import Fernet
@@ -36,7 +36,7 @@ def test_linking_names_devices_records_audit_and_mails_the_user(
         second = link(system_user, frozen_now + timedelta(minutes=1))
     assert (first.name, second.name) == ("Apparaat 1", "Apparaat 2")
     assert [e.action for e in AuditEvent.objects.order_by("id")] == [Action.DEVICE_LINKED] * 2
-    event = AuditEvent.objects.first()
+    event = AuditEvent.objects.order_by("id")[0]
     assert (event.subject, event.actor, event.ip) == (system_user, system_user, IP)
     assert len(mail.outbox) == 2 and mail.outbox[0].to == ["rob@example.org"]
 
@@ -130,7 +130,7 @@ def test_secrets_and_codes_never_reach_the_logs(client, system_user, caplog, fro
     client.post(reverse("mfa:enrol"), {"code": "12345x"})
     client.post(reverse("mfa:enrol"), {"code": code_at(pending, timezone.now())})
     assert Device.objects.filter(user=system_user).exists()
-    text = caplog.text + "".join(message.body for message in mail.outbox)
+    text = caplog.text + "".join(str(message.body) for message in mail.outbox)
     assert pending not in text and totp.grouped(pending) not in text
 
 
@@ -153,7 +153,7 @@ def test_mfa_command_manages_trusted_locations_and_go_live(db):
     with pytest.raises(CommandError, match="No beheerder has MFA linked"):
         call_command("mfa", "golive", "--at", "2027-01-01T09:00", stdout=out)
     call_command("mfa", "golive", "--at", "2027-01-01T09:00", "--force", stdout=out)
-    assert MfaSettings.load().go_live_at.year == 2027
+    assert MfaSettings.load().go_live_at == timezone.make_aware(datetime(2027, 1, 1, 9, 0))
     assert "MFA goes live at 2027-01-01 09:00 CET." in out.getvalue()
     call_command("mfa", "status", stdout=out)
     assert "Go-live: MFA goes live at 2027-01-01 09:00 CET." in out.getvalue()
@@ -166,6 +166,21 @@ def test_mfa_command_manages_trusted_locations_and_go_live(db):
         action__in=[Action.GO_LIVE_CHANGED, Action.TRUSTED_LOCATION_CHANGED]
     )
     assert changes.count() == 4
+
+
+def test_the_shell_refuses_a_go_live_while_the_only_beheerder_has_no_mfa(admin_user, linked_user):
+    """Rob has an app but links MFA for nobody; the beheerder, who could, has none: after
+    the go-live nobody could link an app for anyone. Once she has one, the shell goes live."""
+    out = io.StringIO()
+    with pytest.raises(CommandError, match="No beheerder has MFA linked"):
+        call_command("mfa", "golive", stdout=out)
+    assert "Beheerders without MFA: 1\n  beheerder" in out.getvalue()
+    assert MfaSettings.load().go_live_at is None
+    assert not AuditEvent.objects.filter(action=Action.GO_LIVE_CHANGED).exists()
+    link(admin_user, timezone.now() - timedelta(minutes=1))
+    call_command("mfa", "golive", stdout=out)
+    assert MfaSettings.load().is_live(timezone.now())
+    assert "forced" not in AuditEvent.objects.get(action=Action.GO_LIVE_CHANGED).data
 
 
 def test_mfa_status_names_users_without_device(system_user):

@@ -8,30 +8,19 @@ from datetime import timedelta
 import pytest
 from cryptography.fernet import Fernet
 from django.core import mail
-from django.db import connection
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import Person, User
 from mfa import login, recovery
-from mfa.enrolment import allow_linking
 from mfa.login import LoginStatus
 from mfa.models import AuditEvent, Device, LoginThrottle, MfaSettings, RecoveryCode
-from tests.helpers import PASSWORD, at_once, code_at, link, login_with_code, post_login
+from tests.helpers import PASSWORD, at_once, code_at, confirmed, link, login_with_code, post_login
 
 Action = AuditEvent.Action
 ENROL = reverse("mfa:enrol")
 MAKE = reverse("mfa:recovery_make")
-
-
-def confirmed(client, user):
-    """A session that just proved password and code (the step-up window is open)."""
-    login_with_code(client, user)
-    session = client.session
-    allow_linking(session, timezone.now())
-    session.save()
-    return client
 
 
 def make_codes(client):
@@ -274,10 +263,9 @@ def test_the_user_tab_and_report_show_how_many_codes_are_left_never_the_codes(
 # --- At the same moment -----------------------------------------------------------
 
 
+@pytest.mark.race
 @pytest.mark.django_db(transaction=True)
 def test_two_simultaneous_logins_with_one_recovery_code_let_exactly_one_in():
-    if connection.vendor == "sqlite":
-        pytest.skip("SQLite serialises all writers; the race is exercised on PostgreSQL")
     person = Person.objects.create(first_name="Race", last_name="Recovery")
     user = User.objects.create_user("recoveryrace", PASSWORD, person=person)
     link(user, timezone.now() - timedelta(minutes=2))

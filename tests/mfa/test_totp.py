@@ -1,6 +1,7 @@
 """mfa/totp.py against RFC 6238 Appendix B and an independent client (oathtool)."""
 
 import base64
+import secrets
 import subprocess
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -61,7 +62,7 @@ def test_a_secret_keeps_every_character_its_bytes_give(monkeypatch):
     """Bytes whose base32 ends in letters that padding rules might strip ("X", "A")."""
     for last in (0x17, 0x00):  # ...X, ...A
         raw = bytes(19) + bytes([last])
-        monkeypatch.setattr(totp.secrets, "token_bytes", lambda _n, raw=raw: raw)
+        monkeypatch.setattr(secrets, "token_bytes", lambda _n, raw=raw: raw)
         assert totp.new_secret() == base64.b32encode(raw).decode()
 
 

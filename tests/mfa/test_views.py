@@ -216,8 +216,8 @@ def test_after_go_live_every_failure_gives_one_answer_that_names_the_way_out(
     ).exists()
 
 
-def test_a_locked_name_says_until_when_known_or_unknown(client, linked_user, secret):
-    until = timezone.localtime(timezone.now() + timedelta(minutes=3))
+def test_a_locked_name_says_until_when_known_or_unknown(client, linked_user, secret, frozen_clock):
+    until = timezone.localtime(frozen_clock + timedelta(minutes=3))
     for name in ("rdewit", "niemand"):
         LoginThrottle.objects.create(key=name, failures=9, locked_until=until)
     shown = (until.replace(microsecond=0) + timedelta(seconds=1)).strftime("%H:%M:%S")

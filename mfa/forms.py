@@ -6,6 +6,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
+from accounts.text import validate_plain_text
 
 from . import network, totp
 from . import recovery as recovery_codes
@@ -157,7 +158,9 @@ class PasskeyAddForm(MfaForm):
     """The name a person gives a new passkey ("Laptop", "YubiKey"); the credential
     itself comes from the browser."""
 
-    name = forms.CharField(label=_("Name of the passkey"), max_length=50)
+    name = forms.CharField(
+        label=_("Name of the passkey"), max_length=50, validators=[validate_plain_text]
+    )
     credential = forms.JSONField()
 
 
@@ -166,7 +169,7 @@ class PasskeysAllowedForm(forms.Form):
 
 
 class DeviceRenameForm(MfaForm):
-    name = forms.CharField(label=_("Name"), max_length=50)
+    name = forms.CharField(label=_("Name"), max_length=50, validators=[validate_plain_text])
 
 
 class TrustedLocationForm(forms.ModelForm[TrustedLocation]):

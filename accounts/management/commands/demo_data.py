@@ -10,7 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Person, User
-from accounts.services import BEHEERDERS_GROUP
+from accounts.services import BEHEERDERS_GROUP, users_audited
 from mfa import crypto, totp
 from mfa.models import AuditEvent, Device
 
@@ -47,7 +47,8 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, persons: int, **options: Any) -> None:
-        self.load_demo()
+        with users_audited(command="demo_data"):
+            self.load_demo()
         if persons:
             created = bulk_persons(persons)
             self.stdout.write(f"Bulk demo data: {created} persons added, {persons} wanted.")

@@ -5,6 +5,7 @@ from typing import Any
 
 from django import forms
 from django.contrib.auth.hashers import check_password, is_password_usable, make_password
+from django.contrib.auth.management import create_permissions
 from django.contrib.auth.models import AnonymousUser, Group, Permission
 from django.db import transaction
 from django.db.models import F
@@ -49,6 +50,10 @@ _DUMMY_HASH = None
 
 
 def beheerders_group_sync(**kwargs: Any) -> None:
+    # The permissions of the app just migrated first: Django's own receiver that makes
+    # them runs after this one when "accounts" stands before "django.contrib.auth".
+    if "app_config" in kwargs:
+        create_permissions(**kwargs)
     group, _ = Group.objects.get_or_create(name=BEHEERDERS_GROUP)
     for name in BEHEERDERS_PERMISSIONS:
         app_label, codename = name.split(".")

@@ -166,6 +166,7 @@ def test_the_admins_own_password_change_is_audited_without_the_password(client, 
     system_user.is_staff = True
     system_user.save()
     client.force_login(system_user)
+    assert "Wachtwoord wijzigen" in client.get("/admin/password_change/").content.decode()
     new = "Another-long-password-7"
     response = client.post(
         "/admin/password_change/",

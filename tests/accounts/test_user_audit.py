@@ -3,7 +3,6 @@ never the password (the CRM form; the Django admin is in test_admin_site.py)."""
 
 import io
 
-import pytest
 from django.core.management import call_command
 from django.urls import reverse
 from django.utils import translation

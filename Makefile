@@ -110,7 +110,7 @@ serve-prod: setup $(PROD_ENV)
 	exec $(VENV)/bin/gunicorn livits.wsgi -w $${WEB_CONCURRENCY:-$$(nproc)} -b 127.0.0.1:$(PORT) \
 	  --access-logfile - --no-control-socket
 
-# Mutation testing of mfa/totp.py, mfa/network.py and mfa/services.py (mutmut):
+# Mutation testing of mfa/totp.py, mfa/network.py and the MFA capability modules (mutmut):
 # every surviving mutant is a missing assertion or an equivalent change. Slow.
 mutation: setup
 	$(PY) -m pip install --quiet -e ".[dev,mutation]"

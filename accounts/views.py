@@ -21,12 +21,11 @@ from django.views.decorators.http import require_POST
 from livits import clock
 from livits.http import AuthenticatedRequest, redirect_back
 from mfa import selectors as mfa_selectors
-from mfa import services as mfa_services
 from mfa.enrolment import allow_linking
+from mfa.login import LoginStatus, login_attempt
 from mfa.middleware import session_authenticated
 from mfa.models import MfaSettings
 from mfa.network import client_ip
-from mfa.services import LoginStatus
 
 from . import selectors, services
 from .forms import LoginForm, PersonForm, PersonSearchForm, SystemUserForm
@@ -46,7 +45,7 @@ def login_view(request: HttpRequest) -> HttpResponse:
     mfa_settings = SimpleLazyObject(MfaSettings.load)  # read once, and only when shown
     if request.method == "POST" and form.is_valid():
         now = clock.now()
-        result = mfa_services.login_attempt(**form.cleaned_data, ip=client_ip(request), now=now)
+        result = login_attempt(**form.cleaned_data, ip=client_ip(request), now=now)
         if result.status is LoginStatus.OK:
             auth_login(request, result.user)
             session_authenticated(request, result.method)

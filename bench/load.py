@@ -36,7 +36,7 @@ from datetime import timedelta
 from django.contrib.auth.hashers import make_password
 from django.utils import timezone
 from accounts.models import Person, User
-from mfa import services, totp
+from mfa import devices, totp
 from mfa.models import Device, LoginThrottle
 secret = "{secret}"
 past = timezone.now() - timedelta(minutes=10)
@@ -53,7 +53,7 @@ for kind in ("ours", "stock"):
         Device.objects.filter(user=user).delete()
         if kind == "ours":
             code = totp.code_at_step(secret, totp.step_at(past))
-            services.device_link(user=user, secret=secret, code=code, by=user, ip=None, now=past)
+            devices.device_link(user=user, secret=secret, code=code, by=user, ip=None, now=past)
 """
 
 

@@ -55,7 +55,7 @@ def main():
     from django_otp.plugins.otp_totp.models import TOTPDevice
 
     from accounts.models import Person, User
-    from mfa import services, totp
+    from mfa import devices, totp
 
     run = f"{os.getpid()}-{int(time.time())}"
     clients = {kind: Client(REMOTE_ADDR="198.51.100.7") for kind in ("ours", "stock", "theirs")}
@@ -113,7 +113,7 @@ def main():
         if kind == "ours":
             past = timezone.now() - timezone.timedelta(minutes=2)
             code = totp.code_at_step(secret, totp.step_at(past))
-            services.device_link(user=user, secret=secret, code=code, by=user, ip=None, now=past)
+            devices.device_link(user=user, secret=secret, code=code, by=user, ip=None, now=past)
         elif kind == "theirs":
             import base64
 

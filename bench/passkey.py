@@ -39,7 +39,7 @@ def main():
     from django.utils import timezone
 
     from accounts.models import Person, User
-    from mfa import services, totp
+    from mfa import devices, passkeys, totp
     from mfa.models import MfaSettings
     from tests.webauthn_soft import SoftAuthenticator
 
@@ -52,7 +52,7 @@ def main():
         person = Person.objects.create(first_name="Bench", last_name=str(number))
         user = User.objects.create(username=f"pk{number}", person=person, password=password)
         past = timezone.now() - timezone.timedelta(minutes=2)
-        services.device_link(
+        devices.device_link(
             user=user,
             secret=secret,
             code=totp.code_at_step(secret, totp.step_at(past)),
@@ -60,8 +60,8 @@ def main():
             ip=None,
             now=past,
         )
-        options, challenge = services.passkey_register_options(user=user, now=timezone.now())
-        services.passkey_add(
+        options, challenge = passkeys.passkey_register_options(user=user, now=timezone.now())
+        passkeys.passkey_add(
             user=user,
             credential=authenticator.create(options),
             challenge=challenge,

@@ -1,6 +1,6 @@
 """Writing the audit trail: one function, used by every service that changes MFA or accounts."""
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from accounts.models import User
@@ -28,3 +28,8 @@ def audit(
         data=data or {},
         **fields,
     )
+
+
+def iso(moment: datetime | None) -> str | None:
+    """A moment as audit data: ISO 8601 in UTC."""
+    return moment.astimezone(UTC).isoformat() if moment else None

@@ -15,7 +15,9 @@ from django.contrib.sessions.backends.base import SessionBase
 from accounts.models import User
 from livits.http import AuthenticatedRequest
 
-from . import crypto, services, totp
+from . import crypto, totp
+from .devices import device_link
+from .errors import MfaError
 from .forms import LinkForm
 from .models import Device, MfaSettings
 from .network import client_ip
@@ -71,7 +73,7 @@ def link_pending(
 ) -> Device | None:
     """Link the secret on screen for `user` if the form's code confirms it."""
     try:
-        device = services.device_link(
+        device = device_link(
             user=user,
             secret=pending_secret(request.session, user),
             code=form.cleaned_data["code"],
@@ -80,7 +82,7 @@ def link_pending(
             now=now,
             **options,
         )
-    except services.MfaError as error:
+    except MfaError as error:
         form.refuse(error.code)
         return None
     del request.session[_pending_key(user)]

@@ -173,33 +173,68 @@ class DeviceRenameForm(MfaForm):
 
 
 class TrustedLocationForm(forms.ModelForm[TrustedLocation]):
+    """A trusted location, added or changed, from MFA-instellingen and from
+    `manage.py mfa trusted add`: both take its rules and their messages from here."""
+
+    error_messages = {
+        "invalid_network": _("Enter a valid IPv4 or IPv6 network, e.g. 192.0.2.0/24."),
+        "network_too_broad": _(
+            "This network is too broad: from it no access code would be asked of a large "
+            "part of the internet. Enter at most a /%(ipv4)s (IPv4) or /%(ipv6)s (IPv6)."
+        ),
+        "network_embeds_ipv4": _(
+            "This IPv6 network holds IPv4 addresses (as %(embedding)s addresses), as many as "
+            "an IPv4 /%(width)s: from it no access code would be asked of a large part of the "
+            "internet. Enter a network that holds at most an IPv4 /%(ipv4)s."
+        ),
+        "network_taken": _("This network is already a trusted location."),
+        "network_overlaps": _(
+            "This network overlaps the trusted location %(name)s (%(network)s): change that "
+            "one instead."
+        ),
+    }
+
     class Meta:
         model = TrustedLocation
         fields = ["name", "network"]
         help_texts = {"network": _("An IPv4 or IPv6 network, e.g. 192.0.2.0/24 or 2001:db8::/48.")}
 
     def clean_network(self) -> str:
-        value = self.cleaned_data["network"]
+        widest = {"ipv4": network.WIDEST_PREFIX[4], "ipv6": network.WIDEST_PREFIX[6]}
         try:
-            normalized = str(network.trusted_network(value))
-        except network.NetworkTooBroad:
+            net = network.trusted_network(self.cleaned_data["network"])
+        except network.NetworkTooBroad as refused:
+            code = f"network_{refused.reason}"
+            params = {**widest, "width": refused.prefixlen, "embedding": refused.embedding}
             raise forms.ValidationError(
-                _(
-                    "This network is too broad: from it no access code would be asked of a "
-                    "large part of the internet. Enter at most a /8 (IPv4) or /32 (IPv6)."
-                ),
-                code="network_too_broad",
+                self.error_messages[code], code=code, params=params
             ) from None
         except ValueError:
             raise forms.ValidationError(
-                _("Enter a valid IPv4 or IPv6 network, e.g. 192.0.2.0/24."), code="invalid_network"
+                self.error_messages["invalid_network"], code="invalid_network"
             ) from None
-        taken = TrustedLocation.objects.filter(network=normalized).exclude(pk=self.instance.pk)
-        if taken.exists():
+        others = dict(
+            TrustedLocation.objects.exclude(pk=self.instance.pk).values_list("network", "name")
+        )
+        found = network.overlapping(net, others)
+        if found is not None and network.parse_network(found) == net:
+            raise forms.ValidationError(self.error_messages["network_taken"], code="network_taken")
+        if found is not None:
             raise forms.ValidationError(
-                _("This network is already a trusted location."), code="network_taken"
+                self.error_messages["network_overlaps"],
+                code="network_overlaps",
+                params={"name": others[found], "network": found},
             )
-        return normalized
+        return str(net)
+
+    def validate_unique(self) -> None:
+        """Not the model's own check: clean_network's overlap rule covers an equal network
+        (with our message), and the unique constraint guards the write."""
+
+    def refuse(self, code: str) -> None:
+        """The network refused after validation, e.g. "network_taken" when the database's
+        unique constraint turned away a network added by someone else meanwhile."""
+        self.add_error("network", forms.ValidationError(self.error_messages[code], code=code))
 
 
 class IssuerForm(forms.Form):

@@ -11,7 +11,7 @@ from django.shortcuts import redirect
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from . import services
+from .login import session_end
 from .models import AuditEvent, MfaSettings
 from .network import client_ip
 
@@ -38,7 +38,7 @@ def go_live_guard(
         if request.session.get(AUTH_METHOD) not in SECOND_FACTOR and request.user.is_authenticated:
             now = timezone.now()
             if MfaSettings.load().is_live(now):
-                services.session_end(user=request.user, ip=client_ip(request), now=now)
+                session_end(user=request.user, ip=client_ip(request), now=now)
                 logout(request)
                 messages.warning(
                     request,

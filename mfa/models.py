@@ -11,10 +11,11 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.text import validate_plain_text
 
-from . import crypto, recovery, totp
+from . import crypto, totp
 
 # A person rarely has more than a phone and a tablet; the database enforces this.
 MAX_DEVICES = 5
+RECOVERY_COUNT = 10  # recovery codes in a set; numbered 1..RECOVERY_COUNT
 # A go-live outside these bounds is a typing error (year 1, year 9999), refused
 # by the forms, the command and the database.
 GO_LIVE_EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
@@ -162,7 +163,7 @@ class RecoveryCode(models.Model):
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="recovery_codes"
     )
-    number = models.PositiveSmallIntegerField()  # 1..recovery.COUNT within the set
+    number = models.PositiveSmallIntegerField()  # 1..RECOVERY_COUNT within the set
     digest = models.CharField(max_length=64)
     created_at = models.DateTimeField(default=timezone.now)
     used_at = models.DateTimeField(null=True, blank=True)
@@ -172,7 +173,7 @@ class RecoveryCode(models.Model):
             models.UniqueConstraint(fields=["user", "number"], name="mfa_recovery_user_number"),
             models.UniqueConstraint(fields=["user", "digest"], name="mfa_recovery_user_digest"),
             models.CheckConstraint(
-                condition=models.Q(number__gte=1, number__lte=recovery.COUNT),
+                condition=models.Q(number__gte=1, number__lte=RECOVERY_COUNT),
                 name="mfa_recovery_number_range",
             ),
         ]

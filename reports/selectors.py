@@ -403,11 +403,3 @@ def every_row(
         while batch := cursor.fetchmany(2000):
             for row in batch:
                 yield _row(fields, row)
-
-
-def rollout(now: datetime) -> tuple[int, int]:
-    """(linked, total) over all system users, in one aggregate query."""
-    figures = User.objects.aggregate(
-        total=Count("pk"), linked=Count("pk", filter=has_mfa_condition(now))
-    )
-    return int(figures["linked"]), int(figures["total"])

@@ -93,7 +93,7 @@ def backoffice(admin_user, linked_user, frozen_now):
     location, some history; and the main pages of the backoffice."""
     from django.utils import timezone
 
-    from mfa import services as mfa_services
+    from mfa import login
     from mfa.models import MfaSettings, TrustedLocation
     from tests.helpers import main_pages
 
@@ -107,7 +107,7 @@ def backoffice(admin_user, linked_user, frozen_now):
         ),
     )
     TrustedLocation.objects.create(name="Kantoor", network="203.0.113.0/24")
-    mfa_services.login_attempt(username="adejong", password="wrong", code="", ip=None, now=now)
+    login.login_attempt(username="adejong", password="wrong", code="", ip=None, now=now)
     # a planned go-live: Astrid, who has no app, sees the banner on every page
     MfaSettings.objects.update_or_create(pk=1, defaults={"go_live_at": now + timedelta(days=30)})
     return main_pages(linked=linked_user, unlinked=astrid)

@@ -6,7 +6,7 @@ import threading
 from django.db import connection
 from django.urls import reverse
 
-from mfa import services, totp
+from mfa import devices, totp
 from mfa.middleware import AUTH_METHOD
 from mfa.models import AuditEvent
 
@@ -57,7 +57,7 @@ def post_login(client, username="rdewit", password=PASSWORD, code="", **extra):
 def link(user, now, *, by=None, secret=None, **options):
     """Link a fresh authenticator (or `secret`) to `user` at `now`."""
     secret = secret or totp.new_secret()
-    return services.device_link(
+    return devices.device_link(
         user=user,
         secret=secret,
         code=code_at(secret, now),

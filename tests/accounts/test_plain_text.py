@@ -15,7 +15,7 @@ from accounts.models import Person, User
 from accounts.text import BIDI_CONTROLS, one_line, validate_plain_text
 from mfa.forms import DeviceRenameForm, PasskeyAddForm
 from mfa.models import Device, Passkey
-from mfa.services import reminder_mail
+from mfa.rollout import reminder_mail
 
 CONTROLS = [
     chr(point)

@@ -22,14 +22,14 @@ from datetime import timedelta
 from django.contrib.auth.hashers import make_password
 from django.utils import timezone
 from accounts.models import Person, User
-from mfa import services, totp
+from mfa import devices, totp
 past = timezone.now() - timedelta(minutes=5)
 password = make_password("{password}")
 for name in ["shared"] + [f"load{{i}}" for i in range({count})]:
     person = Person.objects.create(first_name=name, last_name="Load")
     user = User.objects.create(username=name, person=person, password=password)
     code = totp.code_at_step("{secret}", totp.step_at(past))
-    services.device_link(user=user, secret="{secret}", code=code, by=user, ip=None, now=past)
+    devices.device_link(user=user, secret="{secret}", code=code, by=user, ip=None, now=past)
 """
 
 

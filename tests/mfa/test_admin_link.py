@@ -11,10 +11,10 @@ from django.urls import reverse
 from django.utils import formats, timezone
 
 from accounts.models import Person, User
-from mfa import services
+from mfa import devices, login
 from mfa.audit import audit
+from mfa.login import LoginStatus
 from mfa.models import AuditEvent, Device, LoginThrottle, MfaSettings
-from mfa.services import LoginStatus
 from tests.helpers import PASSWORD, code_at, shown_key
 
 Action = AuditEvent.Action
@@ -93,7 +93,7 @@ def test_unlinking_twice_refuses_clearly_with_one_audit_record(admin_client, lin
 
 def test_unlinking_keeps_the_persons_open_session(client, admin_user, linked_user):
     client.force_login(linked_user)
-    services.device_unlink_all(user=linked_user, by=admin_user, ip=None, now=timezone.now())
+    devices.device_unlink_all(user=linked_user, by=admin_user, ip=None, now=timezone.now())
     response = client.get(reverse("mfa:enrol"))
     assert response.status_code == 200 and shown_key(response)
 
@@ -116,7 +116,7 @@ def test_admin_links_with_their_own_app_and_the_person_logs_in_with_its_code(
     )
     # the person logs in with the code the beheerder reads from the admin's app
     next_code = code_at(key, timezone.now(), 1)
-    result = services.login_attempt(
+    result = login.login_attempt(
         username="rdewit", password=PASSWORD, code=next_code, ip="198.51.100.1", now=timezone.now()
     )
     assert result.status is LoginStatus.OK
@@ -143,7 +143,7 @@ def test_stale_link_page_after_someone_else_linked(admin_client, system_user, se
     url = reverse("mfa:admin_link", args=[system_user.person.pk])
     key = shown_key(admin_client.get(url))
     now = timezone.now()
-    services.device_link(
+    devices.device_link(
         user=system_user, secret=secret, code=code_at(secret, now), by=system_user, ip=None, now=now
     )
     response = admin_client.post(url, {"code": code_at(key, now)})
@@ -202,7 +202,7 @@ def test_temporary_access_ends_and_the_expiry_is_audited(admin_client, system_us
     assert linked.describe() == f"Apparaat 1, via beheerder, geldig tot {shown}"
     MfaSettings.objects.update_or_create(pk=1, defaults={"go_live_at": timezone.now()})
     later = device.expires_at + timedelta(minutes=1)
-    result = services.login_attempt(
+    result = login.login_attempt(
         username="rdewit", password=PASSWORD, code=code_at(key, later), ip=None, now=later
     )
     assert result.status is LoginStatus.FAILED

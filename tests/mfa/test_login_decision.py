@@ -8,9 +8,9 @@ from django.db import connection
 from django.utils import timezone
 
 from accounts.models import Person, User, canonical_username
-from mfa import services
+from mfa import devices, login, stepup, throttle, totp
+from mfa.login import LoginStatus
 from mfa.models import AuditEvent, Device, LoginThrottle, MfaSettings, TrustedLocation
-from mfa.services import LoginStatus
 from tests.helpers import PASSWORD, at_once, code_at
 
 HOME = "198.51.100.7"
@@ -19,7 +19,7 @@ Action = AuditEvent.Action
 
 
 def attempt(now, code="", username="rdewit", password=PASSWORD, ip=HOME):
-    return services.login_attempt(username=username, password=password, code=code, ip=ip, now=now)
+    return login.login_attempt(username=username, password=password, code=code, ip=ip, now=now)
 
 
 def actions(user=None):
@@ -66,7 +66,7 @@ def test_an_older_code_after_a_newer_one_is_refused(linked_user, secret, frozen_
 
 def test_the_code_that_linked_the_device_cannot_log_in(system_user, secret, frozen_now):
     code = code_at(secret, frozen_now)
-    services.device_link(
+    devices.device_link(
         user=system_user, secret=secret, code=code, by=system_user, ip=HOME, now=frozen_now
     )
     assert attempt(frozen_now, code=code).status is LoginStatus.FAILED
@@ -176,7 +176,7 @@ def test_a_beheerder_can_clear_the_lock(system_user, admin_user, frozen_now):
     LoginThrottle.objects.create(
         key="rdewit", failures=9, locked_until=frozen_now + timedelta(hours=1)
     )
-    assert services.throttle_clear(user=system_user, by=admin_user, ip=HOME)
+    assert throttle.throttle_clear(user=system_user, by=admin_user, ip=HOME)
     assert attempt(frozen_now).status is LoginStatus.OK
     assert Action.LOCK_CLEARED in actions(system_user)
 
@@ -187,9 +187,9 @@ def test_two_simultaneous_logins_with_the_same_code_let_exactly_one_through(froz
         pytest.skip("SQLite serialises all writers; the race is exercised on PostgreSQL")
     person = Person.objects.create(first_name="Race", last_name="Condition")
     user = User.objects.create_user("race", PASSWORD, person=person)
-    secret = services.totp.new_secret()
+    secret = totp.new_secret()
     link_time = frozen_now - timedelta(minutes=2)
-    services.device_link(
+    devices.device_link(
         user=user, secret=secret, code=code_at(secret, link_time), by=user, ip=HOME, now=link_time
     )
     code = code_at(secret, frozen_now)
@@ -282,7 +282,7 @@ def test_the_password_hash_runs_outside_any_transaction(linked_user, secret, mon
     assert attempt(now, code=code_at(secret, now)).status is LoginStatus.OK
     attempt(now, password="wrong")
     attempt(now, username="nobody")
-    services.step_up(user=linked_user, password=PASSWORD, code="000000", ip=HOME, now=now)
+    stepup.step_up(user=linked_user, password=PASSWORD, code="000000", ip=HOME, now=now)
     assert seen and not any(seen), seen
 
 
@@ -305,7 +305,7 @@ def test_an_attempt_at_the_lock_is_evaluated_alone_and_a_dead_one_frees_the_name
     for _ in range(5):
         attempt(frozen_now, password="wrong")
     later = frozen_now + timedelta(seconds=2)  # the 1 s wait is over
-    assert services._throttle_reserve("rdewit", later).slot == 6  # this one is evaluated ...
-    assert services._throttle_reserve("rdewit", later).locked_until  # ... and alone
+    assert throttle.throttle_reserve("rdewit", later).slot == 6  # this one is evaluated ...
+    assert throttle.throttle_reserve("rdewit", later).locked_until  # ... and alone
     # should its request die before the outcome, the name is free again in a minute
-    assert services._throttle_reserve("rdewit", later + timedelta(seconds=61)).slot == 7
+    assert throttle.throttle_reserve("rdewit", later + timedelta(seconds=61)).slot == 7

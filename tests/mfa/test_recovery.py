@@ -14,10 +14,10 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import Person, User
-from mfa import recovery, services
+from mfa import login, recovery
 from mfa.enrolment import allow_linking
+from mfa.login import LoginStatus
 from mfa.models import AuditEvent, Device, LoginThrottle, MfaSettings, RecoveryCode
-from mfa.services import LoginStatus
 from tests.helpers import PASSWORD, at_once, code_at, link, login_with_code, post_login
 
 Action = AuditEvent.Action
@@ -102,11 +102,11 @@ def test_a_new_set_makes_the_old_one_stop_working(client, linked_user):
     old = make_codes(client)
     new = make_codes(client)
     now = timezone.now()
-    result = services.login_attempt(
+    result = login.login_attempt(
         username="rdewit", password=PASSWORD, code=old[0], ip=None, now=now
     )
     assert result.status is LoginStatus.FAILED
-    result = services.login_attempt(
+    result = login.login_attempt(
         username="rdewit", password=PASSWORD, code=new[0], ip=None, now=now
     )
     assert result.status is LoginStatus.OK
@@ -119,7 +119,7 @@ def test_codes_survive_a_key_rotation(client, linked_user, settings):
     confirmed(client, linked_user)
     codes = make_codes(client)
     settings.MFA_ENCRYPTION_KEYS = [new_key, old_key]
-    result = services.login_attempt(
+    result = login.login_attempt(
         username="rdewit", password=PASSWORD, code=codes[3], ip=None, now=timezone.now()
     )
     assert result.status is LoginStatus.OK
@@ -207,7 +207,7 @@ def test_unlinking_invalidates_the_codes(admin_client, linked_user):
     admin_client.post(reverse("mfa:admin_unlink", args=[linked_user.person.pk]))
     assert not RecoveryCode.objects.exists()
     assert AuditEvent.objects.filter(action=Action.RECOVERY_INVALIDATED).exists()
-    result = services.login_attempt(
+    result = login.login_attempt(
         username="rdewit", password=PASSWORD, code=codes[0], ip=None, now=timezone.now()
     )
     assert result.status is LoginStatus.FAILED
@@ -230,7 +230,7 @@ def test_the_user_tab_and_report_show_how_many_codes_are_left_never_the_codes(
 ):
     codes = make_codes(confirmed(Client(), linked_user))
     for code in codes[:3]:
-        services.login_attempt(
+        login.login_attempt(
             username="rdewit", password=PASSWORD, code=code, ip=None, now=timezone.now()
         )
     tab = admin_client.get(
@@ -257,10 +257,10 @@ def test_two_simultaneous_logins_with_one_recovery_code_let_exactly_one_in():
     person = Person.objects.create(first_name="Race", last_name="Recovery")
     user = User.objects.create_user("recoveryrace", PASSWORD, person=person)
     link(user, timezone.now() - timedelta(minutes=2))
-    code = services.recovery_codes_make(user=user, ip=None, now=timezone.now())[0]
+    code = recovery.recovery_codes_make(user=user, ip=None, now=timezone.now())[0]
 
     def attempt(_index):
-        return services.login_attempt(
+        return login.login_attempt(
             username="recoveryrace", password=PASSWORD, code=code, ip=None, now=timezone.now()
         ).status
 

@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.utils import timezone, translation
 
 from accounts.models import Person, User
-from mfa import background, services
+from mfa import background, rollout
 from mfa.models import AuditEvent, MfaSettings
 from tests.helpers import PASSWORD, at_once, link, login_with_code
 
@@ -51,7 +51,7 @@ def staff(db, admin_user, system_user):
 
 
 def send(now=None, **options):
-    return services.reminders_send(
+    return rollout.reminders_send(
         by=None,
         now=now or timezone.now(),
         site_url="https://livits.example",
@@ -128,7 +128,7 @@ def test_a_mail_that_does_not_go_out_is_tried_again_next_time(staff, monkeypatch
     def broken(*args, **kwargs):
         raise ConnectionRefusedError("no mail server")
 
-    monkeypatch.setattr(services, "send_mail", broken)
+    monkeypatch.setattr(rollout, "send_mail", broken)
     assert send() == 0
     staff.refresh_from_db()
     assert staff.mfa_reminded_at is None
@@ -161,7 +161,7 @@ def test_the_mail_says_what_to_do_in_the_manuals_words(system_user, language, wo
         pk=1,
         defaults={"go_live_at": timezone.make_aware(timezone.datetime(2027, 2, 1, 9, 0))},
     )
-    services.reminders_send(
+    rollout.reminders_send(
         by=None, now=timezone.now(), site_url="https://livits.example/", language=language
     )
     message = mail.outbox[0]
@@ -244,4 +244,4 @@ def test_the_go_live_preview_and_the_settings_page_show_reminders_and_progress(a
         and "1 van 6 systeemgebruikers gekoppeld" in settings_page
     )
     with translation.override("en"):
-        assert services.reminder_mail(staff, site_url="x", language="en")[0].startswith("Livits:")
+        assert rollout.reminder_mail(staff, site_url="x", language="en")[0].startswith("Livits:")

@@ -132,7 +132,7 @@ SEED = """
 from datetime import timedelta
 from django.utils import timezone
 from accounts.models import Person, User
-from mfa import services, totp
+from mfa import devices, totp
 from mfa.models import TrustedLocation
 secret = "{secret}"
 past = timezone.now() - timedelta(minutes=5)
@@ -140,7 +140,7 @@ for name in ("race", "throttled", "proxied", "redis", "pgdown", "lockrace", "sin
     person = Person.objects.create(first_name=name.title(), last_name="Productie")
     user = User.objects.create_user(name, "{password}", person=person)
     code = totp.code_at_step(secret, totp.step_at(past))
-    services.device_link(user=user, secret=secret, code=code, by=user, ip=None, now=past)
+    devices.device_link(user=user, secret=secret, code=code, by=user, ip=None, now=past)
 TrustedLocation.objects.create(name="Kantoor", network="203.0.113.0/24")
 """
 

@@ -12,7 +12,7 @@ from django.utils import timezone
 from openpyxl import load_workbook
 
 from accounts.models import Person, User
-from mfa import services
+from mfa.audit import audit
 from mfa.models import AuditEvent, Device, LoginThrottle, MfaSettings
 from tests.helpers import PASSWORD, link
 
@@ -211,9 +211,7 @@ def test_login_stats_report(admin_client, manual_five):
     rob = manual_five["rdewit"]
     User.objects.filter(pk=rob.pk).update(login_count=2395)
     for days in (1, 10, 40):
-        services.audit(
-            action=AuditEvent.Action.CODE_FAILED, subject=rob, at=now - timedelta(days=days)
-        )
+        audit(action=AuditEvent.Action.CODE_FAILED, subject=rob, at=now - timedelta(days=days))
     LoginThrottle.objects.create(key="rdewit", failures=5, locked_until=now + timedelta(minutes=5))
     row = table(admin_client.get(STATS))["Rob de Wit"]
     assert row["Gebruikersnaam"] == "rdewit"

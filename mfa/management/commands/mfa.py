@@ -4,12 +4,14 @@ from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from accounts.models import User, canonical_username
-from mfa import selectors, services
+from mfa import devices, installation, locations, rollout
+from mfa.errors import MfaError
+from mfa.forms import TrustedLocationForm
 from mfa.models import MfaSettings, TrustedLocation
-from mfa.network import WIDEST_PREFIX, NetworkTooBroad, parse_network, trusted_network
+from mfa.network import parse_network
 
 
 def _moment(at: datetime) -> str:
@@ -65,30 +67,36 @@ class Command(BaseCommand):
             for location in TrustedLocation.objects.all():
                 self.stdout.write(f"{location.network}\t{location.name}")
             return
-        parse = trusted_network if trusted_command == "add" else parse_network
+        if trusted_command == "add":
+            self._trusted_add(options["cidr"], options["name"])
+            return
         try:
-            network = str(parse(options["cidr"]))
-        except NetworkTooBroad:
-            raise CommandError(
-                f"{options['cidr']} is too broad for a trusted location: no access code would be "
-                f"asked of a large part of the internet. At most /{WIDEST_PREFIX[4]} (IPv4) or "
-                f"/{WIDEST_PREFIX[6]} (IPv6)."
-            ) from None
+            network = str(parse_network(options["cidr"]))
         except ValueError:
             raise CommandError(f"Not an IPv4 or IPv6 network: {options['cidr']}") from None
-        if trusted_command == "add":
-            location = TrustedLocation(name=options["name"], network=network)
+        found = TrustedLocation.objects.filter(network=network).first()
+        if found is None:
+            raise CommandError(f"{network} is not a trusted location.")
+        locations.trusted_location_remove(location=found, by=None, ip=None)
+        self.stdout.write(f"Removed {network}.")
+
+    def _trusted_add(self, cidr: str, name: str) -> None:
+        """Through the settings page's form, so that the shell refuses exactly what the
+        page refuses, for the same reasons (in English here)."""
+        with translation.override("en"):
+            form = TrustedLocationForm({"name": name, "network": cidr})
+            if not form.is_valid():
+                reasons = " ".join(
+                    str(message) for errors in form.errors.values() for message in errors
+                )
+                raise CommandError(f"{cidr}: {reasons}")
+            location = form.save(commit=False)
             try:
-                services.trusted_location_save(location=location, by=None, ip=None)
-            except services.MfaError:
-                raise CommandError(f"{network} is already a trusted location.") from None
-            self.stdout.write(f"Added {network} ({options['name']}).")
-        else:
-            found = TrustedLocation.objects.filter(network=network).first()
-            if found is None:
-                raise CommandError(f"{network} is not a trusted location.")
-            services.trusted_location_remove(location=found, by=None, ip=None)
-            self.stdout.write(f"Removed {network}.")
+                locations.trusted_location_save(location=location, by=None, ip=None)
+            except MfaError:
+                form.refuse("network_taken")
+                raise CommandError(f"{cidr}: {form.errors['network'][0]}") from None
+        self.stdout.write(f"Added {location.network} ({name}).")
 
     def handle_golive(self, *, at: str | None, undo: bool, force: bool, **options: Any) -> None:
         now = timezone.now()
@@ -104,8 +112,8 @@ class Command(BaseCommand):
                     moment = timezone.make_aware(moment)
             self._list_without_device(now)
         try:
-            services.go_live_set(at=moment, by=None, ip=None, now=now, forced=force)
-        except services.MfaError as error:
+            rollout.go_live_set(at=moment, by=None, ip=None, now=now, forced=force)
+        except MfaError as error:
             message = {
                 "go_live_out_of_range": f"{at} is out of range: give a moment between "
                 "2000-01-01 and 2100-01-01.",
@@ -116,7 +124,7 @@ class Command(BaseCommand):
         self.stdout.write(go_live_state(moment, now))
 
     def _list_without_device(self, now: datetime) -> None:
-        admins, others = selectors.go_live_preview(now)
+        admins, others = rollout.go_live_preview(now)
         for title, users in (("Beheerders without MFA", admins), ("Others without MFA", others)):
             self.stdout.write(f"{title}: {len(users)}")
             for user in users:
@@ -128,13 +136,13 @@ class Command(BaseCommand):
         self, *, dry_run: bool, include_hidden: bool, language: str, **options: Any
     ) -> None:
         now = timezone.now()
-        due = list(selectors.reminders_due(now, include_hidden=include_hidden))
+        due = list(rollout.reminders_due(now, include_hidden=include_hidden))
         if dry_run:
             self.stdout.write(f"Would remind {len(due)} person(s):")
             for user in due:
                 self.stdout.write(f"  {user.username}\t{user.person.email}")
             return
-        sent = services.reminders_send(
+        sent = rollout.reminders_send(
             by=None,
             now=now,
             site_url=settings.SITE_URL,
@@ -155,7 +163,7 @@ class Command(BaseCommand):
         self._list_without_device(now)
 
     def handle_reencrypt(self, **options: Any) -> None:
-        count = services.secrets_reencrypt()
+        count = installation.secrets_reencrypt()
         self.stdout.write(f"Re-encrypted {count} secrets with the first key.")
 
     def handle_unlink(self, *, username: str, reason: str, **options: Any) -> None:
@@ -165,9 +173,9 @@ class Command(BaseCommand):
         if not reason.strip():
             raise CommandError("Give a --reason: it goes into the audit trail.")
         try:
-            count = services.device_unlink_all(
+            count = devices.device_unlink_all(
                 user=user, by=None, ip=None, now=timezone.now(), reason=f"shell: {reason.strip()}"
             )
-        except services.MfaError:
+        except MfaError:
             raise CommandError(f"{user.username} has no linked devices.") from None
         self.stdout.write(f"Unlinked {count} device(s) of {user.username}.")

@@ -11,6 +11,8 @@ from django.utils import timezone
 from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext_lazy as _
 
+from .text import validate_plain_text
+
 USERNAME_MAX_LENGTH = 150
 
 
@@ -64,9 +66,12 @@ class Person(models.Model):
     RelationType = RelationType
     MemberStatus = MemberStatus
 
-    first_name = models.CharField(_("first name"), max_length=100)
-    infix = models.CharField(_("infix"), max_length=20, blank=True)
-    last_name = models.CharField(_("last name"), max_length=100)
+    # Names go into mails, exports and the audit trail: no control characters.
+    first_name = models.CharField(_("first name"), max_length=100, validators=[validate_plain_text])
+    infix = models.CharField(
+        _("infix"), max_length=20, blank=True, validators=[validate_plain_text]
+    )
+    last_name = models.CharField(_("last name"), max_length=100, validators=[validate_plain_text])
     address = models.CharField(_("preferred address"), max_length=200, blank=True)
     phone = models.CharField(_("preferred phone"), max_length=30, blank=True)
     mobile = models.CharField(_("preferred mobile"), max_length=30, blank=True)

@@ -131,7 +131,7 @@ def person_detail(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     tab = request.GET.get("tab")
     if tab != "user" or not request.user.has_perm("accounts.view_user"):
         tab = "person"
-    context = {"person": person, "tab": tab}
+    context = {"person": person, "tab": tab, **selectors.person_actions(request.user, person)}
     system_user = getattr(person, "system_user", None)
     if tab == "user" and system_user:
         context.update(
@@ -189,7 +189,7 @@ def system_user_edit(request: AuthenticatedRequest, pk: int) -> HttpResponse:
         raise PermissionDenied
     form = SystemUserForm(request.POST or None, instance=system_user)
     if request.method == "POST" and form.is_valid():
-        services.system_user_save(form=form)
+        services.system_user_save(form=form, by=request.user, ip=client_ip(request))
         messages.success(request, _("The system user has been saved."))
         return redirect(reverse("accounts:person_detail", args=[person.pk]) + "?tab=user")
     return render(request, "accounts/system_user_form.html", {"form": form, "person": person})

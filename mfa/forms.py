@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from django_stubs_ext import StrOrPromise
 
 from accounts.models import User
+from accounts.text import validate_plain_text
 from livits import clock
 
 from . import network, totp
@@ -175,7 +176,9 @@ class PasskeyAddForm(MfaForm):
     """The name a person gives a new passkey ("Laptop", "YubiKey"); the credential
     itself comes from the browser."""
 
-    name = forms.CharField(label=_("Name of the passkey"), max_length=50)
+    name = forms.CharField(
+        label=_("Name of the passkey"), max_length=50, validators=[validate_plain_text]
+    )
     credential = forms.JSONField()
 
 
@@ -184,7 +187,7 @@ class PasskeysAllowedForm(forms.Form):
 
 
 class DeviceRenameForm(MfaForm):
-    name = forms.CharField(label=_("Name"), max_length=50)
+    name = forms.CharField(label=_("Name"), max_length=50, validators=[validate_plain_text])
 
 
 class TrustedLocationForm(forms.ModelForm[TrustedLocation]):

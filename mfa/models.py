@@ -1,12 +1,15 @@
 from datetime import UTC, datetime
 from typing import Any
 
+from django.apps import apps
 from django.conf import settings
 from django.db import models
 from django.utils import formats, timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
+
+from accounts.text import validate_plain_text
 
 from . import crypto, totp
 
@@ -44,7 +47,7 @@ class Device(models.Model):
     )
     # Slot 1..MAX_DEVICES_CEILING: the database itself refuses one device too many.
     slot = models.PositiveSmallIntegerField(editable=False)
-    name = models.CharField(_("name"), max_length=50)
+    name = models.CharField(_("name"), max_length=50, validators=[validate_plain_text])
     secret_encrypted = models.TextField(editable=False)
     linked_at = models.DateTimeField(_("linked at"), default=timezone.now)
     linked_by = models.ForeignKey(
@@ -103,7 +106,7 @@ class Passkey(models.Model):
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="passkeys"
     )
-    name = models.CharField(_("name"), max_length=50)
+    name = models.CharField(_("name"), max_length=50, validators=[validate_plain_text])
     credential_id = models.CharField(max_length=1400, unique=True)  # base64url
     public_key = models.BinaryField()  # COSE
     # The authenticator's signature counter: only ever goes up (0: it keeps none).
@@ -288,6 +291,9 @@ class AuditEvent(models.Model):
         ISSUER_CHANGED = "issuer_changed", _("Issuer name changed")
         KEYS_ROTATED = "keys_rotated", _("Secrets re-encrypted")
         USER_DELETED = "user_deleted", _("System user deleted")
+        USER_CREATED = "user_created", _("System user created")
+        USER_CHANGED = "user_changed", _("System user changed")
+        PASSWORD_SET = "password_set", _("Password changed")
         RECOVERY_MADE = "recovery_made", _("Recovery codes made")
         RECOVERY_USED = "recovery_used", _("Recovery code used")
         RECOVERY_INVALIDATED = "recovery_invalidated", _("Recovery codes invalidated")
@@ -381,6 +387,28 @@ def _lock_kind(data: dict[str, Any]) -> str:
     return gettext("browsers the person never signed in with")
 
 
+def _user_field(name: str) -> str:
+    """The label of a system user's field in the active language ("log in as system user")."""
+    user_model = apps.get_model(settings.AUTH_USER_MODEL)
+    return str(user_model._meta.get_field(name).verbose_name)
+
+
+def _user_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return gettext("yes") if value else gettext("no")
+    if isinstance(value, list):
+        return ", ".join(str(item) for item in value) or "—"
+    return "—" if value in (None, "") else str(value)
+
+
+# What became of a password (accounts.services._password_change), in words.
+PASSWORD_CHANGES = {
+    "set": _("set"),
+    "cleared": _("cleared"),
+    "made unusable": _("made unusable"),
+}
+
+
 def _describe(action: str, data: dict[str, Any]) -> str:
     Action = AuditEvent.Action
     if "text" in data:  # recorded before details were stored as data
@@ -439,6 +467,13 @@ def _describe(action: str, data: dict[str, Any]) -> str:
         parts.append(ngettext("%(count)d secret", "%(count)d secrets", count) % {"count": count})
     elif action == Action.USER_DELETED:
         parts.append(data.get("username", ""))
+    elif action == Action.USER_CREATED:
+        for name, value in data.get("values", {}).items():
+            parts.append(f"{_user_field(name)}: {_user_value(value)}")
+    elif action == Action.USER_CHANGED:
+        for name, change in data.get("changes", {}).items():
+            old, new = _user_value(change.get("old")), _user_value(change.get("new"))
+            parts.append(f"{_user_field(name)}: {old} → {new}")
     elif action == Action.RECOVERY_USED:
         parts.append(gettext("code %(number)d of the set") % {"number": data.get("number", 0)})
     elif action == Action.REMINDERS_BATCH:
@@ -454,6 +489,11 @@ def _describe(action: str, data: dict[str, Any]) -> str:
         parts.append(str(END_REASONS.get(data["reason"], data["reason"])))
     if action == Action.LOCKED:
         parts.append(_lock_kind(data))
+    if action in (Action.USER_CREATED, Action.PASSWORD_SET) and data.get("password"):
+        change = str(PASSWORD_CHANGES.get(data["password"], data["password"]))
+        parts.append(gettext("password %(change)s") % {"change": change})
+    if data.get("command"):
+        parts.append(gettext("by the command %(name)s") % {"name": data["command"]})
     if data.get("step_up"):
         parts.append(gettext("while confirming with password and code"))
     return ", ".join(part for part in parts if part)

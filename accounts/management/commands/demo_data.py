@@ -9,7 +9,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from accounts.models import Person, User
-from accounts.services import BEHEERDERS_GROUP
+from accounts.services import BEHEERDERS_GROUP, users_audited
 from livits import clock
 from mfa import crypto, totp
 from mfa.models import AuditEvent, Device
@@ -47,7 +47,8 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, persons: int, **options: Any) -> None:
-        self.load_demo()
+        with users_audited(command="demo_data"):
+            self.load_demo()
         if persons:
             created = bulk_persons(persons)
             self.stdout.write(f"Bulk demo data: {created} persons added, {persons} wanted.")

@@ -44,6 +44,9 @@ if not ALLOWED_HOSTS and not DEBUG:
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 
 INSTALLED_APPS = [
+    # First: its changepassword and createsuperuser commands (audited) take the place of
+    # django.contrib.auth's.
+    "accounts",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -54,7 +57,6 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "crispy_forms",
     "crispy_bootstrap5",
-    "accounts",
     "mfa",
     "reports",
 ]
@@ -287,6 +289,7 @@ MFA_RECOVERY_CODES = 10
 # 0, 1 (RFC 6238 section 6 recommends at most one) or 2. The step (30 s) and the 6
 # digits are not knobs: every linked app was set up with them (mfa/totp.py).
 MFA_TOTP_WINDOW = 1
-# The backoffice's address in mails sent from the shell (`mfa remind`); mails sent
-# from a page use the address the page was opened at.
-SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+# The backoffice's address in every mail (links are never built from a request's Host
+# header). The development default is where passkeys work too (localhost, not 127.0.0.1).
+SITE_URL = os.environ.get("SITE_URL", f"http://localhost:{os.environ.get('PORT', '8000')}")
+SITE_URL = SITE_URL.rstrip("/")

@@ -112,7 +112,6 @@ def factors_of(user: User, *, now: datetime, ip: str | None = None) -> Factors:
     if counts is None:  # deleted meanwhile: no way in
         return Factors((), (), 0, 0, False, True, False)
     devices = list(Device.objects.filter(user=user))
-    go_live_at = counts["go_live_at"]
     has_factor = bool(counts["has_factor"])
     return Factors(
         apps=tuple(device for device in devices if not device.is_expired(now)),
@@ -120,7 +119,7 @@ def factors_of(user: User, *, now: datetime, ip: str | None = None) -> Factors:
         passkeys=counts["passkey_count"] if counts["passkeys_allowed"] else 0,
         recovery_unused=counts["recovery_unused"],
         trusted_location=bool(ip) and has_factor and locations.is_trusted_location(ip),
-        live=go_live_at is not None and go_live_at <= now,
+        live=MfaSettings(go_live_at=counts["go_live_at"]).is_live(now),
         any=has_factor,
     )
 

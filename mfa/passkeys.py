@@ -69,6 +69,7 @@ def passkey_register_options(*, user: User, now: datetime) -> tuple[dict[str, An
         user_name=user.username,
         display_name=user.get_full_name(),
         exclude=list(Passkey.objects.filter(user=user).values_list("credential_id", flat=True)),
+        issuer=MfaSettings.load().issuer_name,
     )
     return options, challenge
 

@@ -47,10 +47,16 @@ def mfa_admins() -> QuerySet[User]:
     )
 
 
+def rollout_population() -> QuerySet[User]:
+    """Whom the rollout is about: the system users who may log in (the rollout figure,
+    the go-live preview and the reminders all count these)."""
+    return User.objects.filter(is_active=True)
+
+
 def users_without_device(now: datetime) -> QuerySet[User]:
     """Active system users who could not log in after go-live: beheerders first."""
     return (
-        User.objects.filter(is_active=True)
+        rollout_population()
         .exclude(has_factor_condition(now))
         .select_related("person")
         .order_by("person__last_name", "person__first_name", "username")
@@ -61,7 +67,7 @@ def reminder_recipients(now: datetime, *, include_hidden: bool = False) -> Query
     """Who a reminder to link an app is for: people who can log in, have no MFA and have
     an e-mail address; hidden system users only when asked."""
     users = (
-        User.objects.filter(is_active=True)
+        rollout_population()
         .exclude(person__email="")
         .exclude(has_factor_condition(now))
         .select_related("person")
@@ -105,8 +111,8 @@ def go_live_preview(now: datetime) -> tuple[list[User], list[User]]:
 
 
 def rollout(now: datetime) -> tuple[int, int]:
-    """(linked, total) over all system users, in one aggregate query."""
-    figures = User.objects.aggregate(
+    """(linked, total) over the rollout's population, in one aggregate query."""
+    figures = rollout_population().aggregate(
         total=Count("pk"), linked=Count("pk", filter=has_factor_condition(now))
     )
     return int(figures["linked"]), int(figures["total"])

@@ -42,7 +42,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import F, Q
+from django.db.models import F, Q, QuerySet
 from django.db.models.functions import Greatest
 
 from accounts.models import User, canonical_username
@@ -208,6 +208,12 @@ def lock_refused(*, budget: Budget, ip: str | None, now: datetime) -> None:
     audit(action=Action.LOCK_REFUSED, subject_name=name, ip=ip, data=data, at=now)
 
 
+def current_locks(now: datetime) -> QuerySet[LoginThrottle]:
+    """The budgets locked at `now`: the one rule for "locked now" (the user tab, the
+    reports' Nu_geblokkeerd)."""
+    return LoginThrottle.objects.filter(locked_until__gt=now)
+
+
 def _budgets_of(user: User) -> Q:
     key = throttle_key(user.username)
     return Q(key=key) | Q(key__startswith=key + BROWSER_SEPARATOR)
@@ -235,6 +241,6 @@ class Locks:
 def locks_of(user: User, now: datetime) -> Locks:
     """The person's current login locks (one query)."""
     key = throttle_key(user.username)
-    locked = list(LoginThrottle.objects.filter(_budgets_of(user), locked_until__gt=now))
+    locked = list(current_locks(now).filter(_budgets_of(user)))
     name = next((row for row in locked if row.key == key), None)
     return Locks(name=name, browsers=sum(1 for row in locked if row.key != key))

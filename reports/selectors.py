@@ -30,10 +30,10 @@ from mfa.models import (
     FAILURE_ACTIONS,
     AuditEvent,
     Device,
-    LoginThrottle,
     Passkey,
     RecoveryCode,
 )
+from mfa.throttle import current_locks
 
 FILTERS = (
     "all",
@@ -128,7 +128,7 @@ def _join(name: str, now: datetime, users: Sequence[int] | None = None) -> tuple
         per_user = unused.values("user_id").annotate(n=Count("pk"))
         return "recovery.user_id = accounts_user.id", _compiled(per_user)
     if name == "locked":  # few rows (current locks): never narrowed
-        locked = LoginThrottle.objects.filter(locked_until__gt=now).values("key")
+        locked = current_locks(now).values("key")  # the name's lock (browsers have their own)
         return "locked.key = accounts_user.username_canonical", _compiled(locked)
     raise ValueError(name)
 

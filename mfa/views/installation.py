@@ -92,7 +92,7 @@ def location_save(request: AuthenticatedRequest, pk: int | None = None) -> HttpR
                 location=form.save(commit=False), by=request.user, ip=client_ip(request)
             )
         except MfaError:
-            form.add_error("network", _("This network is already a trusted location."))
+            form.refuse("network_taken")
         else:
             return _settings_saved(request)
     return _settings_page(request, failed_location=pk or "new", location_form=form)

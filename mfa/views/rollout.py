@@ -61,7 +61,7 @@ def reminders(request: AuthenticatedRequest) -> HttpResponse:
     now = clock.now()
     form = ReminderForm(request.POST if request.method == "POST" else request.GET or None)
     include_hidden = bool(form.is_valid() and form.cleaned_data["include_hidden"])
-    site_url = request.build_absolute_uri("/")
+    site_url = settings.SITE_URL  # never the request's Host header
     if request.method == "POST" and form.is_valid():
         count = rollout.reminders_due(now, include_hidden=include_hidden).count()
         background.after_commit(

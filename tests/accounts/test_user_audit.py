@@ -139,3 +139,9 @@ def test_the_demo_users_are_audited_once(db):
     beheerder = created.get(subject_name="beheerder")
     assert beheerder.data["values"]["groups"] == ["Beheerders"]
     assert beheerder.data["command"] == "demo_data"
+
+
+def test_manage_py_runs_the_audited_commands():
+    from django.core.management import get_commands
+
+    assert get_commands()["changepassword"] == get_commands()["createsuperuser"] == "accounts"

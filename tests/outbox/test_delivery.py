@@ -1,6 +1,7 @@
 """The outbox against a real SMTP server on localhost (tests/outbox/conftest.py)."""
 
 from datetime import timedelta
+from itertools import pairwise
 
 import pytest
 from django.core.management import call_command
@@ -80,7 +81,7 @@ def test_temporary_failures_are_retried_with_backoff_for_24_hours_then_failed(
     while mail_deliver(mail_id=mail.pk, now=moments[-1]) is Outcome.RETRY:
         mail.refresh_from_db()
         moments.append(mail.next_attempt_at)
-    delays = [(later - earlier).total_seconds() for earlier, later in zip(moments, moments[1:])]
+    delays = [(later - earlier).total_seconds() for earlier, later in pairwise(moments)]
     assert delays[:7] == [60, 120, 240, 480, 960, 1920, 3600]
     assert set(delays[7:]) == {3600}
     assert moments[-2] - frozen_now < timedelta(hours=24) <= moments[-1] - frozen_now

@@ -7,6 +7,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from accounts.models import User, canonical_username
+from livits import clock
 from mfa import selectors, services
 from mfa.models import MfaSettings, TrustedLocation
 from mfa.network import WIDEST_PREFIX, NetworkTooBroad, parse_network, trusted_network
@@ -166,7 +167,7 @@ class Command(BaseCommand):
 
     def handle_mail(self, *, failed: bool, requeue: bool, **options: Any) -> None:
         if requeue:
-            count = outbox_services.mail_requeue(now=timezone.now())
+            count = outbox_services.mail_requeue(now=clock.now())
             self.stdout.write(f"Requeued {count} pending mail(s).")
         elif failed:
             mails = outbox_selectors.mails_failed()

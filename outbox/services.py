@@ -122,8 +122,9 @@ def _failed(mail: OutboxMail, error: Exception, *, now: datetime) -> Outcome:
         _mark(mail, status=Status.FAILED, finished_at=now, last_error=reason)
         return Outcome.FAILED
     with transaction.atomic():
-        if _mark(mail, status=Status.QUEUED, next_attempt_at=retry, last_error=reason):
-            _enqueue(mail.pk, at=retry)
+        if not _mark(mail, status=Status.QUEUED, next_attempt_at=retry, last_error=reason):
+            return Outcome.SKIPPED  # this attempt outlived its lease: another has the mail
+        _enqueue(mail.pk, at=retry)
     return Outcome.RETRY
 
 

@@ -4,6 +4,7 @@ from datetime import timedelta
 from itertools import pairwise
 
 import pytest
+from django.core.mail.backends.base import BaseEmailBackend
 from django.core.management import call_command
 from django.db import transaction
 from django_tasks_db.models import DBTaskResult
@@ -173,3 +174,34 @@ def test_a_rolled_back_change_sends_nothing_and_a_committed_one_sends(
     run_worker()
     assert [m["To"] for m in smtp.messages] == ["rob@example.org"]
     assert OutboxMail.objects.get().status == "sent"
+
+
+OVERTAKE = []  # (mail id, moment): a second worker that takes the mail mid-send
+DELIVERED = []
+
+
+class OvertakenBackend(BaseEmailBackend):
+    """A send that outlives its lease: meanwhile a second worker takes the mail and sends
+    it, then the first one's send times out."""
+
+    def send_messages(self, email_messages):
+        if OVERTAKE:
+            mail_id, moment = OVERTAKE.pop()
+            assert mail_deliver(mail_id=mail_id, now=moment) is Outcome.SENT
+            raise TimeoutError("the first worker's send timed out")
+        DELIVERED.extend(email_messages)
+        return len(email_messages)
+
+
+def test_an_attempt_that_outlived_its_lease_does_not_overwrite_the_next_ones_outcome(
+    db, settings, frozen_now
+):
+    settings.EMAIL_BACKEND = f"{__name__}.OvertakenBackend"
+    DELIVERED.clear()
+    mail = queue(frozen_now)
+    OVERTAKE.append((mail.pk, frozen_now + timedelta(seconds=settings.MAIL_LEASE_SECONDS)))
+    assert mail_deliver(mail_id=mail.pk, now=frozen_now) is Outcome.SKIPPED
+    mail.refresh_from_db()
+    assert (mail.status, mail.attempts, mail.last_error) == ("sent", 2, "")
+    assert mail_deliver(mail_id=mail.pk, now=frozen_now + timedelta(hours=2)) is Outcome.SKIPPED
+    assert len(DELIVERED) == 1

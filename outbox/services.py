@@ -48,26 +48,31 @@ def mail_queue(
     """Write a mail to `to` and enqueue its delivery, in the caller's transaction: a change
     rolled back sends nothing. One mail per (event_key, to): queueing the same event for
     the same recipient again returns the mail already queued. Without `event_key`, every
-    call is an event of its own. Raises ValueError for an address that is not one."""
+    call is an event of its own. An address that is not one (a line break in it, say) is
+    never sent to: its mail is recorded as failed at once, for the beheerders to see,
+    and the caller's change goes on."""
     now = now or clock.now()
-    fields = {
-        "to": message.address(to),
-        "event_key": event_key or f"once:{message.new_message_id()}",
-    }
+    fields: dict[str, object] = {"subject": message.one_line(subject)[:500], "body": body}
+    try:
+        recipient = message.address(to)
+    except ValueError:
+        recipient = message.one_line(to)[:254]
+        fields.update(status=Status.FAILED, finished_at=now, last_error="not a mail address")
+    key = {"to": recipient, "event_key": event_key or f"once:{message.new_message_id()}"}
     with transaction.atomic():
         try:
             with transaction.atomic():
                 mail = OutboxMail.objects.create(
+                    **key,
                     **fields,
-                    subject=message.one_line(subject)[:500],
-                    body=body,
                     message_id=message.new_message_id(),
                     queued_at=now,
                     next_attempt_at=now,
                 )
         except IntegrityError:
-            return OutboxMail.objects.get(**fields)
-        _enqueue(mail.pk, at=None)
+            return OutboxMail.objects.get(**key)
+        if mail.status == Status.QUEUED:
+            _enqueue(mail.pk, at=None)
     return mail
 
 

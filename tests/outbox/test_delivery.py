@@ -139,11 +139,16 @@ def test_headers_present_and_line_breaks_in_data_add_no_header_and_no_line(
 @pytest.mark.parametrize(
     "to", ["rob@example.org\r\nBcc: mallory@example.org", "rob@example.org\n", "not an address"]
 )
-def test_an_address_with_a_line_break_is_refused_and_nothing_is_queued(db, frozen_now, to):
-    with pytest.raises(ValueError):
-        queue(frozen_now, to=to)
-    assert not OutboxMail.objects.exists()
+def test_an_address_that_is_not_one_is_never_sent_to_and_shown_as_failed(
+    db, smtp_settings, smtp, frozen_now, to
+):
+    mail = queue(frozen_now, to=to)
+    assert (mail.status, mail.last_error) == ("failed", "not a mail address")
+    assert "\n" not in mail.to and "\r" not in mail.to
     assert not DBTaskResult.objects.exists()
+    assert mail_deliver(mail_id=mail.pk, now=frozen_now) is Outcome.SKIPPED
+    assert smtp.messages == []
+    assert selectors.mails_failed_count() == 1
 
 
 def run_worker():

@@ -122,15 +122,19 @@ def _failed(mail: OutboxMail, error: Exception, *, now: datetime) -> Outcome:
     retry = None
     if message.failure(error) == "temporary":
         retry = message.retry_at(attempts=mail.attempts, queued_at=mail.queued_at, now=now)
-    if retry is None:
-        logger.warning("mail %s to %s failed: %s", mail.message_id, mail.to, reason)
-        _mark(mail, status=Status.FAILED, finished_at=now, last_error=reason)
-        return Outcome.FAILED
+    outcome: dict[str, object] = (
+        {"status": Status.FAILED, "finished_at": now}
+        if retry is None
+        else {"status": Status.QUEUED, "next_attempt_at": retry}
+    )
     with transaction.atomic():
-        if not _mark(mail, status=Status.QUEUED, next_attempt_at=retry, last_error=reason):
+        if not _mark(mail, last_error=reason, **outcome):
             return Outcome.SKIPPED  # this attempt outlived its lease: another has the mail
-        _enqueue(mail.pk, at=retry)
-    return Outcome.RETRY
+        if retry is not None:
+            _enqueue(mail.pk, at=retry)
+            return Outcome.RETRY
+    logger.warning("mail %s to %s failed: %s", mail.message_id, mail.to, reason)
+    return Outcome.FAILED
 
 
 def _mark(mail: OutboxMail, **fields: object) -> bool:

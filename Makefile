@@ -22,9 +22,24 @@ run: setup migrate demo
 
 # Coverage of the whole suite; the floor is the level reached when it was set.
 COVERAGE_FLOOR := 93
+# The race tests (marker `race`) need writers that run side by side, which SQLite never
+# lets happen: they run on the PostgreSQL server when one answers at RACE_DATABASE_URL
+# (its test database is test_<name>), and fail the target when none does while
+# LIVITS_REQUIRE_RACE_TESTS=1 (as in CI).
+RACE_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/livits_races
 test: setup test-deps lint
 	$(PY) -m pytest -n auto --dist loadfile --no-loadscope-reorder --durations=15 \
-	  --cov --cov-report=term --cov-fail-under=$(COVERAGE_FLOOR)
+	  --cov --cov-report=term --cov-fail-under=$(COVERAGE_FLOOR) -m "not race"
+	@if $(PY) -c 'import socket, sys, urllib.parse; url = urllib.parse.urlsplit(sys.argv[1]); \
+	    socket.create_connection((url.hostname, url.port or 5432), timeout=2).close()' \
+	    "$(RACE_DATABASE_URL)" 2>/dev/null; then \
+	  echo "Race tests on $(RACE_DATABASE_URL)"; \
+	  DATABASE_URL="$(RACE_DATABASE_URL)" $(PY) -m pytest -n 0 -q -m race; \
+	elif [ "$$LIVITS_REQUIRE_RACE_TESTS" = 1 ]; then \
+	  echo "error: the race tests need PostgreSQL; none answers at $(RACE_DATABASE_URL)" >&2; exit 1; \
+	else \
+	  echo "warning: race tests NOT run: no PostgreSQL answers at $(RACE_DATABASE_URL)" >&2; \
+	fi
 
 # The hooks of .pre-commit-config.yaml: ruff, django-upgrade, djlint, mypy, migrations.
 lint: setup
@@ -119,7 +134,7 @@ serve-prod: setup $(PROD_ENV)
 	$(VENV)/bin/gunicorn livits.wsgi -w $${WEB_CONCURRENCY:-$$(nproc)} -b 127.0.0.1:$(PORT) \
 	  --access-logfile - --no-control-socket
 
-# Mutation testing of mfa/totp.py, mfa/network.py and mfa/services.py (mutmut):
+# Mutation testing of mfa/totp.py, mfa/network.py and the MFA capability modules (mutmut):
 # every surviving mutant is a missing assertion or an equivalent change. Slow.
 mutation: setup
 	$(PY) -m pip install --quiet -e ".[dev,mutation]"

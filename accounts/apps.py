@@ -11,7 +11,8 @@ class AccountsConfig(AppConfig):
 
         from .services import beheerders_group_sync
 
-        # mfa.services records last_login with the login count, in one UPDATE.
+        # login_record (called by mfa.login) records last_login with the login count,
+        # in one UPDATE.
         user_logged_in.disconnect(dispatch_uid="update_last_login")
 
         # Runs after every app's migrations, once its permissions exist, so the

@@ -22,6 +22,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -36,7 +37,7 @@ from datetime import timedelta
 from django.contrib.auth.hashers import make_password
 from django.utils import timezone
 from accounts.models import Person, User
-from mfa import services, totp
+from mfa import devices, totp
 from mfa.models import Device, LoginThrottle
 secret = "{secret}"
 past = timezone.now() - timedelta(minutes=10)
@@ -53,7 +54,7 @@ for kind in ("ours", "stock"):
         Device.objects.filter(user=user).delete()
         if kind == "ours":
             code = totp.code_at_step(secret, totp.step_at(past))
-            services.device_link(user=user, secret=secret, code=code, by=user, ip=None, now=past)
+            devices.device_link(user=user, secret=secret, code=code, by=user, ip=None, now=past)
 """
 
 
@@ -101,7 +102,8 @@ def argon2_ceiling(processes, seconds=8.0):
 def run_logins(port, kind, names, code, clients):
     """Complete logins of `names` from `clients` threads: (wall seconds, latencies, errors)."""
     queue, lock = list(names), threading.Lock()
-    latencies, errors = [], []
+    latencies: list[float] = []
+    errors: list[int | str] = []
     path = "/login/" if kind == "ours" else "/stock/login/"
 
     def client_loop(index):
@@ -121,9 +123,10 @@ def run_logins(port, kind, names, code, clients):
                 status = repr(error)
             elapsed = time.perf_counter() - start
             with lock:
-                (latencies if status == 302 else errors).append(
-                    elapsed if status == 302 else status
-                )
+                if status == 302:
+                    latencies.append(elapsed)
+                else:
+                    errors.append(status)
 
     start = time.perf_counter()
     threads = [threading.Thread(target=client_loop, args=(n,)) for n in range(clients)]
@@ -208,7 +211,7 @@ def main():
             time.sleep(0.3)
         code = totp.code_at_step(secret, totp.step_at(time.time()))
         half = args.logins // 2
-        results = {"ours": [0.0, [], []], "stock": [0.0, [], []]}
+        results: dict[str, list[Any]] = {"ours": [0.0, [], []], "stock": [0.0, [], []]}
         client_cpu = time.process_time()
         for round_number in range(2):  # ours, stock, ours, stock
             for kind in ("ours", "stock") if round_number == 0 else ("stock", "ours"):

@@ -88,7 +88,7 @@ def main():
             "db_worker", batch=True, reload=False, startup_delay=False, interval=0, verbosity=0
         )
 
-    rates = {"direct": [], "outbox": [], "queue": [], "deliver": []}
+    rates: dict[str, list[float]] = {"direct": [], "outbox": [], "queue": [], "deliver": []}
     try:
         for _ in range(args.repeat):
             rates["direct"].append(per_second(direct))

@@ -73,7 +73,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
-    "mfa.middleware.go_live_guard",
+    "mfa.middleware.session_guard",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -112,7 +112,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # The embedded default under concurrent requests: readers never wait for the
     # writer (WAL), every transaction takes the write lock when it begins
     # (IMMEDIATE, so none has to upgrade a read lock and fail), and a writer waits
-    # up to 20 s for the lock instead of failing with "database is locked".
+    # up to 20 s for the lock instead of failing with "database is locked", in the
+    # order the writers of the server came (livits/sqlite: SQLite's own wait is no queue).
+    DATABASES["default"]["ENGINE"] = "livits.sqlite"
     DATABASES["default"]["OPTIONS"] = {
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL",
         "transaction_mode": "IMMEDIATE",
@@ -141,6 +143,9 @@ else:
     }
 
 AUTH_USER_MODEL = "accounts.User"
+# Permissions and the session's user only: nobody is authenticated by a password alone
+# (the login decision lives in mfa; see accounts/backends.py).
+AUTHENTICATION_BACKENDS = ["accounts.backends.PermissionsOnlyBackend"]
 LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "accounts:home"
 
@@ -261,6 +266,8 @@ LOGGING = {
 }
 
 # --- Multi-factor authentication -------------------------------------------
+# Every MFA knob is here, once; mfa/checks.py validates each of them at start-up
+# (`manage.py check` names a wrong value and why).
 # The name authenticator apps show for this installation (MFA-instellingen can
 # override it per installation).
 MFA_ISSUER = os.environ.get("MFA_ISSUER", "Livits")
@@ -280,7 +287,14 @@ MFA_LOCK_MAX_SECONDS = 15 * 60
 # An attempt that reached the lock is evaluated alone; should its request die
 # half-way, the account name is free again after this many seconds.
 MFA_ATTEMPT_SECONDS = 60
-# Per client IP: failed logins allowed in one hour.
+# A browser in which a person signed in carries their mark (mfa/marks.py) this long,
+# and has its own budget: after this many failures from it, that browser alone waits.
+MFA_BROWSER_MARK_DAYS = 365
+MFA_LOCK_AFTER_BROWSER = 5
+# While MFA_LOCK_AFTER attempts of one name are being evaluated, a further one waits
+# for its turn this long at most (then it is asked to try again; nothing is counted).
+MFA_ATTEMPT_WAIT_SECONDS = 10
+# Per client address (IPv4, or IPv6 /64): failed and refused logins allowed in one hour.
 MFA_IP_FAILURES_PER_HOUR = 100
 # How long a re-entered password and code allow linking or removing a device.
 MFA_STEP_UP_SECONDS = 5 * 60
@@ -297,6 +311,16 @@ MFA_WEBAUTHN_CHALLENGE_SECONDS = 5 * 60
 MFA_REMINDER_INTERVAL_HOURS = 24
 # In the last days before a planned go-live the banner cannot be hidden.
 MFA_BANNER_FIXED_DAYS = 7
+# Devices (authenticator apps) one person may link: at most 5, the slots the
+# database has (mfa.models.MAX_DEVICES_CEILING).
+MFA_MAX_DEVICES = 5
+# Recovery codes in a new set: at most 10, the numbers the database has
+# (mfa.models.RECOVERY_CODES_CEILING).
+MFA_RECOVERY_CODES = 10
+# TOTP steps of 30 s accepted either side of the current one, for clocks that drift:
+# 0, 1 (RFC 6238 section 6 recommends at most one) or 2. The step (30 s) and the 6
+# digits are not knobs: every linked app was set up with them (mfa/totp.py).
+MFA_TOTP_WINDOW = 1
 # The backoffice's address in mails sent from the shell (`mfa remind`); mails sent
 # from a page use the address the page was opened at.
 SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000").rstrip("/")

@@ -1,5 +1,5 @@
 """WebAuthn (passkeys and security keys) through py_webauthn: the options the browser gets,
-and the checks of what it sends back. No database here; mfa.services decides.
+and the checks of what it sends back. No database here; mfa.passkeys decides.
 
 Every registration and sign-in asks for user verification (the device's PIN or
 biometrics), so a passkey is two factors on its own. The relying party is

@@ -9,7 +9,7 @@ with every field, the aggregates narrowed to the page's users.
 
 Every rule in here is compiled from the ORM queryset that defines it, so it is
 written once: an active device (Device.objects.active), "has MFA"
-(has_mfa_condition), a failed attempt (FAILURE_ACTIONS), a current lock.
+(has_factor_condition), a failed attempt (FAILURE_ACTIONS), a current lock.
 """
 
 import base64
@@ -25,6 +25,7 @@ from django.db.models import Count, Max, QuerySet
 from django.utils.dateparse import parse_datetime
 
 from accounts.models import User
+from mfa.factors import has_factor_condition
 from mfa.models import (
     FAILURE_ACTIONS,
     AuditEvent,
@@ -32,7 +33,6 @@ from mfa.models import (
     LoginThrottle,
     Passkey,
     RecoveryCode,
-    has_mfa_condition,
 )
 
 FILTERS = (
@@ -138,8 +138,8 @@ JOINS = ("devices", "via_admin", "failures", "locked", "recovery", "passkeys")
 
 def _has_mfa(now: datetime) -> SQL:
     """ "Has MFA" as a condition on the row of accounts_user: the WHERE clause that the ORM
-    compiles for has_mfa_condition, so that it is written once (mfa.models)."""
-    query = User.objects.filter(has_mfa_condition(now)).query
+    compiles for has_factor_condition, so that it is written once (mfa.factors)."""
+    query = User.objects.filter(has_factor_condition(now)).query
     sql, params = query.where.as_sql(query.get_compiler(connection=connection), connection)
     return sql, list(params)
 
@@ -403,11 +403,3 @@ def every_row(
         while batch := cursor.fetchmany(2000):
             for row in batch:
                 yield _row(fields, row)
-
-
-def rollout(now: datetime) -> tuple[int, int]:
-    """(linked, total) over all system users, in one aggregate query."""
-    figures = User.objects.aggregate(
-        total=Count("pk"), linked=Count("pk", filter=has_mfa_condition(now))
-    )
-    return int(figures["linked"]), int(figures["total"])

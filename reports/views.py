@@ -3,9 +3,10 @@ from django.http import Http404, HttpResponse, HttpResponseBase
 from django.shortcuts import render
 from django.utils import timezone
 
+from accounts.http import AuthenticatedRequest
 from livits import clock
-from livits.http import AuthenticatedRequest
 from mfa.models import MfaSettings
+from mfa.rollout import rollout
 
 from . import exports, selectors
 from .forms import FILTER_LABELS, ReportQueryForm
@@ -49,7 +50,7 @@ def report(request: AuthenticatedRequest, slug: str, export: str | None = None) 
         last="last" in request.GET,
         size=PAGE_SIZE,
     )
-    linked, total = selectors.rollout(now)
+    linked, total = rollout(now)
     display = exports.display_function()
     mfa_settings = MfaSettings.load()
     context = {

@@ -1,9 +1,10 @@
 """The outbox against a real SMTP server on localhost (tests/outbox/conftest.py)."""
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from itertools import pairwise
 
 import pytest
+from django.core.mail import EmailMessage
 from django.core.mail.backends.base import BaseEmailBackend
 from django.core.management import call_command
 from django.db import transaction
@@ -181,8 +182,8 @@ def test_a_rolled_back_change_sends_nothing_and_a_committed_one_sends(
     assert OutboxMail.objects.get().status == "sent"
 
 
-OVERTAKE = []  # (mail id, moment): a second worker that takes the mail mid-send
-DELIVERED = []
+OVERTAKE: list[tuple[int, datetime]] = []  # a second worker that takes the mail mid-send
+DELIVERED: list[EmailMessage] = []
 
 
 class OvertakenBackend(BaseEmailBackend):

@@ -37,11 +37,10 @@ def test_an_address_is_right_or_refused(value):
 
 
 def test_the_backoff_doubles_to_an_hour(settings):
-    delays = [
-        retry_at(attempts=attempts, queued_at=QUEUED, now=QUEUED) - QUEUED
-        for attempts in range(1, 10)
+    moments = [
+        retry_at(attempts=attempts, queued_at=QUEUED, now=QUEUED) for attempts in range(1, 10)
     ]
-    assert [delay.total_seconds() for delay in delays] == [
+    assert [(moment - QUEUED).total_seconds() for moment in moments if moment] == [
         60,
         120,
         240,

@@ -7,10 +7,10 @@ from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand
 from django.db import transaction
-from django.utils import timezone
 
 from accounts.models import Person, User
-from accounts.services import BEHEERDERS_GROUP
+from accounts.services import BEHEERDERS_GROUP, users_audited
+from livits import clock
 from mfa import crypto, totp
 from mfa.models import AuditEvent, Device
 
@@ -47,7 +47,8 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, persons: int, **options: Any) -> None:
-        self.load_demo()
+        with users_audited(command="demo_data"):
+            self.load_demo()
         if persons:
             created = bulk_persons(persons)
             self.stdout.write(f"Bulk demo data: {created} persons added, {persons} wanted.")
@@ -90,7 +91,7 @@ def bulk_persons(target: int) -> int:
     four of those have a device linked (some via a beheerder) and a little audit history."""
     rng = random.Random(target)  # noqa: S311 - reproducible demo data, no secrets
     password = make_password(DEMO_PASSWORD)
-    now = timezone.now()
+    now = clock.now()
     added = 0
     while (missing := target - Person.objects.count()) > 0:
         with transaction.atomic():

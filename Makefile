@@ -10,9 +10,14 @@ export DEBUG ?= 1
 
 .PHONY: run test lint format setup test-deps debian-deps migrate demo messages clean serve-prod bench mutation
 
+# The mail worker runs beside the web server and stops with it (mails are printed on
+# this console until EMAIL_HOST is set).
 run: setup migrate demo
 	@echo
 	@echo "Livits backoffice: http://127.0.0.1:$(PORT)/"
+	@$(PY) manage.py mfa mail --requeue >/dev/null
+	@DB_CONN_MAX_AGE=$${DB_CONN_MAX_AGE:-600} $(PY) manage.py db_worker --no-reload -v0 & worker=$$!; \
+	trap 'kill $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT; \
 	$(PY) manage.py runserver 127.0.0.1:$(PORT)
 
 # Coverage of the whole suite; the floor is the level reached when it was set.
@@ -97,7 +102,8 @@ messages: setup
 	$(PY) manage.py makemessages -l nl --no-obsolete --add-location file
 	$(PY) manage.py compilemessages --ignore ".venv" --ignore "node_modules"
 
-# The production shape on this machine: gunicorn with 4 workers, PostgreSQL and
+# The production shape on this machine: gunicorn with a worker per core and the mail
+# worker as a process of its own beside it (stopped with gunicorn), PostgreSQL and
 # Redis (defaults: the local servers), DEBUG off. Secrets for it are generated
 # once into .prod-local.env (not committed). Plain HTTP unless SECURE_HTTPS=1.
 PROD_ENV := .prod-local.env
@@ -121,8 +127,11 @@ serve-prod: setup $(PROD_ENV)
 	$(PY) manage.py createcachetable && \
 	$(PY) manage.py collectstatic --noinput -v0 && \
 	$(PY) manage.py demo_data && \
-	echo "Livits (production shape): http://127.0.0.1:$(PORT)/" && \
-	exec $(VENV)/bin/gunicorn livits.wsgi -w $${WEB_CONCURRENCY:-$$(nproc)} -b 127.0.0.1:$(PORT) \
+	$(PY) manage.py mfa mail --requeue && \
+	echo "Livits (production shape): http://127.0.0.1:$(PORT)/" || exit 1; \
+	$(PY) manage.py db_worker --no-reload & worker=$$!; \
+	trap 'kill $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT; \
+	$(VENV)/bin/gunicorn livits.wsgi -w $${WEB_CONCURRENCY:-$$(nproc)} -b 127.0.0.1:$(PORT) \
 	  --access-logfile - --no-control-socket
 
 # Mutation testing of mfa/totp.py, mfa/network.py and the MFA capability modules (mutmut):

@@ -57,8 +57,11 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "crispy_forms",
     "crispy_bootstrap5",
+    "django_tasks",
+    "django_tasks_db",
     "mfa",
     "reports",
+    "outbox",
 ]
 
 MIDDLEWARE = [
@@ -223,8 +226,42 @@ CONTENT_SECURITY_POLICY = (
     "form-action 'self'; frame-ancestors 'none'"
 )
 
-EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+# --- Outgoing mail ------------------------------------------------------------
+# Every mail goes through the outbox (outbox/): written in the transaction of the change
+# it reports, delivered by the worker (`manage.py db_worker`). Without EMAIL_HOST the
+# worker prints mails on its console (development); with it, it speaks SMTP.
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "")
+EMAIL_BACKEND = os.environ.get(
+    "EMAIL_BACKEND",
+    "django.core.mail.backends.smtp.EmailBackend"
+    if EMAIL_HOST
+    else "django.core.mail.backends.console.EmailBackend",
+)
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS")
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL")
+if EMAIL_USE_TLS and EMAIL_USE_SSL:
+    raise ImproperlyConfigured("Set EMAIL_USE_TLS (STARTTLS) or EMAIL_USE_SSL, not both.")
+EMAIL_PORT = int(
+    os.environ.get("EMAIL_PORT") or (465 if EMAIL_USE_SSL else 587 if EMAIL_USE_TLS else 25)
+)
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+# Seconds for each step of an SMTP conversation (connect, each command, the data).
+EMAIL_TIMEOUT = int(os.environ.get("EMAIL_TIMEOUT", "30"))
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "livits@localhost")
+# The outbox's delivery rules. A temporary failure (no connection, a timeout, a 4xx
+# reply) is tried again after MAIL_RETRY_FIRST_SECONDS, doubling up to
+# MAIL_RETRY_MAX_SECONDS, and marked failed only once the mail has waited
+# MAIL_RETRY_HOURS; a 5xx reply to the recipient or the data marks it failed at once.
+MAIL_RETRY_FIRST_SECONDS = 60
+MAIL_RETRY_MAX_SECONDS = 3600
+MAIL_RETRY_HOURS = 24
+# A worker holds a mail for this long while it sends it. It outlasts every step of one
+# SMTP conversation, so no second worker takes a mail that is still being sent.
+MAIL_LEASE_SECONDS = 12 * EMAIL_TIMEOUT
+# django-tasks (the backport of Django 6's django.tasks): tasks are rows in this
+# database, taken by `manage.py db_worker`.
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 
 LOGGING = {
     "version": 1,

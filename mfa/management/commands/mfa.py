@@ -13,6 +13,9 @@ from mfa.errors import MfaError
 from mfa.forms import TrustedLocationForm
 from mfa.models import GO_LIVE_EARLIEST, GO_LIVE_LATEST, MfaSettings, TrustedLocation
 from mfa.network import parse_network
+from outbox import selectors as outbox_selectors
+from outbox import services as outbox_services
+from outbox.models import OutboxMail
 
 
 def _moment(at: datetime) -> str:
@@ -29,7 +32,7 @@ def go_live_state(mfa_settings: MfaSettings, now: datetime) -> str:
 
 
 class Command(BaseCommand):
-    help = "MFA from the shell: trusted locations, go-live, status, key rotation."
+    help = "MFA from the shell: trusted locations, go-live, status, mail, key rotation."
 
     def add_arguments(self, parser: ArgumentParser) -> None:
         commands = parser.add_subparsers(dest="command", required=True)
@@ -59,6 +62,13 @@ class Command(BaseCommand):
         remind.add_argument("--include-hidden", action="store_true", help="hidden users too")
         remind.add_argument("--language", choices=["nl", "en"], default="nl")
         commands.add_parser("reencrypt", help="re-encrypt all secrets with the first key")
+        mail = commands.add_parser("mail", help="the outbox: mails per status")
+        mail.add_argument("--failed", action="store_true", help="list the undelivered mails")
+        mail.add_argument(
+            "--requeue",
+            action="store_true",
+            help="enqueue every pending mail again (run before starting the worker)",
+        )
         unlink = commands.add_parser("unlink", help="break glass: unlink every device of a user")
         unlink.add_argument("username")
         unlink.add_argument("--reason", required=True, help="recorded in the audit trail")
@@ -165,6 +175,21 @@ class Command(BaseCommand):
         for location in locations:
             self.stdout.write(f"  {location.network}\t{location.name}")
         self._list_without_device(now)
+
+    def handle_mail(self, *, failed: bool, requeue: bool, **options: Any) -> None:
+        if requeue:
+            count = outbox_services.mail_requeue(now=clock.now())
+            self.stdout.write(f"Requeued {count} pending mail(s).")
+        elif failed:
+            mails = outbox_selectors.mails_failed()
+            self.stdout.write(f"Failed mails: {len(mails)}")
+            for mail in mails:
+                moment = _moment(mail.finished_at or mail.queued_at)
+                self.stdout.write(f"  {moment}\t{mail.to}\t{mail.subject}\t{mail.last_error}")
+        else:
+            for status in OutboxMail.Status:
+                count = OutboxMail.objects.filter(status=status).count()
+                self.stdout.write(f"{status.label}: {count}")
 
     def handle_reencrypt(self, **options: Any) -> None:
         count = installation.secrets_reencrypt()

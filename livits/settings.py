@@ -114,8 +114,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # The embedded default under concurrent requests: readers never wait for the
     # writer (WAL), every transaction takes the write lock when it begins
     # (IMMEDIATE, so none has to upgrade a read lock and fail), and a writer waits
-    # up to 20 s for the lock instead of failing with "database is locked", in the
-    # order the writers of the server came (livits/sqlite: SQLite's own wait is no queue).
+    # up to 20 s for another process's lock instead of failing with "database is
+    # locked"; the server's own writers queue in the order they came (livits/sqlite:
+    # SQLite's wait is no queue, and under a burst one writer starved past the timeout).
     DATABASES["default"]["ENGINE"] = "livits.sqlite"
     DATABASES["default"]["OPTIONS"] = {
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL",

@@ -1,14 +1,16 @@
-"""SQLite for the embedded default, with the writers of one process served in turn.
+"""SQLite for the embedded default, with the writers of one server process served in turn.
 
 SQLite lets one writer in at a time; the others wait in its busy handler, which
 polls the lock at growing intervals (up to 100 ms) and gives up after the busy
-timeout. That wait is not a queue: under a burst of logins a newcomer that polls
+timeout. That wait is no queue: under a burst of logins a newcomer that polls
 at 1 ms takes the lock again and again from the one that has waited longest, and
-that one fails with "database is locked" however short the work ahead of it was.
+that one fails with "database is locked" however little work was ahead of it.
 Failing in the session save, Django answers it 400 (SessionInterrupted); anywhere
-else 500. Here the threads of the server take a ticket before they write (an
+else 500. Here the threads of a process take a turn before they write (an
 explicit transaction, or a write statement outside one) and go in the order they
-came; SQLite's busy timeout still bounds the wait for other processes.
+came, as long as the queue ahead of them takes: a busy server answers slower,
+never with an error. SQLite's busy timeout still bounds the wait for another
+process (a management command); TURN_SECONDS only guards against a writer that hangs.
 """
 
 import threading
@@ -18,11 +20,12 @@ from typing import Any
 from django.db.backends.sqlite3 import base
 
 WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE")
+TURN_SECONDS = 300  # then SQLite's busy handler decides, as without the queue
 
 
 class Turns:
     """A first-come, first-served lock: each writer waits for the ones that came before
-    it, up to a timeout (then SQLite's own busy handler decides, as without the queue)."""
+    it, up to a timeout."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -66,7 +69,7 @@ class DatabaseWrapper(base.DatabaseWrapper):
     def take_turn(self) -> None:
         # An in-memory database (the test suite's) belongs to one connection's tests.
         if not self.holds_turn and not self.is_in_memory_db():
-            self.holds_turn = WRITERS.acquire(self.settings_dict["OPTIONS"].get("timeout", 5))
+            self.holds_turn = WRITERS.acquire(TURN_SECONDS)
 
     def end_turn(self) -> None:
         if self.holds_turn:

@@ -18,32 +18,33 @@ from tests.http_client import Client
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "Gedeeld-wachtwoord-42"
 USERS = 50
-SEED = """
+# One process sets the database up, seeds it and serves it, with its clock
+# (livits.clock.now) stopped at MOMENT: a login that a busy machine keeps waiting is
+# still decided within the step its code was made for.
+MOMENT = datetime(2026, 11, 25, 10, 0, 15, tzinfo=UTC)
+SERVE = """
+import os
+import sys
 from datetime import datetime, timedelta
+os.environ["DJANGO_SETTINGS_MODULE"] = "livits.settings"
+import django
+django.setup()
 from django.contrib.auth.hashers import make_password
+from django.core.management import call_command, execute_from_command_line
 from accounts.models import Person, User
+from livits import clock
 from mfa import devices, totp
-past = datetime.fromisoformat("{moment}") - timedelta(minutes=5)
+moment = datetime.fromisoformat("{moment}")
+clock.now = lambda: moment
+call_command("migrate", verbosity=0)
+call_command("createcachetable")
+past = moment - timedelta(minutes=5)
 password = make_password("{password}")
 for name in ["shared"] + [f"load{{i}}" for i in range({count})]:
     person = Person.objects.create(first_name=name, last_name="Load")
     user = User.objects.create(username=name, person=person, password=password)
     code = totp.code_at_step("{secret}", totp.step_at(past))
     devices.device_link(user=user, secret="{secret}", code=code, by=user, ip=None, now=past)
-"""
-
-
-# The development server with its clock (livits.clock.now) stopped at MOMENT: a login that
-# a busy machine keeps waiting is still decided within the step its code was made for.
-MOMENT = datetime(2026, 11, 25, 10, 0, 15, tzinfo=UTC)
-RUNSERVER = f"""
-import os
-import sys
-from datetime import datetime
-from django.core.management import execute_from_command_line
-from livits import clock
-clock.now = lambda: datetime.fromisoformat("{MOMENT.isoformat()}")
-os.environ["DJANGO_SETTINGS_MODULE"] = "livits.settings"
 execute_from_command_line(["manage.py", "runserver", sys.argv[1], "--noreload"])
 """
 
@@ -60,14 +61,10 @@ def dev_server(tmp_path_factory):
     env = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")}
     env.update(DEBUG="1", DATABASE_URL=f"sqlite:///{database}")
     secret = totp.new_secret()
-    manage = [sys.executable, str(ROOT / "manage.py")]
-    for command in (["migrate", "-v0"], ["createcachetable"]):
-        subprocess.run([*manage, *command], env=env, cwd=ROOT, check=True)
-    seed = SEED.format(password=PASSWORD, count=USERS, secret=secret, moment=MOMENT.isoformat())
-    subprocess.run([*manage, "shell", "-c", seed], env=env, cwd=ROOT, check=True)
+    serve = SERVE.format(password=PASSWORD, count=USERS, secret=secret, moment=MOMENT.isoformat())
     port = free_port()
     server = subprocess.Popen(
-        [sys.executable, "-c", RUNSERVER, f"127.0.0.1:{port}"],
+        [sys.executable, "-c", serve, f"127.0.0.1:{port}"],
         env=env,
         cwd=ROOT,
         stdout=subprocess.DEVNULL,

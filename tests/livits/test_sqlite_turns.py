@@ -13,11 +13,12 @@ ROUNDS = 20
 
 @pytest.fixture
 def connect(tmp_path, django_db_blocker):
-    """New connections to a database file of the test's own, in the server's settings."""
+    """New connections to a database file of the test's own, in the server's settings but
+    for SQLite's busy timeout: none, so a writer that meets the lock fails at once."""
     settings = {
         "ENGINE": "livits.sqlite",
         "NAME": str(tmp_path / "turns.sqlite3"),
-        "OPTIONS": {"transaction_mode": "IMMEDIATE", "timeout": 20},
+        "OPTIONS": {"transaction_mode": "IMMEDIATE", "timeout": 0},
         "ATOMIC_REQUESTS": False,
         "AUTOCOMMIT": True,
         "CONN_MAX_AGE": 0,
@@ -54,7 +55,7 @@ def test_a_writer_that_waits_goes_in_before_the_ones_that_came_after_it(connect)
     begin(main)
     thread = threading.Thread(target=other)
     thread.start()
-    while not base.WRITERS.waiting():  # the other thread is in the queue
+    while not base.WRITERS.waiting() and thread.is_alive():  # the other one is in the queue
         thread.join(0.001)
     for _ in range(ROUNDS - 1):
         end(main)
@@ -64,6 +65,34 @@ def test_a_writer_that_waits_goes_in_before_the_ones_that_came_after_it(connect)
     order = [who for (who,) in main.cursor().execute("SELECT who FROM log ORDER BY id")]
     main.close()
     assert order == ["main", "other"] + ["main"] * (ROUNDS - 1)
+
+
+def test_a_writer_waits_for_the_lock_in_the_queue_not_in_sqlite(connect):
+    """However long the transaction ahead takes, the writer behind it is not told that the
+    database is locked: it waits its turn (the busy timeout here is zero)."""
+    main = connect()
+    main.cursor().execute("CREATE TABLE log (id INTEGER PRIMARY KEY, who TEXT)")
+    errors = []
+
+    def other():
+        connection = connect()
+        try:
+            connection.cursor().execute("INSERT INTO log (who) VALUES ('other')")
+        except Exception as error:  # noqa: BLE001 - reported below
+            errors.append(error)
+        connection.close()
+
+    begin(main)
+    thread = threading.Thread(target=other)
+    thread.start()
+    while not base.WRITERS.waiting() and thread.is_alive():
+        thread.join(0.001)
+    end(main)
+    thread.join()
+    assert errors == []
+    order = [who for (who,) in main.cursor().execute("SELECT who FROM log ORDER BY id")]
+    main.close()
+    assert order == ["main", "other"]
 
 
 def test_a_write_statement_outside_a_transaction_takes_its_turn_and_gives_it_back(connect):

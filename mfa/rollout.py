@@ -11,7 +11,6 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import Permission
-from django.core.mail import send_mail
 from django.db import transaction
 from django.db.models import Count, Q, QuerySet
 from django.template.loader import render_to_string
@@ -19,6 +18,7 @@ from django.urls import reverse
 from django.utils import timezone, translation
 
 from accounts.models import User
+from outbox.services import mail_queue
 
 from .audit import audit, iso
 from .errors import MfaError
@@ -166,17 +166,15 @@ def reminders_send(
     return sent
 
 
+@transaction.atomic
 def _remind(user: User, *, by: User | None, now: datetime, site_url: str, language: str) -> bool:
-    previous = user.mfa_reminded_at
+    """Claim the person (one conditional UPDATE) and queue the mail in the same transaction:
+    the outbox delivers it, however long the mail server is away."""
     claim = User.objects.filter(reminder_due(now), pk=user.pk)
     if not claim.update(mfa_reminded_at=now):
         return False  # another batch has it
     subject, body = reminder_mail(user, site_url=site_url, language=language)
-    try:
-        send_mail(subject, body, None, [user.person.email])
-    except Exception:  # the mail did not go: give the claim back, so a later batch tries
-        User.objects.filter(pk=user.pk, mfa_reminded_at=now).update(mfa_reminded_at=previous)
-        return False
+    mail_queue(to=user.person.email, subject=subject, body=body, now=now)
     audit(action=Action.REMINDER_SENT, subject=user, actor=by, at=now)
     return True
 

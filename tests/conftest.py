@@ -43,6 +43,21 @@ def default_language():
 
 
 @pytest.fixture(autouse=True)
+def outbox_delivers_at_once(monkeypatch):
+    """A mail queued in the outbox is delivered at once, into Django's test outbox
+    (django.core.mail.outbox), so that a test reads what the person received when the
+    change was made. tests/outbox runs the real queue, worker and SMTP server instead."""
+    from outbox import services
+
+    def deliver_now(mail_id, *, at):
+        if at is None:  # a new mail; a lease's check (at) needs no worker here
+            due = services.OutboxMail.objects.get(pk=mail_id).next_attempt_at
+            services.mail_deliver(mail_id=mail_id, now=due)
+
+    monkeypatch.setattr(services, "_enqueue", deliver_now)
+
+
+@pytest.fixture(autouse=True)
 def fast_password_hasher(settings):
     # Argon2 (the production hasher) costs ~0.2 s per check; tests that are not
     # about hashing use a fast one. tests/accounts/test_models.py checks Argon2.

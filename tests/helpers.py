@@ -4,6 +4,7 @@ import io
 import re
 import threading
 
+from django.core import mail
 from django.db import connection
 from django.urls import reverse
 from openpyxl import load_workbook
@@ -67,9 +68,11 @@ def post_login(client, username="rdewit", password=PASSWORD, code="", **extra):
 
 
 def link(user, now, *, by=None, secret=None, **options):
-    """Link a fresh authenticator (or `secret`) to `user` at `now`."""
+    """Link a fresh authenticator (or `secret`) to `user` at `now`: a test's setting up,
+    so the mail it sends the person is not kept in the test outbox."""
     secret = secret or totp.new_secret()
-    return devices.device_link(
+    before = len(mail.outbox)
+    device = devices.device_link(
         user=user,
         secret=secret,
         code=code_at(secret, now),
@@ -78,6 +81,8 @@ def link(user, now, *, by=None, secret=None, **options):
         now=now,
         **options,
     )
+    del mail.outbox[before:]
+    return device
 
 
 def login_with_code(client, user):

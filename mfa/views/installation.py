@@ -10,6 +10,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from accounts.http import AuthenticatedRequest
 from livits import clock
+from outbox.selectors import mails_failed_count
 
 from .. import installation, locations, passkeys, rollout
 from ..errors import MfaError
@@ -48,6 +49,7 @@ def _settings_page(
         "passkeys_form": PasskeysAllowedForm(initial={"allowed": mfa_settings.passkeys_allowed}),
         "rp_id": settings.MFA_WEBAUTHN_RP_ID,
         "rollout": rollout.rollout(now),
+        "mails_failed": mails_failed_count(),
     }
     return render(request, "mfa/settings.html", context)
 

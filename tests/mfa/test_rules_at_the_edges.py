@@ -279,7 +279,9 @@ def test_linking_again_after_an_unlink_is_a_change(system_user, admin_user, froz
 # --- Mail that cannot go out -------------------------------------------------------------
 
 
-def test_a_reminder_that_cannot_be_sent_gives_its_claim_back(admin_user, settings, frozen_now):
+def test_a_reminder_that_cannot_be_sent_now_waits_in_the_outbox(admin_user, settings, frozen_now):
+    from outbox.models import OutboxMail
+
     settings.EMAIL_BACKEND = "tests.mfa.test_rules_at_the_edges.BrokenForSomeone"
     MfaSettings.objects.update_or_create(
         pk=1, defaults={"go_live_at": frozen_now + timedelta(days=20)}
@@ -290,9 +292,11 @@ def test_a_reminder_that_cannot_be_sent_gives_its_claim_back(admin_user, setting
     earlier = frozen_now - timedelta(days=3)
     User.objects.filter(pk=unreachable.pk).update(mfa_reminded_at=earlier)
     sent = rollout.reminders_send(by=admin_user, now=frozen_now, site_url="", language="nl")
-    assert sent == 1 and [message.to for message in mail.outbox] == [["lid@example.org"]]
+    assert sent == 2 and [message.to for message in mail.outbox] == [["lid@example.org"]]
     assert User.objects.get(pk=reachable.pk).mfa_reminded_at == frozen_now
-    assert User.objects.get(pk=unreachable.pk).mfa_reminded_at == earlier  # tried again later
+    assert User.objects.get(pk=unreachable.pk).mfa_reminded_at == frozen_now
+    waiting = OutboxMail.objects.get(to=BROKEN)  # the outbox tries it again later
+    assert waiting.status == OutboxMail.Status.QUEUED and waiting.next_attempt_at > frozen_now
 
 
 def test_a_notice_that_cannot_be_sent_does_not_stop_the_change(

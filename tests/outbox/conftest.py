@@ -79,3 +79,8 @@ def smtp_settings(settings, smtp_down):
     settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
     settings.EMAIL_TIMEOUT = 30
     return settings
+
+
+@pytest.fixture(autouse=True)
+def outbox_delivers_at_once():
+    """Here the outbox is the subject: its queue and worker run as in production."""

@@ -93,3 +93,15 @@ def test_the_smtp_port_follows_the_encryption(env, port):
 def test_tls_and_ssl_together_are_refused():
     refused = settings_value("EMAIL_PORT", EMAIL_USE_TLS="1", EMAIL_USE_SSL="1")
     assert "EMAIL_USE_TLS (STARTTLS) or EMAIL_USE_SSL, not both" in refused
+
+
+def test_mfa_settings_counts_the_mails_that_could_not_be_delivered(admin_client, frozen_now):
+    from django.urls import reverse
+
+    from outbox.models import OutboxMail
+    from outbox.services import mail_queue
+
+    mail_queue(to="one line\r\nBcc: x@example.org", subject="s", body="b", now=frozen_now)
+    assert OutboxMail.objects.get().status == OutboxMail.Status.FAILED
+    html = admin_client.get(reverse("mfa:settings")).content.decode()
+    assert 'data-testid="mails-failed"' in html and "1 mail aan een persoon" in html

@@ -8,6 +8,7 @@ session epoch's work (mfa.factors.sessions_end_all), checked by Django on every 
 
 from collections.abc import Callable
 from datetime import datetime
+from typing import TypeVar
 
 from django.contrib import messages
 from django.contrib.auth import login as auth_login
@@ -18,6 +19,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.utils.translation import gettext_lazy as _
 
+from accounts.http import AuthenticatedRequest
 from accounts.models import User
 from livits import clock
 
@@ -77,7 +79,10 @@ def session_authenticated(
         session[AUTH_UNTIL] = until.timestamp()
 
 
-def sign_in(request: HttpRequest, result: LoginResult, response: HttpResponse) -> HttpResponse:
+Response = TypeVar("Response", bound=HttpResponse)
+
+
+def sign_in(request: HttpRequest, result: LoginResult, response: Response) -> Response:
     """Open the session a login decided (mfa.login, mfa.passkeys) and give the browser the
     person's mark (mfa.marks) on `response`."""
     assert result.user is not None
@@ -88,7 +93,7 @@ def sign_in(request: HttpRequest, result: LoginResult, response: HttpResponse) -
     return response
 
 
-def session_keep(request: HttpRequest) -> None:
+def session_keep(request: AuthenticatedRequest) -> None:
     """This session goes on after its person's sessions were ended by their own change
     (the last factor removed here): stamped with the person's new session epoch."""
     request.user.refresh_from_db(fields=["session_epoch"])

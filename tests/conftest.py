@@ -48,10 +48,11 @@ def outbox_delivers_at_once(monkeypatch):
     (django.core.mail.outbox), so that a test reads what the person received when the
     change was made. tests/outbox runs the real queue, worker and SMTP server instead."""
     from outbox import services
+    from outbox.models import OutboxMail
 
     def deliver_now(mail_id, *, at):
         if at is None:  # a new mail; a lease's check (at) needs no worker here
-            due = services.OutboxMail.objects.get(pk=mail_id).next_attempt_at
+            due = OutboxMail.objects.get(pk=mail_id).next_attempt_at
             services.mail_deliver(mail_id=mail_id, now=due)
 
     monkeypatch.setattr(services, "_enqueue", deliver_now)

@@ -123,7 +123,7 @@ def test_a_user_added_in_the_admin_is_audited(root_client):
     )
     user = User.objects.get(username="bea")
     event = AuditEvent.objects.get(subject=user, action=AuditEvent.Action.USER_CREATED)
-    assert event.actor.username == "root" and event.ip == "192.0.2.7"
+    assert event.actor is not None and event.actor.username == "root" and event.ip == "192.0.2.7"
     assert event.data["values"]["is_staff"] is True
     assert event.data["values"]["person"] == other.pk
     assert event.data["password"] == "made unusable" and not user.has_usable_password()
@@ -142,7 +142,7 @@ def test_a_change_in_the_admin_is_audited_with_old_and_new_values(root_client, s
         REMOTE_ADDR="192.0.2.8",
     )
     event = AuditEvent.objects.get(subject=system_user, action=AuditEvent.Action.USER_CHANGED)
-    assert event.actor.username == "root" and event.ip == "192.0.2.8"
+    assert event.actor is not None and event.actor.username == "root" and event.ip == "192.0.2.8"
     assert event.data["changes"] == {
         "username": {"old": "rdewit", "new": "rob"},
         "is_active": {"old": True, "new": False},

@@ -373,13 +373,13 @@ def test_a_lock_cleared_during_the_hash_counts_the_failure_afresh(
     its failure starts a new count of one, with its moment, and locks nothing."""
     settings.MFA_LOCK_AFTER = 2  # one wrong attempt, then the one that would lock
     attempt(linked_user, "", frozen_now, password="wrong")
-    checked = login.credentials_check
+    from accounts.services import credentials_check as checked
 
     def cleared_meanwhile(**kwargs):
         throttle.throttle_clear(user=linked_user, by=admin_user, ip=None)
         return checked(**kwargs)
 
-    monkeypatch.setattr(login, "credentials_check", cleared_meanwhile)
+    monkeypatch.setattr("mfa.login.credentials_check", cleared_meanwhile)
     attempt(linked_user, "", frozen_now, password="wrong")
     row = LoginThrottle.objects.get(key="rdewit")
     assert (row.failures, row.last_failure_at, row.locked_until) == (

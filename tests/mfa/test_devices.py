@@ -32,8 +32,12 @@ def test_linking_names_devices_records_audit_and_mails_the_user(system_user, fro
     def linked(now):
         secret = totp.new_secret()
         return devices.device_link(
-            user=system_user, secret=secret, code=code_at(secret, now), by=system_user,
-            ip=IP, now=now,
+            user=system_user,
+            secret=secret,
+            code=code_at(secret, now),
+            by=system_user,
+            ip=IP,
+            now=now,
         )
 
     first = linked(frozen_now)

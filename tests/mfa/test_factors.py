@@ -78,7 +78,7 @@ def test_f1_a_passkey_only_person_never_gets_in_with_the_password_alone(
     assert attempt(later).status is LoginStatus.FAILED  # ... so the password alone is refused
     assert attempt(later, code="123456").status is LoginStatus.FAILED
     assert not AuditEvent.objects.filter(action=Action.LOGIN_WITHOUT_DEVICE).exists()
-    refused = AuditEvent.objects.filter(action=Action.CODE_FAILED).first()
+    refused = AuditEvent.objects.get(action=Action.CODE_FAILED, data__passkey_only=True)
     assert refused.data == {"passkey_only": True}
 
 

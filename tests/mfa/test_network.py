@@ -354,7 +354,8 @@ def test_two_ipv6_addresses_share_a_block_exactly_when_their_first_64_bits_agree
         return
     same = int(a) >> 64 == int(b) >> 64
     assert (address_block(str(a)) == address_block(str(b))) == same
-    assert ipaddress.ip_address(str(a)) in ipaddress.ip_network(address_block(str(a)))
+    block = address_block(str(a))
+    assert block is not None and ipaddress.ip_address(str(a)) in ipaddress.ip_network(block)
 
 
 # --- "already a trusted location": one rule (network.overlapping), form and command ---

@@ -130,7 +130,7 @@ def test_a_busy_attempt_waits_for_its_turn_and_is_not_counted(
         waits.append(seconds)
         throttle.throttle_success(budget, frozen_now)
 
-    monkeypatch.setattr(throttle.time, "sleep", other_login_ends)
+    monkeypatch.setattr("mfa.throttle.time.sleep", other_login_ends)
     assert attempt("rdewit", "", frozen_now).status is LoginStatus.OK
     assert len(waits) == 1
     assert not AuditEvent.objects.filter(action__in=FAILURE_ACTIONS).exists()
@@ -143,7 +143,7 @@ def test_a_busy_attempt_that_waited_long_enough_is_asked_to_try_again(
     settings.MFA_ATTEMPT_WAIT_SECONDS = 0  # the wait is over at once
     budget = throttle.Budget.of("rdewit", None)
     assert throttle.throttle_reserve(budget, frozen_now).granted
-    monkeypatch.setattr(throttle.time, "sleep", lambda seconds: None)
+    monkeypatch.setattr("mfa.throttle.time.sleep", lambda seconds: None)
     assert attempt("rdewit", "", frozen_now).status is LoginStatus.BUSY
     assert not AuditEvent.objects.exists()  # nothing counted, nothing recorded
 

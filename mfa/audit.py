@@ -1,7 +1,7 @@
 """Writing the audit trail: one function, used by every service that changes MFA or accounts."""
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any
 
 from accounts.models import User
 
@@ -15,7 +15,7 @@ def audit(
     subject: User | None = None,
     actor: User | None = None,
     ip: str | None = None,
-    data: dict[str, Any] | None = None,
+    data: Mapping[str, object] | None = None,
     subject_name: str = "",
     at: datetime | None = None,
 ) -> AuditEvent:
@@ -27,7 +27,7 @@ def audit(
         actor=actor,
         ip=ip,
         ip_block=address_block(ip) or "",
-        data=data or {},
+        data=dict(data or {}),
         **fields,
     )
 

@@ -7,7 +7,7 @@ can ask for exactly one. A key is never printed, only its position in the list.
 
 import ipaddress
 from collections.abc import Iterable, Sequence
-from typing import Any, TypeGuard
+from typing import TypeGuard
 from urllib.parse import urlsplit
 
 from cryptography.fernet import Fernet
@@ -56,7 +56,7 @@ WHOLE_NUMBERS: tuple[tuple[str, int, int | None, str, str], ...] = (
 )
 
 
-def settings_check(app_configs: Sequence[AppConfig] | None, **kwargs: Any) -> list[CheckMessage]:
+def settings_check(app_configs: Sequence[AppConfig] | None, **kwargs: object) -> list[CheckMessage]:
     """Every MFA_* setting, each against its own rule."""
     errors: list[CheckMessage] = []
     for name, least, most, check_id, counts in WHOLE_NUMBERS:

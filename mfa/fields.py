@@ -47,7 +47,8 @@ class AccessCodeField(forms.CharField):
     """Six digits, with or without a space in the middle; with `recovery`, a recovery
     code too (where a second factor is asked, not where an app is linked)."""
 
-    def __init__(self, *, recovery: bool = False, **kwargs: Any) -> None:
+    # Django form fields take their options as untyped keywords (django-stubs: Any).
+    def __init__(self, *, recovery: bool = False, **kwargs: Any) -> None:  # type: ignore[explicit-any]
         self.recovery = recovery
         kwargs.setdefault("label", _("Access code"))
         kwargs.setdefault("max_length", 24)
@@ -57,13 +58,13 @@ class AccessCodeField(forms.CharField):
         kwargs.setdefault("widget", forms.TextInput(attrs=attrs))
         super().__init__(**kwargs)
 
-    def clean(self, value: Any) -> str:
-        value = super().clean(value)
-        if value in self.empty_values:
+    def clean(self, value: object) -> str:
+        text = str(super().clean(value))  # CharField.clean gives a str
+        if text in self.empty_values:
             return ""
-        code = totp.normalize_code(value)
+        code = totp.normalize_code(text)
         if code is None and self.recovery:
-            code = recovery_codes.normalize(value)
+            code = recovery_codes.normalize(text)
         if code is None:
             error = "invalid_format_or_recovery" if self.recovery else "invalid_format"
             raise forms.ValidationError(FORMAT_ERRORS[error], code="invalid_format")

@@ -7,7 +7,6 @@ simultaneous uses); the signature counter only goes up (one conditional UPDATE).
 """
 
 from datetime import datetime, timedelta
-from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -52,7 +51,7 @@ def _challenge_use(challenge: str | None, purpose: str, user: User | None, now: 
     return bool(used)
 
 
-def passkey_register_options(*, user: User, now: datetime) -> tuple[dict[str, Any], str]:
+def passkey_register_options(*, user: User, now: datetime) -> tuple[dict[str, object], str]:
     """(options for navigator.credentials.create, the challenge): a discoverable credential
     with user verification, under the user's random handle."""
     if not user.passkey_handle:
@@ -78,7 +77,7 @@ def passkey_register_options(*, user: User, now: datetime) -> tuple[dict[str, An
 def passkey_add(
     *,
     user: User,
-    credential: dict[str, Any],
+    credential: dict[str, object],
     challenge: str | None,
     name: str,
     ip: str | None,
@@ -123,14 +122,14 @@ def passkey_add(
     return passkey
 
 
-def passkey_login_options(*, now: datetime) -> tuple[dict[str, Any], str]:
+def passkey_login_options(*, now: datetime) -> tuple[dict[str, object], str]:
     challenge = _challenge_issue(WebAuthnChallenge.Purpose.LOGIN, None, now)
     return webauthn.authentication_options(challenge=challenge), challenge
 
 
 def passkey_login(
     *,
-    credential: Any,
+    credential: object,
     challenge: str | None,
     ip: str | None,
     now: datetime,
@@ -157,7 +156,7 @@ def passkey_login(
 
 
 def _passkey_check(
-    *, credential: Any, challenge: str | None, ip: str | None, now: datetime
+    *, credential: object, challenge: str | None, ip: str | None, now: datetime
 ) -> User | None:
     """The user whose passkey signed our challenge (webauthn.Refused when it did not;
     None after a counter that went back, which is recorded as a possible clone)."""

@@ -14,7 +14,7 @@ import hashlib
 import hmac
 import secrets
 from datetime import datetime
-from typing import Any
+from typing import TypedDict
 
 from django.conf import settings
 from django.db import transaction
@@ -122,7 +122,13 @@ def recovery_consume(user: User, code: str, ip: str | None, now: datetime) -> in
     return found.number
 
 
-def recovery_status(user: User) -> dict[str, Any]:
+class RecoveryStatus(TypedDict):
+    total: int
+    unused: int
+    made: datetime | None
+
+
+def recovery_status(user: User) -> RecoveryStatus:
     """How many of the user's recovery codes are unused, of how many, made when."""
     codes = RecoveryCode.objects.filter(user=user)
     status = codes.aggregate(

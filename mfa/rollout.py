@@ -7,7 +7,7 @@ UPDATE before the mail goes out.
 """
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TypedDict
 
 from django.conf import settings
 from django.contrib.auth.models import Permission
@@ -86,7 +86,13 @@ def reminders_due(now: datetime, *, include_hidden: bool = False) -> QuerySet[Us
     return reminder_recipients(now, include_hidden=include_hidden).filter(reminder_due(now))
 
 
-def rollout_banner(user: User, now: datetime) -> dict[str, Any] | None:
+class Banner(TypedDict):
+    at: datetime
+    days: int
+    fixed: bool  # the last days before the go-live: it cannot be hidden
+
+
+def rollout_banner(user: User, now: datetime) -> Banner | None:
     """The banner of a planned go-live for someone without MFA, or None."""
     mfa_settings = MfaSettings.load()
     go_live_at = mfa_settings.go_live_at

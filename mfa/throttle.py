@@ -36,9 +36,9 @@ request die outright, its turn lapses with the lease (MFA_ATTEMPT_SECONDS). Step
 """
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from django.conf import settings
 from django.db import connection
@@ -153,7 +153,7 @@ def throttle_turn(budget: Budget, now: datetime) -> Turn:
         pause = min(pause * 2, 0.25)
 
 
-def _turn_back() -> Any:
+def _turn_back() -> Greatest:
     return Greatest(F("in_flight") - 1, 0)
 
 
@@ -177,7 +177,7 @@ def failure_record(
     ip: str | None,
     now: datetime,
     action: str,
-    data: dict[str, Any] | None = None,
+    data: Mapping[str, object] | None = None,
 ) -> datetime | None:
     """Record a failed attempt in its budget (step 3) and give its turn back; returns the
     end of the lock this failure started, if it started one. Inside a transaction."""

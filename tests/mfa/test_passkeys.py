@@ -4,6 +4,7 @@ unknown credential, counter going back, switched off."""
 
 import json
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from django.core import mail
@@ -384,6 +385,8 @@ def test_the_options_leave_out_the_persons_passkeys_and_keep_one_handle(rob_with
     stale = [User.objects.get(username="rdewit") for _ in range(2)]
     User.objects.filter(pk=stale[0].pk).update(passkey_handle=None)
     stale = [User.objects.get(username="rdewit") for _ in range(2)]  # both without a handle
+    first: Any
+    second: Any
     first, _challenge = passkeys.passkey_register_options(user=stale[0], now=timezone.now())
     second, _challenge = passkeys.passkey_register_options(user=stale[1], now=timezone.now())
     assert first["user"]["id"] == second["user"]["id"]  # the second did not overwrite it

@@ -15,6 +15,9 @@ from django.http import HttpRequest
 from .models import User
 
 
+BACKEND = "accounts.backends.PermissionsOnlyBackend"  # what a session records
+
+
 class PermissionsOnlyBackend(ModelBackend):
     def authenticate(self, request: HttpRequest | None, *args: Any, **kwargs: Any) -> User | None:
         return None

@@ -22,6 +22,7 @@ and their sessions end, both audited.
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 
 from django.db import models
 from django.db.models import Count, ExpressionWrapper, F, OuterRef, Q, Subquery
@@ -47,16 +48,85 @@ def has_factor_condition(now: datetime, user: str = "pk") -> Q:
 
 
 @dataclass(frozen=True)
-class Factors:
-    """A person's ways in at one moment, from one client address."""
+class _Counts:
+    has_factor: bool
+    passkeys: int
+    recovery_unused: int
+    passkeys_allowed: bool
+    go_live_at: datetime | None
 
-    apps: tuple[Device, ...]  # active authenticator apps (their secrets check codes)
-    expired: tuple[Device, ...]  # temporary apps whose end has passed, still to be removed
-    passkeys: int  # passkeys that may sign in now (0 while passkeys are not allowed)
-    recovery_unused: int  # unused recovery codes, whatever the other factors
-    trusted_location: bool  # the client is in a trusted location (asked only with a factor)
-    live: bool  # MFA has gone live: nobody gets in without a factor
-    any: bool  # has at least one factor other than recovery codes ("has MFA")
+
+class Factors:
+    """A person's ways in at one moment, from one client address.
+
+    Read lazily, so that a login pays only for what its decision needs: the person's apps
+    (one query, always), the other factors and the go-live (one aggregate, when no app
+    decides it or a recovery code is typed), the trusted locations (one query, when asked).
+    """
+
+    def __init__(self, user: User, now: datetime, ip: str | None) -> None:
+        self._user, self._now, self._ip = user, now, ip
+        devices = list(Device.objects.filter(user=user))
+        self.apps = tuple(device for device in devices if not device.is_expired(now))
+        # temporary apps whose end has passed, still to be removed
+        self.expired = tuple(device for device in devices if device.is_expired(now))
+
+    @cached_property
+    def _counts(self) -> "_Counts":
+        settings_row = MfaSettings.objects.filter(pk=1)
+        counts = (
+            User.objects.filter(pk=self._user.pk)
+            .annotate(
+                has_factor=ExpressionWrapper(
+                    has_factor_condition(self._now), output_field=models.BooleanField()
+                ),
+                passkey_count=_count(Passkey.objects.filter(user=OuterRef("pk"))),
+                recovery_unused=_count(
+                    RecoveryCode.objects.filter(user=OuterRef("pk"), used_at__isnull=True)
+                ),
+                passkeys_allowed=Subquery(settings_row.values("passkeys_allowed")),
+                go_live_at=Subquery(settings_row.values("go_live_at")),
+            )
+            .values(
+                "has_factor", "passkey_count", "recovery_unused", "passkeys_allowed", "go_live_at"
+            )
+            .first()
+        )
+        if counts is None:  # deleted meanwhile: no way in
+            return _Counts(False, 0, 0, False, None)
+        return _Counts(
+            has_factor=bool(counts["has_factor"]),
+            passkeys=int(counts["passkey_count"]),
+            recovery_unused=int(counts["recovery_unused"]),
+            passkeys_allowed=bool(counts["passkeys_allowed"]),
+            go_live_at=counts["go_live_at"],
+        )
+
+    @cached_property
+    def any(self) -> bool:
+        """Has at least one factor other than recovery codes ("has MFA"): an active app,
+        or else has_factor_condition in SQL."""
+        return bool(self.apps) or self._counts.has_factor
+
+    @property
+    def passkeys(self) -> int:
+        """Passkeys that may sign in now (0 while passkeys are not allowed)."""
+        return self._counts.passkeys if self._counts.passkeys_allowed else 0
+
+    @property
+    def recovery_unused(self) -> int:
+        """Unused recovery codes, whatever the other factors."""
+        return self._counts.recovery_unused
+
+    @property
+    def live(self) -> bool:
+        """MFA has gone live: nobody gets in without a factor."""
+        return MfaSettings(go_live_at=self._counts.go_live_at).is_live(self._now)
+
+    @cached_property
+    def trusted_location(self) -> bool:
+        """The client is in a trusted location: it stands in for a factor the person has."""
+        return bool(self._ip) and self.any and locations.is_trusted_location(self._ip)
 
     @property
     def recovery(self) -> bool:
@@ -68,60 +138,14 @@ class Factors:
         """Whether the password alone signs this person in: no factor, before go-live."""
         return not self.any and not self.live
 
-    @property
-    def code_suffices(self) -> bool:
-        """Whether the Toegangscode field can carry this person's second factor: an access
-        code of an app, or a recovery code. A passkey-only person signs in with the passkey."""
-        return bool(self.apps) or self.recovery
+
+def _count(rows: "models.QuerySet[Passkey] | models.QuerySet[RecoveryCode]") -> Coalesce:
+    return Coalesce(Subquery(rows.values("user").annotate(n=Count("pk")).values("n")), 0)
 
 
 def factors_of(user: User, *, now: datetime, ip: str | None = None) -> Factors:
-    """The factors `user` has at `now` and may use from `ip` (two queries, a third for
-    the trusted locations when the person has a factor and an address is given)."""
-    settings_row = MfaSettings.objects.filter(pk=1)
-    counts = (
-        User.objects.filter(pk=user.pk)
-        .annotate(
-            has_factor=ExpressionWrapper(
-                has_factor_condition(now), output_field=models.BooleanField()
-            ),
-            passkey_count=Coalesce(
-                Subquery(
-                    Passkey.objects.filter(user=OuterRef("pk"))
-                    .values("user")
-                    .annotate(n=Count("pk"))
-                    .values("n")
-                ),
-                0,
-            ),
-            recovery_unused=Coalesce(
-                Subquery(
-                    RecoveryCode.objects.filter(user=OuterRef("pk"), used_at__isnull=True)
-                    .values("user")
-                    .annotate(n=Count("pk"))
-                    .values("n")
-                ),
-                0,
-            ),
-            passkeys_allowed=Subquery(settings_row.values("passkeys_allowed")),
-            go_live_at=Subquery(settings_row.values("go_live_at")),
-        )
-        .values("has_factor", "passkey_count", "recovery_unused", "passkeys_allowed", "go_live_at")
-        .first()
-    )
-    if counts is None:  # deleted meanwhile: no way in
-        return Factors((), (), 0, 0, False, True, False)
-    devices = list(Device.objects.filter(user=user))
-    has_factor = bool(counts["has_factor"])
-    return Factors(
-        apps=tuple(device for device in devices if not device.is_expired(now)),
-        expired=tuple(device for device in devices if device.is_expired(now)),
-        passkeys=counts["passkey_count"] if counts["passkeys_allowed"] else 0,
-        recovery_unused=counts["recovery_unused"],
-        trusted_location=bool(ip) and has_factor and locations.is_trusted_location(ip),
-        live=MfaSettings(go_live_at=counts["go_live_at"]).is_live(now),
-        any=has_factor,
-    )
+    """The factors `user` has at `now` and may use from `ip`."""
+    return Factors(user, now, ip)
 
 
 def has_mfa(user: User, now: datetime) -> bool:

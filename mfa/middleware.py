@@ -19,6 +19,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.utils.translation import gettext_lazy as _
 
+from accounts.backends import BACKEND
 from accounts.http import AuthenticatedRequest
 from accounts.models import User
 from livits import clock
@@ -86,7 +87,7 @@ def sign_in(request: HttpRequest, result: LoginResult, response: Response) -> Re
     """Open the session a login decided (mfa.login, mfa.passkeys) and give the browser the
     person's mark (mfa.marks) on `response`."""
     assert result.user is not None
-    auth_login(request, result.user)
+    auth_login(request, result.user, backend=BACKEND)
     session_authenticated(request, result.method, result.until, result.via_admin)
     if result.mark is not None:
         cookie_keep(response, request, result.user, result.mark)

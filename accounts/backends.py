@@ -14,7 +14,6 @@ from django.http import HttpRequest
 
 from .models import User
 
-
 BACKEND = "accounts.backends.PermissionsOnlyBackend"  # what a session records
 
 

@@ -38,4 +38,5 @@ def person_actions(viewer: User, person: Person) -> dict[str, bool]:
         "can_link": system_user is not None and may("mfa.link_device"),
         "can_unlink": system_user is not None and may("mfa.unlink_device"),
         "can_clear_lock": system_user is not None and may("mfa.change_loginthrottle"),
+        "can_end_sessions": system_user is not None and may("mfa.end_sessions"),
     }

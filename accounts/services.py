@@ -11,6 +11,8 @@ from django.db import transaction
 from django.db.models import F
 from django.db.models.signals import post_save, pre_save
 
+from livits import clock
+from mfa import factors
 from mfa.audit import audit
 from mfa.models import AuditEvent
 
@@ -40,6 +42,7 @@ BEHEERDERS_PERMISSIONS = [
     "mfa.unlink_device",
     "mfa.change_mfasettings",
     "mfa.change_loginthrottle",
+    "mfa.end_sessions",
     "mfa.view_auditevent",
     "reports.view_report",
 ]
@@ -202,6 +205,9 @@ def system_user_save(*, form: forms.ModelForm[User], by: User, ip: str | None) -
     user.save()
     form.save_m2m()
     _user_audit(before=before, user=user, by=by, ip=ip)
+    if before is not None and before["is_active"] and not user.is_active:
+        # No way back in for a deactivated user: every session ends now.
+        factors.sessions_end_all(user=user, by=by, ip=ip, now=clock.now(), reason="deactivated")
     return user
 
 

@@ -1,7 +1,6 @@
 from datetime import datetime, timedelta
 
 from django.contrib import messages
-from django.contrib.auth import logout as auth_logout
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
@@ -27,6 +26,7 @@ from mfa.marks import cookie_marks
 from mfa.middleware import sign_in
 from mfa.models import MfaSettings
 from mfa.network import client_ip
+from mfa.sessions import session_logout
 
 from . import selectors, services
 from .forms import LoginForm, PersonForm, PersonSearchForm, SystemUserForm
@@ -103,7 +103,7 @@ def lock_end(locked_until: datetime | None) -> str:
 
 @require_POST
 def logout_view(request: HttpRequest) -> HttpResponse:
-    auth_logout(request)
+    session_logout(request)
     return redirect("accounts:login")
 
 

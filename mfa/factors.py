@@ -31,6 +31,7 @@ from django.db.models.functions import Coalesce
 from accounts.models import User
 
 from . import locations
+from . import sessions as session_records
 from .audit import audit
 from .errors import MfaError
 from .models import AuditEvent, Device, MfaSettings, Passkey, RecoveryCode
@@ -202,6 +203,7 @@ def sessions_end_all(
     now: datetime,
     reason: str,
     spare_temporary: bool = False,
+    action: str = Action.SESSIONS_ENDED,
 ) -> None:
     """End every session of `user` at its next request, on every worker and host: the
     session's auth hash includes the person's session epoch (accounts.models.User), which
@@ -209,12 +211,15 @@ def sessions_end_all(
     A view that should keep its own session re-stamps it (mfa.middleware.session_keep).
 
     `spare_temporary` (a beheerder's unlink): sessions signed in with an app a beheerder
-    linked for the person go on (manual 4.3); the guard ends the others (unlink epoch)."""
+    linked for the person go on (manual 4.3); the guard ends the others (unlink epoch).
+
+    Their records go too, and the sessions leave the store (mfa.sessions.records_end)."""
     epoch = "unlink_epoch" if spare_temporary else "session_epoch"
     User.objects.filter(pk=user.pk).update(**{epoch: F(epoch) + 1})
     user.refresh_from_db(fields=[epoch])
+    session_records.records_end(user, spare_temporary=spare_temporary)
     data = {"reason": reason, **({"spare_temporary": True} if spare_temporary else {})}
-    audit(action=Action.SESSIONS_ENDED, subject=user, actor=by, ip=ip, data=data, at=now)
+    audit(action=action, subject=user, actor=by, ip=ip, data=data, at=now)
 
 
 def _mfa_dates(user: User, linked: bool, now: datetime) -> None:

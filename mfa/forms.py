@@ -20,6 +20,7 @@ from .models import (
     GO_LIVE_EARLIEST,
     GO_LIVE_LATEST,
     Device,
+    DeviceMark,
     Passkey,
     TrustedLocation,
     moment_in_range,
@@ -88,6 +89,10 @@ CODE_ERRORS: dict[str, StrOrPromise] = {
         "The passkey could not be added. Try again; your browser asks for it anew."
     ),
     "passkey_known": _("This passkey is already linked."),
+    "sessions_unavailable": _(
+        "The session could not be ended now: the session store cannot be reached. Try again "
+        "in a moment."
+    ),
     "last_device_after_go_live": _(
         "After the go-live of MFA you cannot remove your last device: you could no longer "
         "log in. Link another device first, or ask an administrator."
@@ -170,6 +175,22 @@ class PasskeyRemoveForm(StepUpForm):
         assert isinstance(choice, forms.ModelChoiceField)
         choice.queryset = user.passkeys.all()
         self.order_fields(["passkey", "password", "code"])
+
+
+class SessionEndForm(StepUpForm):
+    """Password and a fresh second factor before ending sessions (mfa/views/sessions.py)."""
+
+    id_prefix = "session_end"
+
+
+class MarkForgetForm(forms.Form):
+    mark = forms.ModelChoiceField[DeviceMark](queryset=DeviceMark.objects.none())
+
+    def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        choice = self.fields["mark"]
+        assert isinstance(choice, forms.ModelChoiceField)
+        choice.queryset = user.device_marks.all()
 
 
 class PasskeyAddForm(MfaForm):

@@ -65,6 +65,7 @@ class LoginResult:
     until: datetime | None = None
     via_admin: bool = False  # signed in with an app a beheerder linked for the person
     mark: DeviceMark | None = None  # the browser's mark of the person, after a success
+    mark_new: bool = False  # the browser carried no mark of the person: it got one now
 
 
 def login_attempt(
@@ -98,7 +99,7 @@ def login_attempt(
             result = _login_decide(budget=budget, user=user, code=code, ip=ip, now=now)
             if result.status is LoginStatus.OK and result.user is not None:
                 seen = mark_seen(user=result.user, mark=mark, user_agent=user_agent, now=now)
-                result = replace(result, mark=seen)
+                result = replace(result, mark=seen, mark_new=seen is not mark)
     except BaseException:
         throttle_release(budget)  # cut short: the turn goes back, nothing was counted
         raise

@@ -7,12 +7,12 @@ session epoch's work (mfa.factors.sessions_end_all), checked by Django on every 
 """
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TypeVar
 
 from django.contrib import messages
 from django.contrib.auth import login as auth_login
-from django.contrib.auth import logout, update_session_auth_hash
+from django.contrib.auth import update_session_auth_hash
 from django.contrib.auth.views import redirect_to_login
 from django.contrib.sessions.backends.base import SessionBase
 from django.http import HttpRequest, HttpResponse
@@ -24,16 +24,20 @@ from accounts.http import AuthenticatedRequest
 from accounts.models import User
 from livits import clock
 
+from . import sessions
 from .devices import devices_expire
 from .login import LoginResult, session_end
 from .marks import cookie_keep
 from .models import AuditEvent, MfaSettings
 from .network import client_ip
+from .newbrowser import new_browser_notify
 
 AUTH_METHOD = "mfa_auth_method"
 AUTH_UNTIL = "mfa_auth_until"  # the end of the temporary app that signed the session in
 AUTH_VIA_ADMIN = "mfa_via_admin"  # signed in with an app a beheerder linked (manual 4.2)
 AUTH_UNLINK_EPOCH = "mfa_unlink_epoch"  # the person's unlink epoch when it signed in
+AUTH_AT = "mfa_auth_at"  # when it signed in, and from where: the session's record
+AUTH_IP = "mfa_auth_ip"  # (mfa.sessions) is made again from these after session_keep
 Action = AuditEvent.Action
 # Sessions opened with a second factor, or from a trusted location, outlive the go-live
 # (manual 4.3: who logged in with the beheerder's code stays logged in).
@@ -84,21 +88,49 @@ Response = TypeVar("Response", bound=HttpResponse)
 
 
 def sign_in(request: HttpRequest, result: LoginResult, response: Response) -> Response:
-    """Open the session a login decided (mfa.login, mfa.passkeys) and give the browser the
-    person's mark (mfa.marks) on `response`."""
+    """Open the session a login decided (mfa.login, mfa.passkeys), record it
+    (mfa.sessions), give the browser the person's mark (mfa.marks) on `response` and,
+    when the browser had none, tell the person (mfa.newbrowser)."""
     assert result.user is not None
     auth_login(request, result.user, backend=BACKEND)
     session_authenticated(request, result.method, result.until, result.via_admin)
+    now, ip = clock.now(), client_ip(request)
+    request.session[AUTH_AT] = now.timestamp()
+    request.session[AUTH_IP] = ip
+    _record(request, result.user, now)
     if result.mark is not None:
         cookie_keep(response, request, result.user, result.mark)
+        if result.mark_new:
+            new_browser_notify(request, user=result.user, ip=ip, now=now)
     return response
+
+
+def _record(request: HttpRequest, user: User, now: datetime) -> None:
+    session = request.session
+    assert session.session_key is not None  # auth_login gave the session its key
+    signed_in = session.get(AUTH_AT)
+    sessions.session_record(
+        user=user,
+        session_key=session.session_key,
+        method=session.get(AUTH_METHOD, ""),
+        via_admin=bool(session.get(AUTH_VIA_ADMIN)),
+        user_agent=request.headers.get("user-agent", ""),
+        ip=session.get(AUTH_IP),
+        signed_in_at=datetime.fromtimestamp(signed_in, UTC) if signed_in else now,
+        now=now,
+    )
 
 
 def session_keep(request: AuthenticatedRequest) -> None:
     """This session goes on after its person's sessions were ended by their own change
     (the last factor removed here): stamped with the person's new session epoch."""
     request.user.refresh_from_db(fields=["session_epoch"])
+    old_key = request.session.session_key
     update_session_auth_hash(request, request.user)
+    new_key = request.session.session_key
+    assert new_key is not None
+    if not sessions.session_rekey(old_key=old_key, new_key=new_key):
+        _record(request, request.user, clock.now())  # its record went with the others
 
 
 def way_in_ended(session: SessionBase, user: User, now: datetime) -> str | None:
@@ -132,11 +164,13 @@ def session_guard(
                 session_end(user=user, ip=ip, now=now, reason=reason)
                 if reason == "expired":
                     devices_expire(user=user, ip=ip, now=now)
-                logout(request)
+                sessions.session_logout(request)
                 messages.warning(request, ENDED[reason])
                 if request.method != "GET":
                     return redirect("accounts:login")
                 return redirect_to_login(request.get_full_path())
+            if request.session.session_key:
+                sessions.activity_record(request.session.session_key, now)
         return get_response(request)
 
     return middleware

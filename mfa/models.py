@@ -262,6 +262,41 @@ class DeviceMark(models.Model):
         return f"{self.user_id} #{self.pk}"
 
 
+class UserSession(models.Model):
+    """A session a person has open (mfa.sessions): what they and their beheerder see and
+    can end. The session key is a bearer secret: the record is found by its digest and
+    keeps the key itself encrypted, to end the session in the session store."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="open_sessions"
+    )
+    key_digest = models.CharField(max_length=64, unique=True, editable=False)
+    key_encrypted = models.TextField(editable=False)
+    # How it signed in: the AuditEvent.Action of the login (mfa.middleware.AUTH_METHOD).
+    method = models.CharField(_("signed in with"), max_length=40)
+    via_admin = models.BooleanField(default=False, editable=False)
+    browser = models.CharField(_("browser"), max_length=200, blank=True)
+    ip = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
+    signed_in_at = models.DateTimeField(_("signed in"))
+    last_seen_at = models.DateTimeField(_("last activity"))
+
+    class Meta:
+        verbose_name = _("session")
+        verbose_name_plural = _("sessions")
+        ordering = ["user", "-last_seen_at", "-pk"]
+        permissions = [("end_sessions", "Can end the sessions of another user")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} #{self.pk}"
+
+    def method_display(self) -> str:
+        """How it signed in, in the reader's language."""
+        try:
+            return str(AuditEvent.Action(self.method).label)
+        except ValueError:
+            return self.method
+
+
 class AuditEvent(models.Model):
     """Who did what to whom, when and from where. Never holds a secret or a code.
 
@@ -308,6 +343,8 @@ class AuditEvent(models.Model):
         PASSKEYS_SWITCHED = "passkeys_switched", _("Passkeys allowed or not")
         SESSIONS_ENDED = "sessions_ended", _("All sessions ended")
         LOCK_REFUSED = "lock_refused", _("Login refused: locked")
+        OTHER_SESSIONS_ENDED = "other_sessions_ended", _("Other sessions ended")
+        BROWSER_FORGOTTEN = "browser_forgotten", _("Browser forgotten")
 
     at = models.DateTimeField(_("time"), default=timezone.now, db_index=True)
     actor = models.ForeignKey(
@@ -371,6 +408,10 @@ END_REASONS = {
     "passkeys_off": _("passkeys switched off"),
     "passkeys_on": _("passkeys switched on"),
     "go_live": _("MFA went live"),
+    "ended_by_person": _("ended by the person"),
+    "ended_by_admin": _("ended by an administrator"),
+    "deactivated": _("system user deactivated"),
+    "break_glass": _("all sessions ended by the command"),
 }
 
 
@@ -484,7 +525,15 @@ def _describe(action: str, data: dict[str, Any]) -> str:
         parts.append(ngettext("%(count)d code", "%(count)d codes", count) % {"count": count})
     elif action == Action.LOCK_REFUSED:
         parts.append(_lock_kind(data))
-    ended = (Action.RECOVERY_INVALIDATED, Action.SESSIONS_ENDED, Action.SESSION_ENDED)
+    elif action in (Action.SESSION_ENDED, Action.BROWSER_FORGOTTEN, Action.OTHER_SESSIONS_ENDED):
+        parts.append(str(data.get("browser", "")))
+        parts.append(str(data.get("address", "")))
+    ended = (
+        Action.RECOVERY_INVALIDATED,
+        Action.SESSIONS_ENDED,
+        Action.SESSION_ENDED,
+        Action.OTHER_SESSIONS_ENDED,
+    )
     if action in ended and data.get("reason"):
         parts.append(str(END_REASONS.get(data["reason"], data["reason"])))
     if action == Action.LOCKED:

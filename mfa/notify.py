@@ -12,11 +12,21 @@ from accounts.text import one_line
 from outbox.services import mail_queue
 
 
-def notify(user: User, subject: str, body: str, *, now: datetime | None = None) -> None:
-    """Queue `subject` and `body` (plain text, built from data) for the person."""
+def notify(
+    user: User,
+    subject: str,
+    body: str,
+    *,
+    now: datetime | None = None,
+    event_key: str | None = None,
+) -> None:
+    """Queue `subject` and `body` (plain text, built from data) for the person; one mail
+    per `event_key` when given (outbox.services.mail_queue)."""
     email = user.person.email
     if email:
-        mail_queue(to=email, subject=one_line(subject), body=one_line(body), now=now)
+        mail_queue(
+            to=email, subject=one_line(subject), body=one_line(body), now=now, event_key=event_key
+        )
 
 
 def local_moment(moment: datetime) -> str:

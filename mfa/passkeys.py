@@ -150,9 +150,11 @@ def passkey_login(
             return LoginResult(LoginStatus.FAILED)
         audit(action=Action.LOGIN_PASSKEY, subject=user, ip=ip, at=now)
         login_record(user=user, now=now)
-        mark = mark_of(marks or {}, user.username_canonical)
-        mark = mark_seen(user=user, mark=mark, user_agent=user_agent, now=now)
-    return LoginResult(LoginStatus.OK, user, method=Action.LOGIN_PASSKEY, mark=mark)
+        carried = mark_of(marks or {}, user.username_canonical)
+        mark = mark_seen(user=user, mark=carried, user_agent=user_agent, now=now)
+    return LoginResult(
+        LoginStatus.OK, user, method=Action.LOGIN_PASSKEY, mark=mark, mark_new=mark is not carried
+    )
 
 
 def _passkey_check(

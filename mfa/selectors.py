@@ -13,6 +13,7 @@ from accounts.models import User
 from .factors import factors_of
 from .models import AuditEvent, Device
 from .recovery import recovery_status
+from .sessions import sessions_open
 from .throttle import locks_of
 
 
@@ -32,4 +33,5 @@ def user_tab(
         "mfa_lock": locks_of(user, now),
         "recovery": recovery_status(user),
         "mfa_history": Paginator(history, page_size).get_page(history_page),
+        "open_sessions": sessions_open(user, now),
     }

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import installation, padlock, passkeys, rollout, users
+from .views import installation, padlock, passkeys, rollout, sessions, users
 
 app_name = "mfa"
 
@@ -20,6 +20,15 @@ urlpatterns = [
     path("persons/<int:person_pk>/link/", users.admin_link, name="admin_link"),
     path("persons/<int:person_pk>/unlink/", users.admin_unlink, name="admin_unlink"),
     path("persons/<int:person_pk>/unlock/", users.lock_clear, name="lock_clear"),
+    path("sessions/", sessions.sessions_page, name="sessions"),
+    path("sessions/end-others/", sessions.session_end, name="sessions_end_others"),
+    path("sessions/<int:pk>/end/", sessions.session_end, name="session_end"),
+    path("sessions/browsers/forget/", sessions.mark_forget, name="mark_forget"),
+    path(
+        "persons/<int:person_pk>/sessions/end/",
+        sessions.admin_sessions_end,
+        name="admin_sessions_end",
+    ),
     path("settings/", installation.settings_page, name="settings"),
     path("settings/issuer/", installation.issuer_change, name="issuer"),
     path("settings/passkeys/", installation.passkeys_switch, name="passkeys_switch"),

@@ -6,6 +6,7 @@ ROUTES must name every URL pattern; a new URL without an entry fails the first t
 """
 
 import pytest
+from django.utils import timezone
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -13,6 +14,7 @@ from hypothesis import strategies as st
 from accounts.forms import PersonForm, SystemUserForm
 from accounts.models import Person
 from mfa.models import Device, TrustedLocation
+from mfa.sessions import session_record
 from tests.helpers import login_with_code
 
 # The forms' own fields, so that a field added to a form cannot escape the hostile values.
@@ -44,6 +46,11 @@ ROUTES = {
     "mfa:passkey_login": ((), (), ("credential", "next")),
     "mfa:passkeys_switch": ((), (), ("allowed",)),
     "mfa:recovery_download": ((), (), ("code",)),
+    "mfa:sessions": ((), (), ()),
+    "mfa:sessions_end_others": ((), (), ("password", "code")),
+    "mfa:session_end": (("session",), (), ("password", "code")),
+    "mfa:mark_forget": ((), (), ("mark",)),
+    "mfa:admin_sessions_end": (("person",), (), ()),
     "mfa:admin_link": (("person",), ("renewed",), ("code", "expires_at")),
     "mfa:admin_unlink": (("person",), (), ()),
     "mfa:lock_clear": (("person",), (), ()),
@@ -117,7 +124,19 @@ def test_every_url_is_walked():
 @pytest.fixture
 def world(admin_user, linked_user):
     location = TrustedLocation.objects.create(name="Kantoor", network="203.0.113.0/24")
+    now = timezone.now()
+    session = session_record(
+        user=admin_user,
+        session_key="x" * 32,
+        method="login_code",
+        via_admin=False,
+        user_agent="Firefox/128.0",
+        ip="192.0.2.1",
+        signed_in_at=now,
+        now=now,
+    )
     return {
+        "session": session.pk,
         "person": linked_user.person.pk,
         "device": Device.objects.get(user=linked_user).pk,
         "location": location.pk,

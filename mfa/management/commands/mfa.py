@@ -8,7 +8,7 @@ from django.utils import timezone, translation
 
 from accounts.models import User
 from livits import clock
-from mfa import devices, installation, locations, rollout
+from mfa import devices, installation, locations, rollout, sessions
 from mfa.errors import MfaError
 from mfa.forms import TrustedLocationForm
 from mfa.models import GO_LIVE_EARLIEST, GO_LIVE_LATEST, MfaSettings, TrustedLocation
@@ -72,6 +72,13 @@ class Command(BaseCommand):
         unlink = commands.add_parser("unlink", help="break glass: unlink every device of a user")
         unlink.add_argument("username")
         unlink.add_argument("--reason", required=True, help="recorded in the audit trail")
+        end = commands.add_parser(
+            "endsessions", help="break glass: end every session of one user, or of everyone"
+        )
+        who = end.add_mutually_exclusive_group(required=True)
+        who.add_argument("username", nargs="?")
+        who.add_argument("--all", action="store_true", help="every system user")
+        end.add_argument("--dry-run", action="store_true", help="only say whose would end")
 
     def handle(self, *args: Any, command: str, **options: Any) -> None:
         getattr(self, f"handle_{command}")(**options)
@@ -208,3 +215,20 @@ class Command(BaseCommand):
         except MfaError:
             raise CommandError(f"{user.username} has no linked devices.") from None
         self.stdout.write(f"Unlinked {count} device(s) of {user.username}.")
+
+    def handle_endsessions(
+        self, *, username: str | None, all: bool, dry_run: bool, **options: Any
+    ) -> None:
+        users = User.objects.order_by("username")
+        if not all:
+            users = users.filter(pk__in=User.objects.named(username or "").values("pk"))
+            if not users:
+                raise CommandError(f"No system user {username!r}.")
+        now = clock.now()
+        for user in users:
+            count = len(sessions.sessions_open(user, now))
+            if dry_run:
+                self.stdout.write(f"Would end {user.username}: {count} recorded open session(s).")
+            else:
+                sessions.sessions_end_break_glass(user=user, now=now)
+                self.stdout.write(f"Ended {user.username}: {count} recorded open session(s).")

@@ -169,8 +169,8 @@ def session_guard(
                 if request.method != "GET":
                     return redirect("accounts:login")
                 return redirect_to_login(request.get_full_path())
-            if request.session.session_key:
-                sessions.activity_record(request.session.session_key, now)
+            if AUTH_AT in request.session and request.session.session_key:
+                sessions.activity_record(request.session.session_key, now)  # recorded ones
         return get_response(request)
 
     return middleware

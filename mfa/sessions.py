@@ -92,6 +92,7 @@ def session_record(
             "last_seen_at": now,
         },
     )
+    _asked[digest] = now  # just written: this worker need not ask for a minute
     return record
 
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import installation, padlock, passkeys, rollout, sessions, users
+from .views import auditlog, installation, padlock, passkeys, rollout, sessions, users
 
 app_name = "mfa"
 
@@ -29,6 +29,7 @@ urlpatterns = [
         sessions.admin_sessions_end,
         name="admin_sessions_end",
     ),
+    path("auditlog/", auditlog.auditlog, name="auditlog"),
     path("settings/", installation.settings_page, name="settings"),
     path("settings/issuer/", installation.issuer_change, name="issuer"),
     path("settings/passkeys/", installation.passkeys_switch, name="passkeys_switch"),

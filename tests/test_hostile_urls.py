@@ -47,6 +47,7 @@ ROUTES = {
     "mfa:passkeys_switch": ((), (), ("allowed",)),
     "mfa:recovery_download": ((), (), ("code",)),
     "mfa:sessions": ((), (), ()),
+    "mfa:auditlog": ((), ("person", "action", "since", "until", "after", "export"), ()),
     "mfa:sessions_end_others": ((), (), ("password", "code")),
     "mfa:session_end": (("session",), (), ("password", "code")),
     "mfa:mark_forget": ((), (), ("mark",)),

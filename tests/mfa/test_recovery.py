@@ -144,7 +144,7 @@ def test_a_recovery_code_in_toegangscode_logs_in_once(
     assert "Telefoon kwijt?" in html
     used = AuditEvent.objects.get(action=Action.RECOVERY_USED)
     assert used.data == {"number": 3} and codes[2] not in str(used.data)
-    assert mail.outbox and "Herstelcode 3" in mail.outbox[-1].body
+    assert any("Herstelcode 3" in message.body for message in mail.outbox)
     client.logout()
     again = post_login(client, code=codes[2])
     assert again.context["form"].has_error("__all__", "invalid_login")

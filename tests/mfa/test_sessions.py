@@ -243,7 +243,7 @@ def test_the_beheerder_ends_all_sessions(two, linked_user, admin_client, admin_u
     assert (event.actor, event.data["reason"]) == (admin_user, "ended_by_admin")
     [message] = mail.outbox
     assert message.to == ["rob@example.org"]
-    assert "ended all your sessions" in message.body
+    assert "al uw sessies beëindigd" in message.body
 
 
 def test_ending_all_sessions_needs_the_right(two, linked_user, client, admin_user):

@@ -199,7 +199,12 @@ def sessions_end_others(*, user: User, by: User, ip: str | None, now: datetime) 
     epoch), and the view keeps its own (mfa.middleware.session_keep)."""
     with transaction.atomic():
         factors.sessions_end_all(
-            user=user, by=by, ip=ip, now=now, reason="ended_by_person", action=Action.OTHER_SESSIONS_ENDED
+            user=user,
+            by=by,
+            ip=ip,
+            now=now,
+            reason="ended_by_person",
+            action=Action.OTHER_SESSIONS_ENDED,
         )
 
 

@@ -6,8 +6,8 @@ ROUTES must name every URL pattern; a new URL without an entry fails the first t
 """
 
 import pytest
-from django.utils import timezone
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 

@@ -7,9 +7,14 @@ from django.core import mail
 from playwright.sync_api import expect
 
 from mfa import totp
+from tests.e2e import test_admin_flows_browser as admin_flows
 from tests.e2e.helpers import Authenticator, log_in
-from tests.e2e.test_admin_flows_browser import admin_app, admin_page, open_user_tab, unlink  # noqa: F401
 from tests.helpers import PASSWORD, link
+
+# The beheerder's app and her signed-in page, as in the admin flows.
+admin_app = admin_flows.admin_app
+admin_page = admin_flows.admin_page
+open_user_tab, unlink = admin_flows.open_user_tab, admin_flows.unlink
 
 FIREFOX = "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:128.0) Gecko/20100101 Firefox/128.0"
 IPHONE = (

@@ -66,7 +66,9 @@ def move(monkeypatch, frozen_now):
 def two(linked_user, secret, frozen_clock):
     """Rob signed in twice: in Firefox at the office and on his iPhone."""
     first = sign_in(Client(), linked_user, secret, frozen_clock)
-    second = sign_in(Client(), linked_user, secret, frozen_clock, agent=IPHONE, ip="2001:db8::5", steps=1)
+    second = sign_in(
+        Client(), linked_user, secret, frozen_clock, agent=IPHONE, ip="2001:db8::5", steps=1
+    )
     return first, second
 
 
@@ -141,7 +143,9 @@ def test_another_worker_asking_in_the_same_minute_writes_nothing(two, move):
 def test_the_person_ends_the_other_sessions_after_step_up(two, linked_user, secret, move):
     first, second = two
     response = first.post(
-        reverse("mfa:sessions_end_others"), step_up(secret, move(60)), headers={"user-agent": FIREFOX}
+        reverse("mfa:sessions_end_others"),
+        step_up(secret, move(60)),
+        headers={"user-agent": FIREFOX},
     )
     assert response.status_code == 302
     assert signed_in(first)
@@ -233,7 +237,9 @@ def test_the_beheerder_ends_all_sessions(two, linked_user, admin_client, admin_u
     first, second = two
     mail.outbox.clear()
     url = reverse("mfa:admin_sessions_end", args=[linked_user.person.pk])
-    tab = admin_client.get(reverse("accounts:person_detail", args=[linked_user.person.pk]) + "?tab=user")
+    tab = admin_client.get(
+        reverse("accounts:person_detail", args=[linked_user.person.pk]) + "?tab=user"
+    )
     assert 'data-testid="end-all-sessions"' in tab.content.decode()
     assert "Mobile Safari 17 · iOS 17" in tab.content.decode()
     assert admin_client.post(url).status_code == 302
@@ -248,7 +254,11 @@ def test_the_beheerder_ends_all_sessions(two, linked_user, admin_client, admin_u
 
 def test_ending_all_sessions_needs_the_right(two, linked_user, client, admin_user):
     first, _second = two
-    other = User.objects.create_user("kijker", PASSWORD, person=admin_user.person.__class__.objects.create(first_name="K", last_name="Ijker"))
+    other = User.objects.create_user(
+        "kijker",
+        PASSWORD,
+        person=admin_user.person.__class__.objects.create(first_name="K", last_name="Ijker"),
+    )
     client.force_login(other)
     url = reverse("mfa:admin_sessions_end", args=[linked_user.person.pk])
     assert client.post(url).status_code == 403
@@ -283,9 +293,9 @@ def test_break_glass_command(two, linked_user, admin_user, capsys):
     call_command("mfa", "endsessions", "RDEWIT")
     assert "Ended rdewit: 2" in capsys.readouterr().out
     assert not signed_in(first)
-    assert list(AuditEvent.objects.filter(action=Action.SESSIONS_ENDED).values_list("data", flat=True)) == [
-        {"reason": "break_glass"}
-    ]
+    assert list(
+        AuditEvent.objects.filter(action=Action.SESSIONS_ENDED).values_list("data", flat=True)
+    ) == [{"reason": "break_glass"}]
 
 
 def test_a_new_browser_is_announced_once_a_day(linked_user, secret, frozen_clock, move, settings):

@@ -18,6 +18,7 @@ from pathlib import Path
 from unittest import mock
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ["DJANGO_SETTINGS_MODULE"] = "bench.settings_serving"
 
 from _django import print_table, production_environment, setup  # noqa: E402
 
@@ -36,6 +37,9 @@ def main() -> None:
     else:
         (Path(__file__).resolve().parent / ".data" / "sessions.sqlite3").unlink(missing_ok=True)
     setup("sessions.sqlite3")
+    import logging
+
+    logging.getLogger("livits.audit").setLevel(logging.WARNING)  # the JSON lines: not here
 
     from django.db import connection
     from django.test import Client, override_settings
@@ -61,7 +65,7 @@ def main() -> None:
 
     def person(name):
         user = User.objects.create_user(
-            f"{name}-{run}", PASSWORD, person=Person.objects.create(first_name=name, last_name="B")
+            f"{name}-{run}", PASSWORD, person=Person.objects.create(first_name=name, last_name="B", email="b@example.org")
         )
         secret = totp.new_secret()
         past = moment[0] - timedelta(minutes=2)

@@ -77,20 +77,18 @@ def session_record(
     signed_in_at: datetime,
     now: datetime,
 ) -> UserSession:
-    """Record the session `session_key` that just opened (or was given a new key)."""
+    """Record the session `session_key` that just opened (a new key: one INSERT)."""
     digest = key_digest(session_key)
-    record, _created = UserSession.objects.update_or_create(
+    record = UserSession.objects.create(
         key_digest=digest,
-        defaults={
-            "user": user,
-            "key_encrypted": crypto.encrypt(session_key),
-            "method": method,
-            "via_admin": via_admin,
-            "browser": browser_words(user_agent),
-            "ip": ip,
-            "signed_in_at": signed_in_at,
-            "last_seen_at": now,
-        },
+        user=user,
+        key_encrypted=crypto.encrypt(session_key),
+        method=method,
+        via_admin=via_admin,
+        browser=browser_words(user_agent),
+        ip=ip,
+        signed_in_at=signed_in_at,
+        last_seen_at=now,
     )
     _asked[digest] = now  # just written: this worker need not ask for a minute
     return record

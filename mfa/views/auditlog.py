@@ -14,7 +14,7 @@ from ..auditlog import AuditFilterForm, csv_lines, events_filtered, page_after
 @login_required
 @permission_required("mfa.view_auditevent", raise_exception=True)
 @require_GET
-def auditlog(request: AuthenticatedRequest) -> HttpResponse:
+def auditlog(request: AuthenticatedRequest) -> HttpResponse | StreamingHttpResponse:
     form = AuditFilterForm(request.GET)
     events = events_filtered(form.cleaned_data if form.is_valid() else {})
     if request.GET.get("export") == "csv" and form.is_valid():

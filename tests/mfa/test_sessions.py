@@ -318,11 +318,12 @@ def test_a_new_browser_is_announced_once_a_day(linked_user, secret, frozen_clock
     assert len(mail.outbox) == 3
 
 
-def test_a_marked_browser_signs_in_without_mail(linked_user, secret, frozen_clock):
+def test_a_marked_browser_signs_in_without_mail(linked_user, secret, frozen_clock, move):
     browser = sign_in(Client(), linked_user, secret, frozen_clock)
     browser.post(reverse("accounts:logout"))
     mail.outbox.clear()
-    sign_in(browser, linked_user, secret, frozen_clock, steps=1)
+    # the next day, from another address: the mark says it is the person's own browser
+    sign_in(browser, linked_user, secret, move(24 * 3600), ip="198.51.100.7")
     assert mail.outbox == []
 
 

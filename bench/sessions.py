@@ -65,7 +65,9 @@ def main() -> None:
 
     def person(name):
         user = User.objects.create_user(
-            f"{name}-{run}", PASSWORD, person=Person.objects.create(first_name=name, last_name="B", email="b@example.org")
+            f"{name}-{run}",
+            PASSWORD,
+            person=Person.objects.create(first_name=name, last_name="B", email="b@example.org"),
         )
         secret = totp.new_secret()
         past = moment[0] - timedelta(minutes=2)
@@ -118,7 +120,7 @@ def main() -> None:
         ):
             before = figures("before")
         after = figures("after")
-    rows = []
+    rows: list[tuple[str, float, str, str | None, float | None]] = []
     for name, value in after.items():
         base = before[name]
         rows.append((f"{name}, before", float(base), "n", None, None))

@@ -279,6 +279,7 @@ class UserSession(models.Model):
     ip = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
     signed_in_at = models.DateTimeField(_("signed in"))
     last_seen_at = models.DateTimeField(_("last activity"))
+    is_current = False  # set by mfa.sessions.sessions_open for the session asking
 
     class Meta:
         verbose_name = _("session")

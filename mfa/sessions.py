@@ -134,7 +134,7 @@ def sessions_open(user: User, now: datetime, current_key: str | None = None) -> 
     shown = []
     for record in records:
         if keys[record.pk] in live:
-            record.is_current = record.key_digest == current  # type: ignore[attr-defined]
+            record.is_current = record.key_digest == current
             shown.append(record)
     return shown
 

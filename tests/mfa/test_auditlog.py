@@ -29,14 +29,16 @@ def history(frozen_now, count, **fields):
 
 def test_the_pages_walk_the_history_by_keyset(admin_client, frozen_now):
     history(frozen_now, 120)
-    seen, url, pages = [], URL, 0
+    seen, after, pages = [], "", 0
     with CaptureQueriesContext(connection) as queries:
-        while url and pages < 5:
-            response = admin_client.get(url)
+        while pages < 5:
+            response = admin_client.get(URL, {"after": after} if after else {})
             page = response.context["page"]
             seen += [event.pk for event in page.events]
             pages += 1
-            url = f"{URL}?after={page.next_cursor}" if page.next_cursor else None
+            if not page.next_cursor:
+                break
+            after = page.next_cursor
     assert pages == 3
     assert len(seen) == len(set(seen)) == AuditEvent.objects.count()
     assert not any("OFFSET" in query["sql"] for query in queries.captured_queries)

@@ -186,7 +186,7 @@ def test_the_person_ends_one_session_everywhere(two, linked_user, secret, move):
 
 
 def test_nobody_ends_a_session_of_someone_else(two, admin_user, secret, move, client):
-    row = UserSession.objects.first()
+    row = UserSession.objects.earliest("pk")
     client.force_login(admin_user)
     response = client.post(reverse("mfa:session_end", args=[row.pk]), step_up(secret, move(60)))
     assert response.status_code == 404
@@ -342,7 +342,7 @@ def test_the_new_browser_mail_speaks_the_interface_language(linked_user, secret,
 
 def test_forgetting_a_browser(two, linked_user, admin_user):
     first, _second = two
-    mark = DeviceMark.objects.filter(user=linked_user).first()
+    mark = DeviceMark.objects.filter(user=linked_user).earliest("pk")
     first.post(reverse("mfa:mark_forget"), {"mark": mark.pk})
     assert not DeviceMark.objects.filter(pk=mark.pk).exists()
     event = AuditEvent.objects.get(action=Action.BROWSER_FORGOTTEN)

@@ -6,7 +6,9 @@ believed from nginx only, and each host's /healthz telling about its own connect
 The tests run in file order: cutting a host's connections comes last.
 """
 
+import re
 import time
+import urllib.parse
 
 from mfa import totp
 from tests.helpers import at_once
@@ -100,6 +102,43 @@ def test_the_office_is_known_from_nginx_and_from_nginx_only(two_hosts):
     assert status == 301
     assert "sessionid" not in stranger.cookies
     assert query("SELECT login_count FROM accounts_user WHERE username = 'office'") == logins
+
+
+def _post(client, path, fields):
+    origin = f"https://127.0.0.1:{client.port}"
+    headers = {
+        "Content-Type": "application/x-www-form-urlencoded",
+        "Origin": origin,
+        "Referer": origin + path,
+    }
+    return client.request("POST", path, body=urllib.parse.urlencode(fields), headers=headers)
+
+
+def test_a_session_ended_on_one_host_is_refused_on_the_other(two_hosts):
+    """Sessions live in Redis with PostgreSQL behind: ending one on host a deletes both
+    copies, so host b, which had it cached, refuses it at its next request."""
+    port, secret = two_hosts["port"], two_hosts["secret"]
+    laptop, phone = Client(port, peer=OFFICE), Client(port, peer=OFFICE)
+    for client, letter in ((laptop, "a"), (phone, "b")):
+        path = f"/hosts/{letter}/login/"
+        status, _h, _b = client.post_login(client.login_form(path), "office", PASSWORD, path=path)
+        assert status == 302
+    for letter in "ab":  # the phone's session is read, and cached, on both hosts
+        assert phone.get(f"/hosts/{letter}/")[0] == 200
+    status, _h, page = laptop.get("/hosts/a/mfa/sessions/")
+    assert status == 200
+    ends = re.findall(r'href="/mfa/sessions/(\d+)/end/"', page)
+    assert len(ends) == 1  # the other one: the laptop's own row has no button
+    path = f"/hosts/a/mfa/sessions/{ends[0]}/end/"
+    status, _h, form = laptop.get(path)
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form)
+    assert status == 200 and token is not None
+    fields = {"csrfmiddlewaretoken": token.group(1), "password": PASSWORD}
+    status, headers, _b = _post(laptop, path, {**fields, "code": current_code(secret)})
+    assert status == 302 and headers["Location"] == "/mfa/sessions/"
+    status, headers, _b = phone.get("/hosts/b/")
+    assert status == 302 and headers["Location"].startswith("/login/")
+    assert laptop.get("/hosts/b/")[0] == 200
 
 
 def test_each_host_reports_its_own_database_and_redis(two_hosts):

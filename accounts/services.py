@@ -88,7 +88,7 @@ def credentials_check(*, key: str, password: str) -> User | None:
 
     Every path checks exactly one password hash.
     """
-    user = User.objects.named(key).first()
+    user = User.objects.named(key).select_related("person").first()  # the new-browser mail
     if user is None:
         password_dummy_check(password)
         return None

@@ -31,7 +31,7 @@ from django.db.models.functions import Coalesce
 from accounts.models import User
 
 from . import locations
-from . import sessions as session_records
+from .sessions import records_end
 from .audit import audit
 from .errors import MfaError
 from .models import AuditEvent, Device, MfaSettings, Passkey, RecoveryCode
@@ -217,7 +217,7 @@ def sessions_end_all(
     epoch = "unlink_epoch" if spare_temporary else "session_epoch"
     User.objects.filter(pk=user.pk).update(**{epoch: F(epoch) + 1})
     user.refresh_from_db(fields=[epoch])
-    session_records.records_end(user, spare_temporary=spare_temporary)
+    records_end(user, spare_temporary=spare_temporary)
     data = {"reason": reason, **({"spare_temporary": True} if spare_temporary else {})}
     audit(action=action, subject=user, actor=by, ip=ip, data=data, at=now)
 

@@ -4,7 +4,8 @@
 The rule this module owns: a session record exists while its session may be open. It
 is written when the session opens (mfa.middleware.sign_in) and deleted wherever the
 session ends: logout, the end of one session here, and the end of all of a person's
-sessions (mfa.factors.sessions_end_all, which also raises the session epoch).
+sessions (mfa.factors.sessions_end_all, which also raises the session epoch; the
+person's, the beheerder's and the command's ends of all sessions are mfa.sessions_end's).
 
 The session key is a bearer secret. The record finds the current session by the key's
 SHA-256 and keeps the key itself encrypted (mfa.crypto), only to delete the session from
@@ -31,16 +32,14 @@ from django.contrib.sessions.models import Session
 from django.core.cache import caches
 from django.db import transaction
 from django.http import HttpRequest
-from django.utils.translation import gettext
 from ua_parser import parse
 
 from accounts.models import User
 
-from . import crypto, factors
+from . import crypto
 from .audit import audit
 from .errors import MfaError
 from .models import AuditEvent, DeviceMark, UserSession
-from .notify import local_moment, notify
 
 logger = logging.getLogger("livits.sessions")
 Action = AuditEvent.Action
@@ -190,43 +189,6 @@ def session_end_one(*, record: UserSession, by: User, ip: str | None, now: datet
         reason = "ended_by_person" if by.pk == record.user_id else "ended_by_admin"
         data = {"reason": reason, "browser": record.browser, "address": record.ip or ""}
         audit(action=Action.SESSION_ENDED, subject=record.user, actor=by, ip=ip, data=data, at=now)
-
-
-def sessions_end_others(*, user: User, by: User, ip: str | None, now: datetime) -> None:
-    """The person ends every session but the one they act from: all end (the session
-    epoch), and the view keeps its own (mfa.middleware.session_keep)."""
-    with transaction.atomic():
-        factors.sessions_end_all(
-            user=user,
-            by=by,
-            ip=ip,
-            now=now,
-            reason="ended_by_person",
-            action=Action.OTHER_SESSIONS_ENDED,
-        )
-
-
-def sessions_end_by_admin(*, user: User, by: User, ip: str | None, now: datetime) -> None:
-    """A beheerder ends every session of `user` ("Alle sessies beëindigen"); the person
-    gets a mail."""
-    with transaction.atomic():
-        factors.sessions_end_all(user=user, by=by, ip=ip, now=now, reason="ended_by_admin")
-        notify(
-            user,
-            gettext("Livits: you were signed out everywhere"),
-            gettext(
-                "An administrator ended all your sessions on %(when)s: you are signed out in "
-                "every browser. Sign in again to continue. Did you not expect this? Contact "
-                "your administrator."
-            )
-            % {"when": local_moment(now)},
-        )
-
-
-def sessions_end_break_glass(*, user: User, now: datetime) -> None:
-    """`manage.py mfa endsessions`: every session of `user` ends, recorded sessions or not."""
-    with transaction.atomic():
-        factors.sessions_end_all(user=user, by=None, ip=None, now=now, reason="break_glass")
 
 
 def session_logout(request: HttpRequest) -> None:

@@ -13,7 +13,7 @@ from django.views.decorators.http import require_POST
 from accounts.http import AuthenticatedRequest
 from livits import clock
 
-from .. import sessions, stepup
+from .. import sessions, sessions_end, stepup
 from ..errors import MfaError
 from ..forms import MarkForgetForm, SessionEndForm
 from ..marks import cookie_marks
@@ -50,7 +50,7 @@ def session_end(request: AuthenticatedRequest, pk: int | None = None) -> HttpRes
         if not stepup.step_up(user=request.user, **form.cleaned_data, ip=ip, now=now, marks=marks):
             form.refuse("step_up_failed", field=None)
         elif record is None:
-            sessions.sessions_end_others(user=request.user, by=request.user, ip=ip, now=now)
+            sessions_end.sessions_end_others(user=request.user, by=request.user, ip=ip, now=now)
             session_keep(request)
             messages.success(request, _("Your other sessions have been ended."))
             return redirect("mfa:sessions")
@@ -84,7 +84,7 @@ def admin_sessions_end(request: AuthenticatedRequest, person_pk: int) -> HttpRes
     """A beheerder ends every session of the person ("Alle sessies beëindigen")."""
     person, user = _target(request, person_pk)
     if user is not None:
-        sessions.sessions_end_by_admin(
+        sessions_end.sessions_end_by_admin(
             user=user, by=request.user, ip=client_ip(request), now=clock.now()
         )
         messages.success(

@@ -8,7 +8,7 @@ from django.utils import timezone, translation
 
 from accounts.models import User
 from livits import clock
-from mfa import devices, installation, locations, rollout, sessions
+from mfa import devices, installation, locations, rollout, sessions, sessions_end
 from mfa.errors import MfaError
 from mfa.forms import TrustedLocationForm
 from mfa.models import GO_LIVE_EARLIEST, GO_LIVE_LATEST, MfaSettings, TrustedLocation
@@ -230,5 +230,5 @@ class Command(BaseCommand):
             if dry_run:
                 self.stdout.write(f"Would end {user.username}: {count} recorded open session(s).")
             else:
-                sessions.sessions_end_break_glass(user=user, now=now)
+                sessions_end.sessions_end_break_glass(user=user, now=now)
                 self.stdout.write(f"Ended {user.username}: {count} recorded open session(s).")

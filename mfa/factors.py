@@ -31,10 +31,10 @@ from django.db.models.functions import Coalesce
 from accounts.models import User
 
 from . import locations
-from .sessions import records_end
 from .audit import audit
 from .errors import MfaError
 from .models import AuditEvent, Device, MfaSettings, Passkey, RecoveryCode
+from .sessions import records_end
 
 Action = AuditEvent.Action
 

@@ -42,7 +42,7 @@ def sessions_page(request: AuthenticatedRequest) -> HttpResponse:
 def session_end(request: AuthenticatedRequest, pk: int | None = None) -> HttpResponse:
     """End one session (`pk`) or every other session, after password and a fresh second
     factor (mfa.stepup), as for removing a device."""
-    record = get_object_or_404(UserSession, pk=pk, user=request.user) if pk else None
+    record = None if pk is None else get_object_or_404(UserSession, pk=pk, user=request.user)
     form = SessionEndForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         ip, now = client_ip(request), clock.now()

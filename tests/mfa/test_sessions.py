@@ -185,6 +185,13 @@ def test_the_person_ends_one_session_everywhere(two, linked_user, secret, move):
     }
 
 
+def test_session_zero_is_no_session(two, secret, move):
+    first, second = two
+    response = first.post(reverse("mfa:session_end", args=[0]), step_up(secret, move(60)))
+    assert response.status_code == 404
+    assert signed_in(second)
+
+
 def test_nobody_ends_a_session_of_someone_else(two, admin_user, secret, move, client):
     row = UserSession.objects.earliest("pk")
     client.force_login(admin_user)

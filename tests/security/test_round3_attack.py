@@ -350,3 +350,12 @@ def test_a_network_stored_before_the_round_that_holds_ipv4_space_trusts_nobody(
     browser = Client()
     assert login(browser, REMOTE_ADDR=client).status_code == 200
     assert not signed_in(browser)
+
+
+def test_a_huge_or_garbled_mark_cookie_is_ignored(system_user, secret, server_clock):
+    app_of(system_user, secret)
+    browser = Client()
+    browser.cookies[COOKIE] = "x" * 60_000 + ":" + "y" * 43
+    response = login(browser, code=code_at(secret, server_clock.now))
+    assert response.status_code == 302
+    assert len(response.cookies[COOKIE].value) < 1000  # the new cookie holds one mark

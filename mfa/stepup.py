@@ -14,15 +14,14 @@ from django.utils.translation import gettext as _
 from accounts.models import User
 from accounts.services import password_dummy_check
 
-from . import recovery
 from .audit import audit
-from .devices import code_consume, device_remove
+from .devices import device_remove
 from .errors import MfaError
 from .factors import factors_changed, factors_of, last_way_in_guard
+from .login import second_factor
 from .marks import Marks, mark_of
 from .models import AuditEvent, Device, Passkey
 from .notify import local_moment, notify
-from .recovery import recovery_consume
 from .throttle import (
     Budget,
     address_blocked,
@@ -38,17 +37,10 @@ STEP_UP = {"step_up": True}  # audit data: the failure was a step-up's, not a lo
 
 
 def _second_factor(user: User, code: str, ip: str | None, now: datetime) -> str | None:
-    """The failure to record for `code` as the person's second factor (an access code of an
-    active app, or a recovery code while it backs a factor: mfa.factors), or None when it
-    is one; consumed once."""
-    factors = factors_of(user, now=now)
-    if recovery.normalize(code):
-        usable = factors.recovery and recovery_consume(user, code, ip, now)
-        return None if usable else Action.CODE_FAILED
-    device, replayed = code_consume(factors.apps, code, now)
-    if device is None or replayed:
-        return Action.CODE_REPLAYED if replayed else Action.CODE_FAILED
-    return None
+    """The failure to record for `code` as the person's second factor, or None when it is
+    one (mfa.login.second_factor: the same rule as at login)."""
+    outcome, _device = second_factor(factors_of(user, now=now), user, code, ip, now)
+    return None if outcome in (Action.LOGIN_CODE, Action.LOGIN_RECOVERY) else outcome
 
 
 def step_up(

@@ -89,7 +89,9 @@ def admin_unlink(request: AuthenticatedRequest, person_pk: int) -> HttpResponse:
     now = clock.now()
     if request.method == "POST":
         try:
-            devices.device_unlink_all(user=user, by=request.user, ip=client_ip(request), now=now)
+            devices.device_unlink_all(
+                user=user, by=request.user, ip=client_ip(request), now=now, spare_temporary=True
+            )
         except MfaError as error:
             messages.error(request, CODE_ERRORS[error.code])
         else:

@@ -1,6 +1,8 @@
 """An outsider's attack on the security round of issue 18 (browser marks, budgets, the
-factors decision, session ends, the network rules). The probes that held pass; the holes
-found are xfail(strict=True) with the reason, and turn into failures once fixed."""
+factors decision, session ends, the network rules). The probes that held pass; the five
+holes it found (H1-H5: a name with the browser separator, break-glass unlink sparing a
+beheerder-app session, sessions outliving temporary access, trusted locations stored
+before the rules, a forwarded address with a port) are fixed and pass too."""
 
 from datetime import timedelta
 
@@ -127,12 +129,6 @@ def test_a_cookie_with_many_marks_keeps_at_most_ten(system_user, secret, server_
 # --- Browser marks: the hole --------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="A typed name 'rdewit#<mark id>' has the budget key of Rob's marked browser "
-    "(mfa.throttle.BROWSER_SEPARATOR is not kept out of throttle_key): an outsider locks "
-    "the owner's marked browser, F4 again.",
-)
 def test_a_name_with_the_separator_cannot_lock_the_owners_marked_browser(
     system_user, secret, server_clock
 ):
@@ -148,12 +144,6 @@ def test_a_name_with_the_separator_cannot_lock_the_owners_marked_browser(
 # --- Sessions -----------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="`mfa unlink` (break glass) calls device_unlink_all, whose factors_changed "
-    "reason 'unlinked' spares every session signed in with an app a beheerder linked "
-    "(AUTH_VIA_ADMIN), with or without an end: a thief with that code stays signed in.",
-)
 def test_break_glass_unlink_ends_a_session_signed_in_with_a_beheerders_app(
     system_user, admin_user, secret, server_clock
 ):
@@ -242,13 +232,6 @@ def test_a_forwarded_for_from_an_untrusted_peer_is_never_believed(
     assert response.status_code == 200
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="An X-Forwarded-For entry the proxy wrote with a port ('198.51.100.7:4321', as "
-    "some load balancers do) is not parsed, and client_ip_from answers the proxy's own "
-    "address: every client then shares one per-address limit and the proxy's trusted "
-    "location.",
-)
 @pytest.mark.parametrize("entry", ["198.51.100.7:4321", "[2001:db8::7]:4321"])
 def test_a_forwarded_for_entry_with_a_port_never_makes_the_proxy_the_client(entry):
     assert client_ip_from("10.0.0.1", entry, ["10.0.0.1"]) != "10.0.0.1"
@@ -297,13 +280,6 @@ def test_a_step_up_with_a_recovery_code_lasts_as_long_as_the_passkey_it_backs(
     assert not step_up(second)  # no factor left: the codes went with it
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="A temporary app's end is followed through lazily (devices_expire at the "
-    "person's next login or at the end of the session the app itself signed in: "
-    "AUTH_UNTIL); a session opened with a recovery code backing it, or from a trusted "
-    "location, carries no end and outlives the temporary access, the go-live included.",
-)
 @pytest.mark.parametrize("way_in", ["recovery code", "trusted location"])
 def test_a_session_opened_beside_a_temporary_app_ends_with_it(
     system_user, admin_user, secret, server_clock, way_in
@@ -329,12 +305,6 @@ def test_a_session_opened_beside_a_temporary_app_ends_with_it(
     assert not signed_in(browser)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Trusted locations stored before the round (the old form accepted any IPv6 /32 "
-    "and 64:ff9b::/96) are still matched as stored: locations.is_trusted_location does not "
-    "judge them by trusted_network, and no migration or check flags them.",
-)
 @pytest.mark.parametrize(
     ("network", "client"),
     [

@@ -133,7 +133,7 @@ def test_every_main_page_speaks_one_language(admin_client, admin_user, backoffic
 
 
 def test_the_check_sees_a_page_in_the_wrong_language():
-    assert foreign("Inloggen mislukt. Controleer je gebruikersnaam", "en")
+    assert foreign("Inloggen mislukt. Controleer uw gebruikersnaam", "en")
     assert foreign("Login failed. Check your username", "nl")
     assert not foreign("Login failed. Check your username", "en")
     assert foreign("Rob\nNee\nJa", "en") and not foreign("Neeltje", "en")

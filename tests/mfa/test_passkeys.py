@@ -406,7 +406,7 @@ def test_a_passkey_is_renamed_on_the_padlock_page_and_a_taken_name_refused(
     response = client.post(
         reverse("mfa:passkey_rename", args=[yubikey.pk]), {"name": "Laptop"}, follow=True
     )
-    assert "Je hebt al een apparaat met deze naam." in response.content.decode()
+    assert "U heeft al een apparaat met deze naam." in response.content.decode()
     assert Passkey.objects.get(pk=yubikey.pk).name == "Sleutelbos"
     assert AuditEvent.objects.filter(action=Action.PASSKEY_RENAMED).count() == 1
     laptop = passkeys.passkey_rename(passkey=laptop, name="Werklaptop", by=linked_user, ip=None)
@@ -437,8 +437,8 @@ def test_removing_a_passkey_is_recorded_and_mailed(
         now,
     )
     assert removed.data == {"passkey": "Laptop"}
-    assert mail.outbox[-1].subject == "Livits: er is een passkey van je account verwijderd"
-    assert f"Op {when} is een passkey (Laptop) van je account verwijderd." in mail.outbox[-1].body
+    assert mail.outbox[-1].subject == "Livits: er is een passkey van uw account verwijderd"
+    assert f"Op {when} is een passkey (Laptop) van uw account verwijderd." in mail.outbox[-1].body
 
 
 def test_after_the_go_live_the_last_way_in_stays_and_a_removed_one_is_gone(

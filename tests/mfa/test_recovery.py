@@ -140,7 +140,7 @@ def test_a_recovery_code_in_toegangscode_logs_in_once(
         response = client.post(reverse("accounts:login"), data, follow=True)
     html = response.content.decode()
     assert 'data-testid="current-user">Rob de Wit<' in html
-    assert "Je bent ingelogd met een herstelcode; je hebt nog 9 ongebruikte codes." in html
+    assert "U bent ingelogd met een herstelcode; u heeft nog 9 ongebruikte codes." in html
     assert "Telefoon kwijt?" in html
     used = AuditEvent.objects.get(action=Action.RECOVERY_USED)
     assert used.data == {"number": 3} and codes[2] not in str(used.data)

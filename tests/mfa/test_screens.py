@@ -57,13 +57,13 @@ def test_an_expired_session_during_linking_says_so_and_comes_back(client, system
     response = client.post(ENROL, {"code": code_at(old_key, timezone.now())})
     assert response.status_code == 302
     login_page = client.get(response["Location"]).content.decode()
-    assert "Je sessie is verlopen, daarom is er niets gekoppeld." in login_page
+    assert "Uw sessie is verlopen, daarom is er niets gekoppeld." in login_page
     next_url = parse_qs(urlsplit(response["Location"]).query)["next"][0]
     response = post_login(client, next=next_url)
     assert response["Location"] == f"{ENROL}?renewed=1"
     page = client.get(response["Location"]).content.decode()
     assert "De QR-code hieronder is nieuw" in page
-    assert "verwijder dat account dan uit je authenticator-app".lower() in page.lower()
+    assert "verwijder dat account dan uit uw authenticator-app".lower() in page.lower()
     assert shown_key(page) != old_key
     assert not Device.objects.exists()
 

@@ -210,7 +210,7 @@ def test_after_go_live_every_failure_gives_one_answer_that_names_the_way_out(
         body = re.sub(r'value="[^"]*"', "", response.content.decode().replace(username, "X"))
         bodies.add(body)
     assert len(bodies) == 1
-    assert "Vraag een beheerder om MFA voor je te koppelen" in bodies.pop()
+    assert "Vraag een beheerder om MFA voor u te koppelen" in bodies.pop()
     assert AuditEvent.objects.filter(
         subject=other, action=AuditEvent.Action.LOGIN_NO_DEVICE
     ).exists()

@@ -103,6 +103,10 @@ def passkey_rename(request: AuthenticatedRequest, pk: int) -> HttpResponse:
             )
         except MfaError as error:
             form.refuse(error.code, field="name")
+        else:
+            messages.success(
+                request, _("The name %(name)s has been saved.") % {"name": form.cleaned_data["name"]}
+            )
     for message in form.errors.get("name", []):
         messages.error(request, str(message))
     return redirect("mfa:enrol")

@@ -65,6 +65,7 @@ def enrol_page(
     has_mfa = factors.has_mfa(request.user, now)
     confirmed = enrolment.recently_confirmed(request.session, now)
     passkeys_allowed = MfaSettings.load().passkeys_allowed
+    enrolment.recovery_forget(request.session)  # the codes' page was left: not shown again
     context = {
         "devices": selectors.devices_of(request.user),
         "passkeys": list(request.user.passkeys.all()),
@@ -174,20 +175,26 @@ def device_rename(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     return redirect("mfa:enrol")
 
 
-@sensitive_post_parameters("code")
 @never_cache
 @login_required
-@require_POST
 def recovery_make(request: AuthenticatedRequest) -> HttpResponse:
-    """A new set of recovery codes, shown this once (never kept in the session)."""
+    """POST: a new set of recovery codes, then to its page. GET: that page, with the set
+    kept (encrypted) in the session until the person leaves it: a reload shows the same
+    codes and never makes new ones; later it says they were shown."""
     now = clock.now()
+    if request.method != "POST":
+        codes = enrolment.recovery_kept(request.session)
+        if codes and not recovery.recovery_set_holds(request.user, codes):
+            codes = []  # a newer set was made meanwhile (another tab): this one is void
+        return render(request, "mfa/recovery_codes.html", {"codes": [shown(c) for c in codes]})
     if not (
         factors.has_mfa(request.user, now) and enrolment.recently_confirmed(request.session, now)
     ):
         messages.error(request, _("Confirm with your password and access code first."))
         return redirect("mfa:enrol")
     codes = recovery.recovery_codes_make(user=request.user, ip=client_ip(request), now=now)
-    return render(request, "mfa/recovery_codes.html", {"codes": [shown(c) for c in codes]})
+    enrolment.recovery_keep(request.session, codes)
+    return redirect("mfa:recovery_make")
 
 
 @sensitive_post_parameters("code")

@@ -78,7 +78,7 @@ def enrol_page(
         "passkeys_allowed": passkeys_allowed,
         "may_change": has_mfa and confirmed,
         "may_add_passkey": passkeys_allowed and has_mfa and confirmed,
-        "step_up_form": step_up_form or StepUpForm() if has_mfa and not confirmed else None,
+        "step_up_form": (step_up_form or StepUpForm()) if has_mfa and not confirmed else None,
         "remove_form": remove_form,
         "renewed": RENEWED in request.GET,
         "just_linked": request.session.pop(enrolment.JUST_LINKED, False),

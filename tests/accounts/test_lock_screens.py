@@ -9,7 +9,7 @@ from django.conf import settings
 from django.test import Client
 from django.urls import reverse
 
-from tests.helpers import PASSWORD, login_with_code
+from tests.helpers import login_with_code
 
 # A moment inside a second: the lock's end falls inside a second too.
 NOW = datetime(2026, 11, 25, 10, 0, 15, 400_000, tzinfo=UTC)

@@ -127,7 +127,7 @@ def test_1_a_reload_of_the_recovery_codes_shows_the_same_codes(
     assert page.get_by_test_id("recovery-codes").get_by_role("listitem").all_inner_texts() == codes
     assert RecoveryCode.objects.count() == 10
     assert AuditEvent.objects.filter(action=AuditEvent.Action.RECOVERY_MADE).count() == 1
-    problems = {}
+    problems: dict[str, list[str]] = {}
     expect_no_axe(page, "codes", problems)
     with page.expect_download() as download:
         page.get_by_role("button", name="Download (.txt)").click()
@@ -150,7 +150,7 @@ def test_2_an_action_opened_directly_shows_a_page_with_a_way_back(
 ):
     words = T[locale]
     context, page = context_as(browser, live_server, linked_user, locale=locale, **DESKTOP)
-    problems = {}
+    problems: dict[str, list[str]] = {}
     for url in ("/logout/", "/mfa/step-up/", "/mfa/devices/remove/", "/mfa/passkeys/remove/"):
         response = page.goto(url)
         assert response.status == 405
@@ -181,7 +181,7 @@ def test_3_the_padlock_page_asks_one_confirmation_then_offers_each_action_once(
     page.goto("/mfa/")
     assert page.locator("input[type=password]").count() == 1
     expect(page.get_by_role("button", name=words["make_codes"])).to_have_count(0)
-    problems = {}
+    problems: dict[str, list[str]] = {}
     expect_no_axe(page, "before confirming", problems)
     step_up = page.get_by_role("region", name=words["confirm"])
     step_up.get_by_label(words["password"]).fill(PASSWORD)
@@ -276,6 +276,7 @@ def test_6_the_attempt_that_locks_names_the_second_the_user_tab_names(
             error = page.get_by_test_id("login-error").inner_text()
             found = re.search(words["locked"], error)
             assert bool(found) == (attempt == settings.MFA_LOCK_AFTER), (username, attempt)
+        assert found
         seconds[username] = found.group(1)
     context.close()
     assert seconds == {"rdewit": "11:00:17", "niemand": "11:00:17"}
@@ -301,7 +302,7 @@ def test_7_the_link_page_says_next_code_and_a_replayed_code_is_explained(
     context, page = context_as(browser, live_server, admin_user, locale=locale, **DESKTOP)
     page.goto(f"/mfa/persons/{astrid.person.pk}/link/")
     expect(page.get_by_text(words["next_code"])).to_be_visible()
-    problems = {}
+    problems: dict[str, list[str]] = {}
     expect_no_axe(page, "link page", problems)
     context.close()
     # the beheerder linked with this code: the person types the same one
@@ -343,7 +344,7 @@ def test_8_renaming_and_removing_say_what_happened(
     page.get_by_role("link", name=words["location_remove"]).click()
     expect(page.get_by_text(words["location_confirm"])).to_be_visible()
     assert TrustedLocation.objects.exists()  # asking changed nothing
-    problems = {}
+    problems: dict[str, list[str]] = {}
     expect_no_axe(page, "confirm removal", problems)
     page.get_by_role("button", name=words["remove_button"], exact=True).click()
     expect(page.get_by_text(words["location_removed"])).to_be_visible()
@@ -395,7 +396,9 @@ def test_10_the_address_make_run_prints_is_where_passkeys_work(browser, live_ser
         text=True,
         check=True,
     ).stdout
-    printed = urlsplit(re.search(r"Livits backoffice: (\S+)", shown).group(1))
+    address = re.search(r"Livits backoffice: (\S+)", shown)
+    assert address
+    printed = urlsplit(address.group(1))
     port = urlsplit(live_server.url).port
     context = browser.new_context(**DESKTOP)
     page = context.new_page()

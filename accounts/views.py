@@ -1,4 +1,4 @@
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django.contrib import messages
 from django.contrib.auth import logout as auth_logout
@@ -19,7 +19,7 @@ from django.views.decorators.http import require_POST
 
 from livits import clock
 from livits.http import redirect_back
-from mfa import factors
+from mfa import factors, throttle
 from mfa import selectors as mfa_selectors
 from mfa.enrolment import allow_linking
 from mfa.login import LoginStatus, login_attempt
@@ -94,11 +94,8 @@ def _after_recovery_code(request: HttpRequest, left: int, now: datetime) -> None
 
 def lock_end(locked_until: datetime | None) -> str:
     """The second from which a locked name may try again, in the user's time zone: the
-    login page and the user tab say the same."""
-    local = timezone.localtime(locked_until)
-    if local.microsecond:
-        local = local.replace(microsecond=0) + timedelta(seconds=1)
-    return formats.time_format(local, "H:i:s")
+    login page and the user tab say the same (mfa.throttle.lock_end)."""
+    return formats.time_format(timezone.localtime(throttle.lock_end(locked_until)), "H:i:s")
 
 
 @require_POST

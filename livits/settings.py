@@ -75,6 +75,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "livits.middleware.action_opened",
     "mfa.middleware.session_guard",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]

@@ -185,11 +185,12 @@ def _remind(user: User, *, by: User | None, now: datetime, site_url: str, langua
     return True
 
 
-def reminder_mail(user: User, *, site_url: str, language: str) -> tuple[str, str]:
-    """The reminder to `user`, in `language`: (subject, body)."""
+def reminder_mail(user: User | None, *, site_url: str, language: str) -> tuple[str, str]:
+    """The reminder to `user`, in `language`: (subject, body). Without a user (nobody is
+    due: the preview) it greets a placeholder, never the beheerder looking at it."""
     with translation.override(language):
         context = {
-            "user": user,
+            "name": user.get_short_name() if user else translation.gettext("[name]"),
             "go_live_at": MfaSettings.load().go_live_at,
             "url": site_url.rstrip("/") + reverse("mfa:enrol"),
         }

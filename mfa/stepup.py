@@ -2,8 +2,10 @@
 linking or removing a factor of their own.
 
 The same reservation and lock as at login (mfa.throttle), counted on the person's own
-name; a recovery code counts as the second factor too. Removing one's own device or
-passkey goes through here; after the go-live not the last way in.
+name; a recovery code counts as the second factor too. A session that passed it may
+change the person's factors for MFA_STEP_UP_SECONDS (mfa.enrolment.recently_confirmed,
+checked by the views): link a device, make recovery codes, add or remove a passkey,
+remove a device; after the go-live never the last way in.
 """
 
 from datetime import datetime
@@ -76,39 +78,18 @@ def step_up(
     return True
 
 
-def device_remove_own(
-    *,
-    device: Device,
-    password: str,
-    code: str,
-    ip: str | None,
-    now: datetime,
-    marks: Marks | None = None,
-) -> None:
-    """A user removes one of their own devices, proving password and a current code.
+def device_remove_own(*, device: Device, ip: str | None, now: datetime) -> None:
+    """A user removes one of their own devices (after a step-up of the session).
 
     After the go-live the last device stays: without it the user could not log in.
     """
-    user = device.user
-    if not step_up(user=user, password=password, code=code, ip=ip, now=now, marks=marks):
-        raise MfaError("step_up_failed")
-    device_remove(device=device, by=user, ip=ip, now=now, keep_last_after_go_live=True)
+    device_remove(device=device, by=device.user, ip=ip, now=now, keep_last_after_go_live=True)
 
 
-def passkey_remove_own(
-    *,
-    passkey: Passkey,
-    password: str,
-    code: str,
-    ip: str | None,
-    now: datetime,
-    marks: Marks | None = None,
-) -> None:
-    """A user removes one of their passkeys, proving password and a current code; after the
+def passkey_remove_own(*, passkey: Passkey, ip: str | None, now: datetime) -> None:
+    """A user removes one of their passkeys (after a step-up of the session); after the
     go-live not the last way in."""
     user = passkey.user
-    if not step_up(user=user, password=password, code=code, ip=ip, now=now, marks=marks):
-        raise MfaError("step_up_failed")
     with transaction.atomic():
         User.objects.select_for_update().get(pk=user.pk)
         if not Passkey.objects.filter(pk=passkey.pk).delete()[0]:

@@ -237,6 +237,18 @@ class Locks:
     def __bool__(self) -> bool:
         return self.name is not None or self.browsers > 0
 
+    @property
+    def name_until(self) -> datetime | None:
+        return lock_end(self.name.locked_until) if self.name else None
+
+
+def lock_end(locked_until: datetime | None) -> datetime | None:
+    """The whole second from which a lock lets the name try again: the lock's end rounded
+    up, as every screen names it (the login page and the CRM user tab say the same)."""
+    if locked_until is not None and locked_until.microsecond:
+        return locked_until.replace(microsecond=0) + timedelta(seconds=1)
+    return locked_until
+
 
 def locks_of(user: User, now: datetime) -> Locks:
     """The person's current login locks (one query)."""

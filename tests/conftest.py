@@ -145,8 +145,8 @@ def backoffice(admin_user, linked_user, frozen_now):
             first_name="Astrid", infix="de", last_name="Jong", email="astrid@example.org"
         ),
     )
-    TrustedLocation.objects.create(name="Kantoor", network="203.0.113.0/24")
+    office = TrustedLocation.objects.create(name="Kantoor", network="203.0.113.0/24")
     login.login_attempt(username="adejong", password="wrong", code="", ip=None, now=now)
     # a planned go-live: Astrid, who has no app, sees the banner on every page
     MfaSettings.objects.update_or_create(pk=1, defaults={"go_live_at": now + timedelta(days=30)})
-    return main_pages(linked=linked_user, unlinked=astrid)
+    return main_pages(linked=linked_user, unlinked=astrid, location=office)

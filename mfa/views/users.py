@@ -63,7 +63,10 @@ def admin_link(request: AuthenticatedRequest, person_pk: int) -> HttpResponse:
     ):
         messages.success(
             request,
-            _("MFA has been linked via your app. %(name)s logs in with the code from your app.")
+            _(
+                "MFA has been linked via your app. Give %(name)s the next code your app "
+                "shows: the code you just saved with works only once."
+            )
             % {"name": person.informal_name},
         )
         return _user_tab(person)

@@ -385,10 +385,12 @@ def _rows(users: Sequence[int], now: datetime, fields: Sequence[str]) -> list[Ro
     return [by_id[user] for user in users]
 
 
-def count(now: datetime, *, show: str = "all", search: str = "") -> int:
+def count(now: datetime, *, show: str = "all", search: str = "", limit: int) -> int:
+    """The number of matching rows, counted up to `limit` + 1: more than `limit` is all a
+    page says, so that a count never reads the whole table."""
     inner, params = _query(now, ["id"], show=show, search=search)
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT COUNT(*) FROM ({inner}) r", params)
+        cursor.execute(f"SELECT COUNT(*) FROM ({inner} LIMIT {int(limit) + 1}) r", params)
         return int(cursor.fetchone()[0])
 
 

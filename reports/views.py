@@ -1,17 +1,20 @@
+from datetime import datetime
+
 from django.contrib.auth.decorators import login_required, permission_required
 from django.http import Http404, HttpResponse, HttpResponseBase
 from django.shortcuts import render
-from django.utils import timezone
+from django.utils import formats, timezone
 
 from livits import clock
 from livits.http import AuthenticatedRequest
 from mfa.models import MfaSettings
 
-from . import exports, selectors
+from . import counters, exports, selectors
 from .forms import FILTER_LABELS, ReportQueryForm
 from .reports import REPORTS
 
 PAGE_SIZE = 50
+COUNT_LIMIT = 1000  # beyond it a page says "more than 1,000"
 
 
 @login_required
@@ -49,7 +52,8 @@ def report(request: AuthenticatedRequest, slug: str, export: str | None = None) 
         last="last" in request.GET,
         size=PAGE_SIZE,
     )
-    linked, total = selectors.rollout(now)
+    linked, total = counters.rollout(now)
+    matching = _matching(now, show=show, search=search, linked=linked, total=total)
     display = exports.display_function()
     mfa_settings = MfaSettings.load()
     context = {
@@ -58,7 +62,10 @@ def report(request: AuthenticatedRequest, slug: str, export: str | None = None) 
         "rows": [(row, [display(c.value(row)) for c in report.columns]) for row in page.rows],
         "previous": page.boundary(page.rows[0]) if page.rows and not page.first else None,
         "next": page.boundary(page.rows[-1]) if page.rows and not page.last else None,
-        "matching": selectors.count(now, show=show, search=search),
+        "matching": matching,
+        "more_than": formats.number_format(COUNT_LIMIT, force_grouping=True)
+        if matching > COUNT_LIMIT
+        else None,
         "show": show,
         "search": search,
         "sort": sort.header,
@@ -71,3 +78,11 @@ def report(request: AuthenticatedRequest, slug: str, export: str | None = None) 
         "is_live": mfa_settings.is_live(now),
     }
     return render(request, "reports/report.html", context)
+
+
+def _matching(now: datetime, *, show: str, search: str, linked: int, total: int) -> int:
+    """The rows the page's filter and search match: from the rollout figure when that is
+    the answer, else counted up to COUNT_LIMIT + 1."""
+    if not search.split() and show in ("all", "linked", "unlinked"):
+        return {"all": total, "linked": linked, "unlinked": total - linked}[show]
+    return selectors.count(now, show=show, search=search, limit=COUNT_LIMIT)

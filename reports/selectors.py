@@ -167,16 +167,39 @@ FILTER_SQL = {
     "with_passkey": ("passkeys.n > 0", "passkeys"),
 }
 SEARCHED = ("accounts_person.first_name", "accounts_person.infix", "accounts_person.last_name")
+# PostgreSQL: the normalised texts that reports/migrations/0002 indexes with pg_trgm.
+SEARCH_TEXT = {
+    "name": "UPPER(first_name || ' ' || infix || ' ' || last_name)",
+    "username": "UPPER(username)",
+}
+TRIGRAM = 3  # a word shorter than this has no trigram: no index can find it
 
 
 def _search(search: str) -> SQL:
-    """Every word in a name part or the username: Django's icontains on this database."""
+    """Every word in a name part or the username: Django's icontains on this database.
+
+    On PostgreSQL a word of three or more characters finds its users through the
+    trigram indexes first (a selective search then reads what it shows); a shorter word
+    is checked on the rows as the page walks its order (such words match many rows,
+    and no index helps them). SQLite checks every word on the rows.
+    """
     clauses, params = [], []
     column_sql = connection.ops.lookup_cast("icontains")
     operator = connection.operators["icontains"] % "%s"  # type: ignore[attr-defined]
     columns = (*SEARCHED, "accounts_user.username")
     for word in search.split():
         pattern = f"%{connection.ops.prep_for_like_query(word)}%"
+        if connection.vendor == "postgresql" and len(word) >= TRIGRAM:
+            clauses.append(
+                "accounts_user.id IN ("
+                "SELECT found.id FROM accounts_user found INNER JOIN accounts_person named"
+                " ON named.id = found.person_id"
+                f" WHERE {SEARCH_TEXT['name']} LIKE UPPER(%s)"  # person columns only
+                f" UNION ALL SELECT id FROM accounts_user WHERE {SEARCH_TEXT['username']}"
+                " LIKE UPPER(%s))"
+            )
+            params += [pattern, pattern]
+            continue
         clauses.append("(" + " OR ".join(f"{column_sql % c} {operator}" for c in columns) + ")")
         params += [pattern] * len(columns)
     return " AND ".join(clauses), params

@@ -116,9 +116,9 @@ def csv_lines(report: Report, rows: Iterable[Row], batch: int = 500) -> Iterator
         return inert(value) if isinstance(value, str) else text(value)
 
     lines = ["\ufeff"]
-    for cells in _cells(report, rows, cell):
+    for number, cells in enumerate(_cells(report, rows, cell)):
         lines.append(writer.writerow(cells))
-        if len(lines) >= batch:
+        if len(lines) >= batch or number == 0:  # the header at once: the download begins
             yield "".join(lines)
             lines.clear()
     yield "".join(lines)

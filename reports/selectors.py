@@ -15,7 +15,7 @@ written once: an active device (Device.objects.active), "has MFA"
 import base64
 import binascii
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
@@ -266,7 +266,14 @@ class Order:
                 params += equal_params + ([_to_db(kind, value)] if value is not None else [])
             equal.append(same)
             equal_params += same_params
-        return (" OR ".join(clauses) or "1 = 0"), params
+        condition = " OR ".join(clauses) or "1 = 0"
+        first, value = self.keys[0], values[0]
+        if value is not None and not FIELDS[first].nullable:
+            # implied by the condition, but in a form an index on the first key can seek to:
+            # a batch starts where the last one ended instead of skipping the rows before
+            condition = f"r.{first} {'<=' if down else '>='} %s AND ({condition})"
+            params = [_to_db(FIELDS[first].kind, value), *params]
+        return condition, params
 
 
 def cursor_encode(values: Sequence[Any]) -> str:
@@ -362,10 +369,20 @@ def _row(fields: Sequence[str], values: Sequence[Any]) -> Row:
     }
 
 
+def _reader(fields: Sequence[str]) -> Callable[[Sequence[Any]], Row]:
+    """_row for these fields, made fast where the driver already gives the Python values
+    (PostgreSQL: aware datetimes, ints, bools), as an export reads every row."""
+    if connection.vendor == "postgresql":
+        names = tuple(fields)
+        return lambda values: dict(zip(names, values, strict=True))
+    return lambda values: _row(fields, values)
+
+
 def _fetch(sql: str, params: list[Any], fields: Sequence[str]) -> list[Row]:
+    read = _reader(fields)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        return [_row(fields, row) for row in cursor.fetchall()]
+        return [read(row) for row in cursor.fetchall()]
 
 
 def page(
@@ -381,22 +398,47 @@ def page(
     size: int = 50,
 ) -> Page:
     """One page of rows: the first, the one after/before a boundary, or the last."""
-    inner, params = _query(now, order.keys, show=show, search=search)
     reverse = last or before is not None
     boundary = cursor_decode(after or before or "", order) if (after or before) else None
-    sql = f"SELECT * FROM ({inner}) r"
-    if boundary is not None:
-        condition, condition_params = order.beyond(boundary, reverse=before is not None)
-        sql += f" WHERE {condition}"
-        params = params + condition_params
-    sql += f" ORDER BY {order.sql(reverse=reverse)} LIMIT {size + 1}"
-    found = _fetch(sql, params, order.keys)
+    found = _keys(
+        now,
+        order,
+        show=show,
+        search=search,
+        boundary=boundary,
+        backwards=before is not None,
+        reverse=reverse,
+        size=size + 1,
+    )
     more = len(found) > size
     rows = _rows([row["id"] for row in found[:size]], now, [*fields, *order.keys])
     if reverse:
         rows.reverse()
         return Page(rows, first=not more, last=before is None, order=order)
     return Page(rows, first=boundary is None, last=not more, order=order)
+
+
+def _keys(
+    now: datetime,
+    order: Order,
+    *,
+    show: str,
+    search: str,
+    boundary: Sequence[Any] | None,
+    size: int,
+    backwards: bool = False,
+    reverse: bool = False,
+) -> list[Row]:
+    """The sort keys of the first `size` rows after `boundary` (before it, `backwards`),
+    in this order (`reverse`: the other way round)."""
+    inner, params = _query(now, order.keys, show=show, search=search)
+    sql = f"SELECT * FROM ({inner}) r"
+    if boundary is not None:
+        condition, condition_params = order.beyond(boundary, reverse=backwards)
+        sql += f" WHERE {condition}"
+        params = params + condition_params
+    sql += f" ORDER BY {order.sql(reverse=reverse)} LIMIT {int(size)}"
+    return _fetch(sql, params, order.keys)
 
 
 def _rows(users: Sequence[int], now: datetime, fields: Sequence[str]) -> list[Row]:
@@ -417,17 +459,33 @@ def count(now: datetime, *, show: str = "all", search: str = "", limit: int) -> 
         return int(cursor.fetchone()[0])
 
 
+EXPORT_FIRST = 500  # rows read like a page, so that an export starts at once
+
+
 def every_row(
     now: datetime, *, fields: Sequence[str], order: Order, show: str = "all", search: str = ""
 ) -> Iterator[Row]:
-    """All rows in order, fetched in batches through a server-side cursor where there is one."""
+    """All rows in order: the first ones read like a page (their keys along the sort, then
+    their rows), the rest after them in one sorted pass through a server-side cursor.
+
+    Reading every batch like a page costs an index probe per person walked (at a million
+    persons, about four times the one pass, whose aggregates are hash joins); the one
+    pass alone sorts everything before its first row (seconds at a million persons)."""
     fields = list(dict.fromkeys([*fields, *order.keys]))
+    found = _keys(now, order, show=show, search=search, boundary=None, size=EXPORT_FIRST)
+    yield from _rows([row["id"] for row in found], now, fields)
+    if len(found) < EXPORT_FIRST:
+        return
     inner, params = _query(now, fields, show=show, search=search)
+    condition, condition_params = order.beyond([found[-1][key] for key in order.keys])
     with connection.chunked_cursor() as cursor:
-        cursor.execute(f"SELECT * FROM ({inner}) r ORDER BY {order.sql()}", params)
+        cursor.execute(
+            f"SELECT * FROM ({inner}) r WHERE {condition} ORDER BY {order.sql()}",
+            params + condition_params,
+        )
+        read = _reader(fields)
         while batch := cursor.fetchmany(2000):
-            for row in batch:
-                yield _row(fields, row)
+            yield from map(read, batch)
 
 
 def rollout(now: datetime) -> tuple[int, int]:

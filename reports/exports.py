@@ -6,6 +6,7 @@ advice), and XLSX cells are typed explicitly (reports/xlsx.py).
 """
 
 import csv
+import unicodedata
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from typing import Any
@@ -74,8 +75,19 @@ def display(value: Any) -> str:
 
 
 def inert(text: str) -> str:
-    """Text that no spreadsheet evaluates: a leading apostrophe before a formula start."""
-    return "'" + text if text.startswith(FORMULA_STARTS) else text
+    """Text that no spreadsheet evaluates: a leading apostrophe before a formula start.
+
+    A formula start is judged on the first visible character, in its compatibility form:
+    invisible format characters before it (zero-width spaces and joiners, the BOM, bidi
+    controls: Unicode category Cf) are skipped, and the full-width and small forms
+    (＝ ＋ － ＠, ﹦ ﹢ ﹣ ﹫) count as the ASCII ones that NFKC folds them to."""
+    if text[:1] <= "\x7f":  # ASCII: no invisible or compatibility forms to look through
+        return "'" + text if text.startswith(FORMULA_STARTS) else text
+    first = 0
+    while first < len(text) and unicodedata.category(text[first]) == "Cf":
+        first += 1
+    start = unicodedata.normalize("NFKC", text[first : first + 1])
+    return "'" + text if start.startswith(FORMULA_STARTS) else text
 
 
 def _xlsx_cell() -> Callable[[Any], Any]:

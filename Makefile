@@ -108,7 +108,7 @@ serve-prod: setup $(PROD_ENV)
 	$(PY) manage.py demo_data && \
 	echo "Livits (production shape): http://127.0.0.1:$(PORT)/" && \
 	exec $(VENV)/bin/gunicorn livits.wsgi -w $${WEB_CONCURRENCY:-$$(nproc)} -b 127.0.0.1:$(PORT) \
-	  --access-logfile - --no-control-socket
+	  --timeout $${GUNICORN_TIMEOUT:-300} --access-logfile - --no-control-socket
 
 # Mutation testing of mfa/totp.py, mfa/network.py and mfa/services.py (mutmut):
 # every surviving mutant is a missing assertion or an equivalent change. Slow.

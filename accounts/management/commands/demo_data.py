@@ -181,7 +181,7 @@ def _lock(*models: type[Model]) -> None:
 
 
 def _next_id(model: type[Model]) -> int:
-    return int(model.objects.aggregate(last=Max("pk"))["last"] or 0) + 1
+    return int(model._default_manager.aggregate(last=Max("pk"))["last"] or 0) + 1
 
 
 def _insert(model: type[Model], rows: list[Values]) -> None:
@@ -190,7 +190,7 @@ def _insert(model: type[Model], rows: list[Values]) -> None:
         return
     fields = model._meta.concrete_fields
     defaults = {field.attname: field.get_default() for field in fields}
-    columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
+    columns = ", ".join(connection.ops.quote_name(str(field.column)) for field in fields)
     table = connection.ops.quote_name(model._meta.db_table)
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":

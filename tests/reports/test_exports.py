@@ -109,3 +109,13 @@ def test_the_xlsx_leaves_in_pieces_before_the_last_row_is_read():
     assert first.startswith(b"PK") and len(produced) < 3000
     rest = b"".join(chunks)
     assert load_workbook(io.BytesIO(first + rest)).active.max_row == 3000
+
+
+def test_csv_usernames_that_would_be_formulas_read_back_as_literal_text(admin_client):
+    for number, username in enumerate(["@evil", "+31", "-min"]):
+        person = Person.objects.create(first_name="Naam", last_name=f"Gebruiker{number}")
+        User.objects.create_user(username, PASSWORD, person=person)
+    url = reverse("reports:export", args=["systeemgebruikers-en-inlog-stats", "csv"])
+    rows = list(csv.reader(io.StringIO(body(admin_client.get(url)).decode()[1:]), delimiter=";"))
+    column = rows[0].index("Gebruikersnaam")
+    assert {"'@evil", "'+31", "'-min"} <= {row[column] for row in rows[1:]}

@@ -6,6 +6,7 @@ advice), and XLSX cells are typed explicitly (reports/xlsx.py).
 """
 
 import csv
+import itertools
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
@@ -96,19 +97,38 @@ def inert(text: str) -> str:
     return "'" + text if start.startswith(FORMULA_STARTS) else text
 
 
-def _xlsx_cell() -> Callable[[Any], Any]:
-    """Cells as the sheet holds them: words for yes/no, local dates as Excel dates."""
+def _xlsx_row(report: Report) -> Callable[[Row], str]:
+    """A row's XLSX cells as XML: words for yes/no, local dates as Excel dates, decided per
+    column where its one field's kind is known (as _csv_row)."""
     words = display_function()
     zone = timezone.get_current_timezone()
+    yes_no = {True: xlsx.text_cell(words(True)), False: xlsx.text_cell(words(False))}
 
-    def cell(value: Any) -> Any:
+    def general(value: Any) -> str:
         if isinstance(value, bool):
-            return words(value)
+            return yes_no[value]
         if isinstance(value, datetime):
-            return value.astimezone(zone).replace(tzinfo=None)
-        return value
+            return xlsx.date_cell(value.astimezone(zone))
+        return xlsx.cell(value)
 
-    return cell
+    def moment(value: datetime | None) -> str:
+        return xlsx.EMPTY if value is None else xlsx.date_cell(value.astimezone(zone))
+
+    cells: list[Callable[[Row], str]] = []
+    for column in report.columns:
+        field = FIELDS[column.fields[0]] if len(column.fields) == 1 else None
+        name = column.fields[0]
+        if field is not None and field.kind == "str" and not field.nullable:
+            cells.append(lambda row, name=name: xlsx.text_cell(row[name]))
+        elif field is not None and field.kind == "int" and not field.nullable:
+            cells.append(lambda row, name=name: xlsx.number_cell(row[name]))
+        elif field is not None and field.kind == "bool" and not field.nullable:
+            cells.append(lambda row, name=name: yes_no[row[name]])
+        elif field is not None and field.kind == "datetime":
+            cells.append(lambda row, name=name: moment(row[name]))
+        else:
+            cells.append(lambda row, value=column.value: general(value(row)))
+    return lambda row: "".join([cell(row) for cell in cells])
 
 
 class _Line:
@@ -116,12 +136,6 @@ class _Line:
 
     def write(self, value: str) -> str:
         return value
-
-
-def _cells(report: Report, rows: Iterable[Row], cell: Callable[[Any], Any]) -> Iterator[list[Any]]:
-    yield [column.header for column in report.columns]
-    for row in rows:
-        yield [cell(column.value(row)) for column in report.columns]
 
 
 def _csv_row(report: Report) -> Callable[[Row], list[str]]:
@@ -165,8 +179,10 @@ def csv_lines(report: Report, rows: Iterable[Row], batch: int = 500) -> Iterator
 
 def xlsx_chunks(report: Report, rows: Iterable[Row], language: str) -> Iterator[bytes]:
     """The report as an XLSX workbook, streamed."""
-    return xlsx.stream(
-        _cells(report, rows, _xlsx_cell()),
+    cells = _xlsx_row(report)
+    header = "".join(xlsx.text_cell(column.header) for column in report.columns)
+    return xlsx.stream_cells(
+        itertools.chain([header], map(cells, rows)),
         sheet_name=report.sheet_name,
         date_format=EXCEL_DATE_FORMAT.get(language, EXCEL_DATE_FORMAT["nl"]),
     )

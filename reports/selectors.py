@@ -14,6 +14,7 @@ written once: an active device (Device.objects.active), "has MFA"
 
 import base64
 import binascii
+import functools
 import json
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -173,15 +174,38 @@ SEARCH_TEXT = {
     "username": "UPPER(username)",
 }
 TRIGRAM = 3  # a word shorter than this has no trigram: no index can find it
+# A word that the planner expects in more than this share of the persons is checked on
+# the rows as the page walks its order: the page fills long before the walk gets far,
+# while collecting every match through the index first would read them all.
+DENSE = 0.02
+
+
+@functools.lru_cache(maxsize=512)
+def _dense(pattern: str) -> bool:
+    """Whether PostgreSQL's statistics put `pattern` (a LIKE pattern of the name text) in
+    more than DENSE of the persons. Only a plan depends on it, never a result, so a
+    decision may outlive changes of the data (kept per process)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT reltuples FROM pg_class WHERE oid = 'accounts_person'::regclass")
+        persons = float(cursor.fetchone()[0])
+        cursor.execute(
+            f"EXPLAIN (FORMAT JSON) SELECT 1 FROM accounts_person"
+            f" WHERE {SEARCH_TEXT['name']} LIKE UPPER(%s)",
+            [pattern],
+        )
+        plan = cursor.fetchone()[0]
+    plan = json.loads(plan) if isinstance(plan, str) else plan
+    return persons > 0 and plan[0]["Plan"]["Plan Rows"] > DENSE * persons
 
 
 def _search(search: str) -> SQL:
     """Every word in a name part or the username: Django's icontains on this database.
 
-    On PostgreSQL a word of three or more characters finds its users through the
-    trigram indexes first (a selective search then reads what it shows); a shorter word
-    is checked on the rows as the page walks its order (such words match many rows,
-    and no index helps them). SQLite checks every word on the rows.
+    On PostgreSQL a word of three or more characters that the statistics expect in few
+    persons finds its users through the trigram indexes first (a selective search then
+    reads what it shows); a shorter word, or one expected in many persons, is checked on
+    the rows as the page walks its order (the page fills after a few rows, and no index
+    helps a two-letter word). SQLite checks every word on the rows.
     """
     clauses, params = [], []
     column_sql = connection.ops.lookup_cast("icontains")
@@ -189,7 +213,7 @@ def _search(search: str) -> SQL:
     columns = (*SEARCHED, "accounts_user.username")
     for word in search.split():
         pattern = f"%{connection.ops.prep_for_like_query(word)}%"
-        if connection.vendor == "postgresql" and len(word) >= TRIGRAM:
+        if connection.vendor == "postgresql" and len(word) >= TRIGRAM and not _dense(pattern):
             clauses.append(
                 "accounts_user.id IN ("
                 "SELECT found.id FROM accounts_user found INNER JOIN accounts_person named"
@@ -197,6 +221,12 @@ def _search(search: str) -> SQL:
                 f" WHERE {SEARCH_TEXT['name']} LIKE UPPER(%s)"  # person columns only
                 f" UNION ALL SELECT id FROM accounts_user WHERE {SEARCH_TEXT['username']}"
                 " LIKE UPPER(%s))"
+            )
+            params += [pattern, pattern]
+            continue
+        if connection.vendor == "postgresql":  # the same texts: their statistics guide the plan
+            clauses.append(
+                f"({SEARCH_TEXT['name']} LIKE UPPER(%s) OR {SEARCH_TEXT['username']} LIKE UPPER(%s))"
             )
             params += [pattern, pattern]
             continue

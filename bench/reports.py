@@ -165,7 +165,8 @@ def main():
         rows.append((f"{slug}: first page", first, "ms", None, None))
         variants = [("last page", {"last": "1"})]
         variants += [
-            (f"search '{word}'", {"q": word}) for word in ("de", "demo12", "jansen12", "bakker")
+            (f"search '{word}'", {"q": word})
+            for word in ("de", "zz", "demo12", "jansen12", "bakker", "bakker12")
         ]
         variants += [
             (f"filter {key}", {"show": key}) for key in ("linked", "unlinked", "via_admin")
@@ -180,10 +181,11 @@ def main():
             ms = timed(lambda url=url, query=query: get(url, query), args.repeat)
             if name == "last page" or name.startswith("search"):
                 rows.append((f"{slug}: {name}", ms, "ms", "first page", ms / first))
-            worst = max(worst, (ms, name))
+            if not name.startswith("search"):
+                worst = max(worst, (ms, name))
         rows.append(
             (
-                f"{slug}: slowest page ({worst[1]}), goal <= 1.5",
+                f"{slug}: slowest filter or sort ({worst[1]}), goal <= 1.5",
                 worst[0],
                 "ms",
                 "first page",

@@ -114,21 +114,41 @@ def _xlsx_row(report: Report) -> Callable[[Row], str]:
     def moment(value: datetime | None) -> str:
         return xlsx.EMPTY if value is None else xlsx.date_cell(value.astimezone(zone))
 
-    cells: list[Callable[[Row], str]] = []
+    cells = _column_cells(
+        report,
+        {
+            "str": xlsx.text_cell,
+            "int": xlsx.number_cell,
+            "bool": yes_no.__getitem__,
+            "datetime": moment,
+        },
+        general,
+    )
+    return lambda row: "".join([cell(row) for cell in cells])
+
+
+def _column_cells(
+    report: Report, by_kind: dict[str, Callable[[Any], str]], general: Callable[[Any], str]
+) -> list[Callable[[Row], str]]:
+    """Per column, its cell of a row: by_kind[kind] of the value where the column shows one
+    field (never None, or a datetime: those functions take None), else general() of the
+    column's value."""
+    cells = []
     for column in report.columns:
         field = FIELDS[column.fields[0]] if len(column.fields) == 1 else None
-        name = column.fields[0]
-        if field is not None and field.kind == "str" and not field.nullable:
-            cells.append(lambda row, name=name: xlsx.text_cell(row[name]))
-        elif field is not None and field.kind == "int" and not field.nullable:
-            cells.append(lambda row, name=name: xlsx.number_cell(row[name]))
-        elif field is not None and field.kind == "bool" and not field.nullable:
-            cells.append(lambda row, name=name: yes_no[row[name]])
-        elif field is not None and field.kind == "datetime":
-            cells.append(lambda row, name=name: moment(row[name]))
+        if field is not None and (not field.nullable or field.kind == "datetime"):
+            cells.append(_reading(column.fields[0], by_kind[field.kind]))
         else:
-            cells.append(lambda row, value=column.value: general(value(row)))
-    return lambda row: "".join([cell(row) for cell in cells])
+            cells.append(_computing(column.value, general))
+    return cells
+
+
+def _reading(name: str, convert: Callable[[Any], str]) -> Callable[[Row], str]:
+    return lambda row: convert(row[name])
+
+
+def _computing(value: Callable[[Row], Any], convert: Callable[[Any], str]) -> Callable[[Row], str]:
+    return lambda row: convert(value(row))
 
 
 class _Line:
@@ -146,18 +166,9 @@ def _csv_row(report: Report) -> Callable[[Row], list[str]]:
     def general(value: Any) -> str:
         return inert(value) if isinstance(value, str) else text(value)
 
-    cells: list[Callable[[Row], str]] = []
-    for column in report.columns:
-        field = FIELDS[column.fields[0]] if len(column.fields) == 1 else None
-        name = column.fields[0]
-        if field is not None and field.kind == "str" and not field.nullable:
-            cells.append(lambda row, name=name: inert(row[name]))
-        elif field is not None and field.kind == "int" and not field.nullable:
-            cells.append(lambda row, name=name: str(row[name]))
-        elif field is not None and field.kind in ("bool", "datetime"):
-            cells.append(lambda row, name=name: text(row[name]))
-        else:
-            cells.append(lambda row, value=column.value: general(value(row)))
+    cells = _column_cells(
+        report, {"str": inert, "int": str, "bool": text, "datetime": text}, general
+    )
     return lambda row: [cell(row) for cell in cells]
 
 

@@ -226,7 +226,8 @@ def _search(search: str) -> SQL:
             continue
         if connection.vendor == "postgresql":  # the same texts: their statistics guide the plan
             clauses.append(
-                f"({SEARCH_TEXT['name']} LIKE UPPER(%s) OR {SEARCH_TEXT['username']} LIKE UPPER(%s))"
+                f"({SEARCH_TEXT['name']} LIKE UPPER(%s)"
+                f" OR {SEARCH_TEXT['username']} LIKE UPPER(%s))"
             )
             params += [pattern, pattern]
             continue

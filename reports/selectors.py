@@ -198,6 +198,19 @@ def _dense(pattern: str) -> bool:
     return persons > 0 and plan[0]["Plan"]["Plan Rows"] > DENSE * persons
 
 
+def _indexed(word: str) -> bool:
+    """Whether a search word finds its users through the trigram indexes (see _search)."""
+    if connection.vendor != "postgresql" or len(word) < TRIGRAM:
+        return False
+    return not _dense(f"%{connection.ops.prep_for_like_query(word)}%")
+
+
+def indexed_search(search: str) -> bool:
+    """Whether a search gathers its few matches through an index before the page is
+    sorted: then counting them costs nothing more in the same pass."""
+    return any(_indexed(word) for word in search.split())
+
+
 def _search(search: str) -> SQL:
     """Every word in a name part or the username: Django's icontains on this database.
 
@@ -213,7 +226,7 @@ def _search(search: str) -> SQL:
     columns = (*SEARCHED, "accounts_user.username")
     for word in search.split():
         pattern = f"%{connection.ops.prep_for_like_query(word)}%"
-        if connection.vendor == "postgresql" and len(word) >= TRIGRAM and not _dense(pattern):
+        if _indexed(word):
             clauses.append(
                 "accounts_user.id IN ("
                 "SELECT found.id FROM accounts_user found INNER JOIN accounts_person named"
@@ -345,6 +358,7 @@ class Page:
     first: bool  # no rows before these
     last: bool  # no rows after these
     order: Order
+    matching: int | None = None  # the matching rows, where the page's pass counted them
 
     def boundary(self, row: Row) -> str:
         return cursor_encode([row[key] for key in self.order.keys])
@@ -396,7 +410,8 @@ def _query(
 
 def _row(fields: Sequence[str], values: Sequence[Any]) -> Row:
     return {
-        name: _from_db(FIELDS[name].kind, value) for name, value in zip(fields, values, strict=True)
+        name: _from_db(FIELDS[name].kind if name in FIELDS else "int", value)
+        for name, value in zip(fields, values, strict=True)
     }
 
 
@@ -431,6 +446,7 @@ def page(
     """One page of rows: the first, the one after/before a boundary, or the last."""
     reverse = last or before is not None
     boundary = cursor_decode(after or before or "", order) if (after or before) else None
+    counted = boundary is None and indexed_search(search)  # every match is in this pass
     found = _keys(
         now,
         order,
@@ -440,13 +456,15 @@ def page(
         backwards=before is not None,
         reverse=reverse,
         size=size + 1,
+        counted=counted,
     )
     more = len(found) > size
+    matching = found[0]["matching"] if counted and found else 0 if counted else None
     rows = _rows([row["id"] for row in found[:size]], now, [*fields, *order.keys])
     if reverse:
         rows.reverse()
-        return Page(rows, first=not more, last=before is None, order=order)
-    return Page(rows, first=boundary is None, last=not more, order=order)
+        return Page(rows, first=not more, last=before is None, order=order, matching=matching)
+    return Page(rows, first=boundary is None, last=not more, order=order, matching=matching)
 
 
 def _keys(
@@ -459,17 +477,20 @@ def _keys(
     size: int,
     backwards: bool = False,
     reverse: bool = False,
+    counted: bool = False,
 ) -> list[Row]:
     """The sort keys of the first `size` rows after `boundary` (before it, `backwards`),
-    in this order (`reverse`: the other way round)."""
+    in this order (`reverse`: the other way round); `counted`: with the number of rows
+    beyond the boundary as "matching" on each."""
     inner, params = _query(now, order.keys, show=show, search=search)
-    sql = f"SELECT * FROM ({inner}) r"
+    window = ", COUNT(*) OVER () AS matching" if counted else ""
+    sql = f"SELECT *{window} FROM ({inner}) r"
     if boundary is not None:
         condition, condition_params = order.beyond(boundary, reverse=backwards)
         sql += f" WHERE {condition}"
         params = params + condition_params
     sql += f" ORDER BY {order.sql(reverse=reverse)} LIMIT {int(size)}"
-    return _fetch(sql, params, order.keys)
+    return _fetch(sql, params, [*order.keys, "matching"] if counted else order.keys)
 
 
 def _rows(users: Sequence[int], now: datetime, fields: Sequence[str]) -> list[Row]:

@@ -53,7 +53,11 @@ def report(request: AuthenticatedRequest, slug: str, export: str | None = None) 
         size=PAGE_SIZE,
     )
     linked, total = counters.rollout(now)
-    matching = _matching(now, show=show, search=search, linked=linked, total=total)
+    matching = (
+        page.matching
+        if page.matching is not None
+        else _matching(now, show=show, search=search, linked=linked, total=total)
+    )
     display = exports.display_function()
     mfa_settings = MfaSettings.load()
     context = {

@@ -511,3 +511,27 @@ def test_an_export_beyond_its_first_batch_has_every_row_once_in_order(admin_clie
     names = {u.pk: u.person.informal_name for u in User.objects.select_related("person")}
     assert [line[0] for line in lines] == [names[pk] for pk in walked]
     assert len(walked) == User.objects.count() == 41
+
+
+def test_a_selective_search_counts_its_matches_in_the_pass_of_its_first_page(
+    admin_client, monkeypatch
+):
+    """Its matches are gathered through the index before the page is sorted: the same
+    pass counts them, and no second query does."""
+    from django.db import connection
+
+    from reports import selectors, views
+
+    if connection.vendor != "postgresql":
+        pytest.skip("the trigram indexes exist on PostgreSQL only")
+    monkeypatch.setattr(selectors, "_dense", lambda pattern: False)
+    monkeypatch.setattr(views, "PAGE_SIZE", 7)
+    _system_users(40)
+
+    def count_again(*args, **kwargs):
+        raise AssertionError("counted in a second query")
+
+    monkeypatch.setattr(selectors, "count", count_again)
+    response = admin_client.get(PERSONS, {"q": "L0001"})  # L00010..L00019
+    assert response.context["matching"] == 10 and len(response.context["rows"]) == 7
+    assert "10 systeemgebruikers" in response.content.decode()

@@ -10,16 +10,36 @@ export DEBUG ?= 1
 
 .PHONY: run test lint format setup test-deps debian-deps migrate demo messages clean serve-prod bench mutation
 
+# The mail worker runs beside the web server and stops with it (mails are printed on
+# this console until EMAIL_HOST is set).
 run: setup migrate demo
 	@echo
 	@echo "Livits backoffice: http://127.0.0.1:$(PORT)/"
+	@$(PY) manage.py mfa mail --requeue >/dev/null
+	@DB_CONN_MAX_AGE=$${DB_CONN_MAX_AGE:-600} $(PY) manage.py db_worker --no-reload -v0 & worker=$$!; \
+	trap 'kill $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT; \
 	$(PY) manage.py runserver 127.0.0.1:$(PORT)
 
 # Coverage of the whole suite; the floor is the level reached when it was set.
 COVERAGE_FLOOR := 93
+# The race tests (marker `race`) need writers that run side by side, which SQLite never
+# lets happen: they run on the PostgreSQL server when one answers at RACE_DATABASE_URL
+# (its test database is test_<name>), and fail the target when none does while
+# LIVITS_REQUIRE_RACE_TESTS=1 (as in CI).
+RACE_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/livits_races
 test: setup test-deps lint
 	$(PY) -m pytest -n auto --dist loadfile --no-loadscope-reorder --durations=15 \
-	  --cov --cov-report=term --cov-fail-under=$(COVERAGE_FLOOR)
+	  --cov --cov-report=term --cov-fail-under=$(COVERAGE_FLOOR) -m "not race"
+	@if $(PY) -c 'import socket, sys, urllib.parse; url = urllib.parse.urlsplit(sys.argv[1]); \
+	    socket.create_connection((url.hostname, url.port or 5432), timeout=2).close()' \
+	    "$(RACE_DATABASE_URL)" 2>/dev/null; then \
+	  echo "Race tests on $(RACE_DATABASE_URL)"; \
+	  DATABASE_URL="$(RACE_DATABASE_URL)" $(PY) -m pytest -n 0 -q -m race; \
+	elif [ "$$LIVITS_REQUIRE_RACE_TESTS" = 1 ]; then \
+	  echo "error: the race tests need PostgreSQL; none answers at $(RACE_DATABASE_URL)" >&2; exit 1; \
+	else \
+	  echo "warning: race tests NOT run: no PostgreSQL answers at $(RACE_DATABASE_URL)" >&2; \
+	fi
 
 # The hooks of .pre-commit-config.yaml: ruff, django-upgrade, djlint, mypy, migrations.
 lint: setup
@@ -82,7 +102,8 @@ messages: setup
 	$(PY) manage.py makemessages -l nl --no-obsolete --add-location file
 	$(PY) manage.py compilemessages --ignore ".venv" --ignore "node_modules"
 
-# The production shape on this machine: gunicorn with 4 workers, PostgreSQL and
+# The production shape on this machine: gunicorn with a worker per core and the mail
+# worker as a process of its own beside it (stopped with gunicorn), PostgreSQL and
 # Redis (defaults: the local servers), DEBUG off. Secrets for it are generated
 # once into .prod-local.env (not committed). Plain HTTP unless SECURE_HTTPS=1.
 PROD_ENV := .prod-local.env
@@ -106,11 +127,14 @@ serve-prod: setup $(PROD_ENV)
 	$(PY) manage.py createcachetable && \
 	$(PY) manage.py collectstatic --noinput -v0 && \
 	$(PY) manage.py demo_data && \
-	echo "Livits (production shape): http://127.0.0.1:$(PORT)/" && \
-	exec $(VENV)/bin/gunicorn livits.wsgi -w $${WEB_CONCURRENCY:-$$(nproc)} -b 127.0.0.1:$(PORT) \
+	$(PY) manage.py mfa mail --requeue && \
+	echo "Livits (production shape): http://127.0.0.1:$(PORT)/" || exit 1; \
+	$(PY) manage.py db_worker --no-reload & worker=$$!; \
+	trap 'kill $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT; \
+	$(VENV)/bin/gunicorn livits.wsgi -w $${WEB_CONCURRENCY:-$$(nproc)} -b 127.0.0.1:$(PORT) \
 	  --timeout $${GUNICORN_TIMEOUT:-300} --access-logfile - --no-control-socket
 
-# Mutation testing of mfa/totp.py, mfa/network.py and mfa/services.py (mutmut):
+# Mutation testing of mfa/totp.py, mfa/network.py and the MFA capability modules (mutmut):
 # every surviving mutant is a missing assertion or an equivalent change. Slow.
 mutation: setup
 	$(PY) -m pip install --quiet -e ".[dev,mutation]"

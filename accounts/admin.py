@@ -1,9 +1,17 @@
 from typing import Any
 
 from django.contrib import admin
-from django.contrib.auth.views import redirect_to_login
-from django.http import HttpRequest
+from django.contrib.admin.forms import AdminPasswordChangeForm
+from django.contrib.auth import update_session_auth_hash
+from django.contrib.auth.views import PasswordChangeView, redirect_to_login
+from django.forms import BaseFormSet, ModelForm
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import reverse
 
+from mfa.network import client_ip
+
+from . import services
+from .forms import UsernameForm
 from .models import Person, User
 from .services import may_manage
 
@@ -13,6 +21,34 @@ admin.site.login = lambda request, extra_context=None: redirect_to_login(  # typ
     request.get_full_path()
 )
 admin.site.site_header = "Livits"
+
+
+class AuditedPasswordChangeView(PasswordChangeView):
+    """The admin's "Change password" of one's own account, through the audited service."""
+
+    form_class = AdminPasswordChangeForm
+
+    def form_valid(self, form: Any) -> HttpResponse:
+        services.password_set(
+            user=form.user,
+            password=form.cleaned_data["new_password1"],
+            by=self.request.user,  # type: ignore[arg-type]
+            ip=client_ip(self.request),
+        )
+        update_session_auth_hash(self.request, form.user)
+        return HttpResponseRedirect(self.get_success_url())
+
+
+def password_change(request: HttpRequest, extra_context: dict[str, Any] | None = None) -> Any:
+    """AdminSite.password_change with the audited view (Django gives no hook for it)."""
+    request.current_app = admin.site.name
+    return AuditedPasswordChangeView.as_view(
+        success_url=reverse("admin:password_change_done", current_app=admin.site.name),
+        extra_context={**admin.site.each_context(request), **(extra_context or {})},
+    )(request)
+
+
+admin.site.password_change = password_change  # type: ignore[method-assign]
 
 
 class ManagedAdmin(admin.ModelAdmin[Any]):
@@ -49,6 +85,7 @@ class PersonAdmin(ManagedAdmin):
 class UserAdmin(ManagedAdmin):
     list_display = ["username", "person", "is_active", "is_hidden", "is_staff", "login_count"]
     search_fields = ["username"]
+    form = UsernameForm
     fields = ["username", "person", "is_active", "is_hidden", "is_staff", "is_superuser", "groups"]
     raw_id_fields = ["person"]
     # Rights are given by a superuser only: nobody raises their own.
@@ -59,3 +96,19 @@ class UserAdmin(ManagedAdmin):
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         return [] if request.user.is_superuser else self.RIGHTS
+
+    def save_model(
+        self, request: HttpRequest, obj: User, form: ModelForm[User], change: bool
+    ) -> None:
+        # Saves the groups too, so that the audit record holds them.
+        services.system_user_save(form=form, by=request.user, ip=client_ip(request))  # type: ignore[arg-type]
+
+    def save_related(
+        self,
+        request: HttpRequest,
+        form: ModelForm[User],
+        formsets: list[BaseFormSet[Any]],
+        change: bool,
+    ) -> None:
+        for formset in formsets:  # the form itself was saved, groups and all, by save_model
+            self.save_formset(request, form, formset, change=change)

@@ -7,12 +7,7 @@ class AccountsConfig(AppConfig):
     verbose_name = "CRM"
 
     def ready(self) -> None:
-        from django.contrib.auth.signals import user_logged_in
-
         from .services import beheerders_group_sync
-
-        # mfa.services records last_login with the login count, in one UPDATE.
-        user_logged_in.disconnect(dispatch_uid="update_last_login")
 
         # Runs after every app's migrations, once its permissions exist, so the
         # Beheerders group always carries the rights the manual gives it.

@@ -4,27 +4,15 @@ from django import forms
 from django.contrib.auth import password_validation
 from django.utils.translation import gettext_lazy as _
 
-from mfa.forms import AccessCodeField
+from mfa.fields import LOGIN_REFUSALS, AccessCodeField
 
-from .models import Person, User, canonical_username
+from .models import Person, User
 
 
 class LoginForm(forms.Form):
     """Username, password and access code. Which of them was wrong is never said."""
 
-    error_messages = {
-        "invalid_login": _(
-            "Login failed. Check your username, password and access code and try again."
-        ),
-        # After the go-live: the same for every failure, with the way out for people
-        # who have no app yet (it does not say whether the password was right).
-        "invalid_login_live": _(
-            "Login failed. Check your username, password and access code and try again. "
-            "No authenticator app linked yet? Ask an administrator to link MFA for you."
-        ),
-        # Locks apply to unknown account names too: this reveals no account.
-        "locked": _("Too many failed attempts. Try again after %(time)s."),
-    }
+    error_messages = LOGIN_REFUSALS
 
     username = forms.CharField(
         label=_("Username"),
@@ -76,7 +64,26 @@ class PersonForm(forms.ModelForm[Person]):
         ]
 
 
-class SystemUserForm(forms.ModelForm[User]):
+class UsernameForm(forms.ModelForm[User]):
+    """A form that names a system user: the CRM's system user form and the Django admin's.
+
+    Usernames are unique by their canonical form (accounts.models.canonical_username):
+    the database refuses `BEHEERDER` beside `beheerder`, and this says so on the field.
+    """
+
+    error_messages = {"username_taken": _("This username is already taken.")}
+
+    def clean_username(self) -> str:
+        username = str(self.cleaned_data["username"]).strip()
+        taken = User.objects.named(username).exclude(pk=self.instance.pk)
+        if taken.exists():
+            raise forms.ValidationError(
+                self.error_messages["username_taken"], code="username_taken"
+            )
+        return username
+
+
+class SystemUserForm(UsernameForm):
     """The system user section of a person: create it, or edit it ("Bewerken").
 
     The password is required when the system user is created and optional
@@ -84,8 +91,8 @@ class SystemUserForm(forms.ModelForm[User]):
     """
 
     error_messages = {
+        **UsernameForm.error_messages,
         "password_mismatch": _("The two passwords do not match."),
-        "username_taken": _("This username is already taken."),
     }
 
     password1 = forms.CharField(
@@ -114,18 +121,6 @@ class SystemUserForm(forms.ModelForm[User]):
             self.fields["password2"].required = True
         else:
             self.fields["password1"].help_text = _("Leave empty to keep the current password.")
-
-    def clean_username(self) -> str:
-        # The database refuses duplicates of the canonical form; this names the field.
-        username = str(self.cleaned_data["username"]).strip()
-        taken = User.objects.filter(username_canonical=canonical_username(username)).exclude(
-            pk=self.instance.pk
-        )
-        if taken.exists():
-            raise forms.ValidationError(
-                self.error_messages["username_taken"], code="username_taken"
-            )
-        return username
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}

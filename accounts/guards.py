@@ -3,8 +3,7 @@
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404
 
-from livits.http import AuthenticatedRequest
-
+from .http import AuthenticatedRequest
 from .models import Person
 from .services import may_manage
 

@@ -8,7 +8,10 @@ from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext_lazy as _
+
+from .text import validate_plain_text
 
 USERNAME_MAX_LENGTH = 150
 
@@ -63,9 +66,12 @@ class Person(models.Model):
     RelationType = RelationType
     MemberStatus = MemberStatus
 
-    first_name = models.CharField(_("first name"), max_length=100)
-    infix = models.CharField(_("infix"), max_length=20, blank=True)
-    last_name = models.CharField(_("last name"), max_length=100)
+    # Names go into mails, exports and the audit trail: no control characters.
+    first_name = models.CharField(_("first name"), max_length=100, validators=[validate_plain_text])
+    infix = models.CharField(
+        _("infix"), max_length=20, blank=True, validators=[validate_plain_text]
+    )
+    last_name = models.CharField(_("last name"), max_length=100, validators=[validate_plain_text])
     address = models.CharField(_("preferred address"), max_length=200, blank=True)
     phone = models.CharField(_("preferred phone"), max_length=30, blank=True)
     mobile = models.CharField(_("preferred mobile"), max_length=30, blank=True)
@@ -123,8 +129,12 @@ class UserManager(BaseUserManager["User"]):
             user.username_canonical = canonical_username(user.username)
         return super().bulk_create(users, *args, **kwargs)
 
+    def named(self, username: str) -> "models.QuerySet[User]":
+        """The account `username` names in any compatible spelling: the one lookup by name."""
+        return self.filter(username_canonical=canonical_username(username))
+
     def get_by_natural_key(self, username: str | None) -> "User":
-        return self.get(username_canonical=canonical_username(username or ""))
+        return self.named(username or "").get()
 
     def create_user(
         self,
@@ -180,15 +190,22 @@ class User(AbstractBaseUser, PermissionsMixin):
     is_staff = models.BooleanField(_("Django admin access"), default=False)
     login_count = models.PositiveIntegerField(_("number of logins"), default=0)
     date_joined = models.DateTimeField(_("created at"), default=timezone.now)
-    # Written by mfa.services: when the current set of devices began (empty
+    # Written by mfa.devices.mfa_changed: when the current set of devices began (empty
     # while the user has none) and when it last changed after that.
     mfa_created_at = models.DateTimeField(_("MFA created"), null=True, blank=True, editable=False)
     mfa_changed_at = models.DateTimeField(_("MFA changed"), null=True, blank=True, editable=False)
     # The WebAuthn user handle of this account's passkeys: random, never the username
     # or the primary key (made with the first passkey).
     passkey_handle = models.CharField(max_length=64, unique=True, null=True, editable=False)
-    # When the last reminder to link an app was sent (mfa.services.reminders_send).
+    # When the last reminder to link an app was sent (mfa.rollout.reminders_send).
     mfa_reminded_at = models.DateTimeField(_("reminded"), null=True, blank=True, editable=False)
+    # Part of every session's auth hash: one UPDATE that raises it ends every session of
+    # the person at its next request, on every worker and host (mfa.factors.sessions_end_all).
+    session_epoch = models.PositiveIntegerField(default=0, editable=False)
+    # Raised when a beheerder unlinks MFA: the person's sessions end, except those signed
+    # in with the temporary app a beheerder linked (manual 4.3: the person links their own
+    # app in that session). Checked by mfa.middleware.session_guard.
+    unlink_epoch = models.PositiveIntegerField(default=0, editable=False)
 
     objects = UserManager()
 
@@ -218,6 +235,14 @@ class User(AbstractBaseUser, PermissionsMixin):
         if update_fields is not None and "username" in update_fields:
             kwargs["update_fields"] = {*update_fields, "username_canonical"}
         super().save(*args, **kwargs)
+
+    def _get_session_auth_hash(self, secret: str | None = None) -> str:
+        """Django's session check (the password hash), with the session epoch: a new
+        password or a raised epoch ends the person's sessions. At epoch 0 the hash is
+        Django's own, so sessions opened before the epoch existed go on."""
+        key_salt = "django.contrib.auth.models.AbstractBaseUser.get_session_auth_hash"
+        value = f"{self.password}:{self.session_epoch}" if self.session_epoch else self.password
+        return salted_hmac(key_salt, value, secret=secret, algorithm="sha256").hexdigest()
 
     def get_full_name(self) -> str:
         return self.person.informal_name

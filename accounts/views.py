@@ -1,7 +1,6 @@
 from datetime import datetime, timedelta
 
 from django.contrib import messages
-from django.contrib.auth import login as auth_login
 from django.contrib.auth import logout as auth_logout
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import PermissionDenied
@@ -19,18 +18,20 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 
 from livits import clock
-from livits.http import AuthenticatedRequest, redirect_back
+from livits.http import redirect_back
+from mfa import factors
 from mfa import selectors as mfa_selectors
-from mfa import services as mfa_services
 from mfa.enrolment import allow_linking
-from mfa.middleware import session_authenticated
+from mfa.login import LoginStatus, login_attempt
+from mfa.marks import cookie_marks
+from mfa.middleware import sign_in
 from mfa.models import MfaSettings
 from mfa.network import client_ip
-from mfa.services import LoginStatus
 
 from . import selectors, services
 from .forms import LoginForm, PersonForm, PersonSearchForm, SystemUserForm
 from .guards import managed_person
+from .http import AuthenticatedRequest
 from .models import Person, User
 
 PAGE_SIZE = 25
@@ -46,15 +47,24 @@ def login_view(request: HttpRequest) -> HttpResponse:
     mfa_settings = SimpleLazyObject(MfaSettings.load)  # read once, and only when shown
     if request.method == "POST" and form.is_valid():
         now = clock.now()
-        result = mfa_services.login_attempt(**form.cleaned_data, ip=client_ip(request), now=now)
+        result = login_attempt(
+            **form.cleaned_data,
+            ip=client_ip(request),
+            now=now,
+            marks=cookie_marks(request),
+            user_agent=request.headers.get("user-agent", ""),
+        )
         if result.status is LoginStatus.OK:
-            auth_login(request, result.user)
-            session_authenticated(request, result.method)
+            target = redirect_back(request, request.POST.get("next") or request.GET.get("next", ""))
+            response = sign_in(request, result, target)
             if result.recovery_left is not None:
                 _after_recovery_code(request, result.recovery_left, now)
-            return redirect_back(request, request.POST.get("next") or request.GET.get("next", ""))
+            return response
         if result.status is LoginStatus.LOCKED:
-            form.refuse("locked", time=_lock_end(result.locked_until))
+            lock = "locked_browser" if result.browser_lock else "locked"
+            form.refuse(lock, time=lock_end(result.locked_until))
+        elif result.status is LoginStatus.BUSY:
+            form.refuse("busy")
         else:
             form.refuse("invalid_login_live" if mfa_settings.is_live(now) else "invalid_login")
     next_url = request.POST.get("next") or request.GET.get("next", "")
@@ -82,12 +92,13 @@ def _after_recovery_code(request: HttpRequest, left: int, now: datetime) -> None
     )
 
 
-def _lock_end(locked_until: datetime | None) -> str:
-    """The minute from which a locked name may try again, in the user's time zone."""
+def lock_end(locked_until: datetime | None) -> str:
+    """The second from which a locked name may try again, in the user's time zone: the
+    login page and the user tab say the same."""
     local = timezone.localtime(locked_until)
-    if local.second or local.microsecond:
-        local = local.replace(second=0, microsecond=0) + timedelta(minutes=1)
-    return formats.time_format(local, "TIME_FORMAT")
+    if local.microsecond:
+        local = local.replace(microsecond=0) + timedelta(seconds=1)
+    return formats.time_format(local, "H:i:s")
 
 
 @require_POST
@@ -98,7 +109,7 @@ def logout_view(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def home(request: AuthenticatedRequest) -> HttpResponse:
-    reminder = not mfa_selectors.has_mfa(request.user, clock.now())
+    reminder = not factors.has_mfa(request.user, clock.now())
     return render(request, "accounts/home.html", {"mfa_reminder": reminder})
 
 
@@ -120,7 +131,7 @@ def person_detail(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     tab = request.GET.get("tab")
     if tab != "user" or not request.user.has_perm("accounts.view_user"):
         tab = "person"
-    context = {"person": person, "tab": tab}
+    context = {"person": person, "tab": tab, **selectors.person_actions(request.user, person)}
     system_user = getattr(person, "system_user", None)
     if tab == "user" and system_user:
         context.update(
@@ -178,7 +189,7 @@ def system_user_edit(request: AuthenticatedRequest, pk: int) -> HttpResponse:
         raise PermissionDenied
     form = SystemUserForm(request.POST or None, instance=system_user)
     if request.method == "POST" and form.is_valid():
-        services.system_user_save(form=form)
+        services.system_user_save(form=form, by=request.user, ip=client_ip(request))
         messages.success(request, _("The system user has been saved."))
         return redirect(reverse("accounts:person_detail", args=[person.pk]) + "?tab=user")
     return render(request, "accounts/system_user_form.html", {"form": form, "person": person})

@@ -22,6 +22,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -37,7 +38,7 @@ from datetime import timedelta
 from django.contrib.auth.hashers import make_password
 from django.utils import timezone
 from accounts.models import Person, User
-from mfa import services, totp
+from mfa import devices, totp
 from mfa.models import Device, LoginThrottle
 secret = "{secret}"
 past = timezone.now() - timedelta(minutes=10)
@@ -54,7 +55,7 @@ for kind in ("ours", "stock"):
         Device.objects.filter(user=user).delete()
         if kind == "ours":
             code = totp.code_at_step(secret, totp.step_at(past))
-            services.device_link(user=user, secret=secret, code=code, by=user, ip=None, now=past)
+            devices.device_link(user=user, secret=secret, code=code, by=user, ip=None, now=past)
 """
 
 
@@ -105,7 +106,8 @@ def run_logins(port, kind, names, secret, clients):
     Each login types the code of the moment it is sent (a code computed once for the run
     expires on a slow machine, and the run would measure refusals)."""
     queue, lock = list(names), threading.Lock()
-    latencies, errors = [], []
+    latencies: list[float] = []
+    errors: list[int | str] = []
     path = "/login/" if kind == "ours" else "/stock/login/"
 
     def client_loop(index):
@@ -126,9 +128,10 @@ def run_logins(port, kind, names, secret, clients):
                 status = repr(error)
             elapsed = time.perf_counter() - start
             with lock:
-                (latencies if status == 302 else errors).append(
-                    elapsed if status == 302 else status
-                )
+                if status == 302:
+                    latencies.append(elapsed)
+                else:
+                    errors.append(status)
 
     start = time.perf_counter()
     threads = [threading.Thread(target=client_loop, args=(n,)) for n in range(clients)]
@@ -210,7 +213,7 @@ def main():
                 sys.exit("gunicorn did not come up (PostgreSQL and Redis running?)")
             time.sleep(0.3)
         half = args.logins // 2
-        results = {"ours": [0.0, [], []], "stock": [0.0, [], []]}
+        results: dict[str, list[Any]] = {"ours": [0.0, [], []], "stock": [0.0, [], []]}
         client_cpu = time.process_time()
         for round_number in range(2):  # ours, stock, ours, stock
             for kind in ("ours", "stock") if round_number == 0 else ("stock", "ours"):

@@ -20,6 +20,7 @@ import os
 import statistics
 import sys
 import time
+from datetime import timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -55,7 +56,7 @@ def main():
     from django_otp.plugins.otp_totp.models import TOTPDevice
 
     from accounts.models import Person, User
-    from mfa import services, totp
+    from mfa import devices, totp
 
     run = f"{os.getpid()}-{int(time.time())}"
     clients = {kind: Client(REMOTE_ADDR="198.51.100.7") for kind in ("ours", "stock", "theirs")}
@@ -111,9 +112,9 @@ def main():
         user = make_user(f"{kind}-{ALGORITHMS[hasher]}-{index}", hasher)
         secret = totp.new_secret()
         if kind == "ours":
-            past = timezone.now() - timezone.timedelta(minutes=2)
+            past = timezone.now() - timedelta(minutes=2)
             code = totp.code_at_step(secret, totp.step_at(past))
-            services.device_link(user=user, secret=secret, code=code, by=user, ip=None, now=past)
+            devices.device_link(user=user, secret=secret, code=code, by=user, ip=None, now=past)
         elif kind == "theirs":
             import base64
 
@@ -126,7 +127,7 @@ def main():
             name: [prepare(kind, i, hasher) for i in range(args.logins)]
             for name, kind, hasher in variants
         }
-        samples = {name: [] for name, *_ in variants}
+        samples: dict[str, list[float]] = {name: [] for name, *_ in variants}
         for i in range(args.logins):
             order = variants[i % len(variants) :] + variants[: i % len(variants)]
             for name, kind, hasher in order:

@@ -1,8 +1,8 @@
 """`make bench`: every benchmark in turn, then one table of all their rows.
 
-The login and report benchmarks run twice: on SQLite (the embedded default) and on the
+The login, report and mail benchmarks run twice: on SQLite (the embedded default) and on the
 local PostgreSQL (BENCH_POSTGRES, default postgres://postgres@127.0.0.1:5432/livits_bench;
-the login bench uses the same name with `_login` appended).
+the login and mail benches use the same name with `_login` and `_mail` appended).
 """
 
 import os
@@ -23,6 +23,8 @@ BENCHES = [
     ("reports.py, SQLite", ["reports.py"]),
     ("reports.py, PostgreSQL", ["reports.py", "--database-url", POSTGRES]),
     ("load.py, gunicorn on PostgreSQL + Redis", ["load.py"]),
+    ("mail.py, SQLite", ["mail.py"]),
+    ("mail.py, PostgreSQL", ["mail.py", "--database-url", f"{POSTGRES}_mail"]),
 ]
 
 

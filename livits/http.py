@@ -1,16 +1,8 @@
-"""Typing for views: the request of a logged-in user carries a system user."""
+"""Redirects that stay on this site."""
 
 from django.http import HttpRequest, HttpResponseRedirect
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
-
-from accounts.models import User
-
-
-class AuthenticatedRequest(HttpRequest):
-    """What views behind login_required receive (django-stubs' pattern)."""
-
-    user: User
 
 
 def redirect_back(request: HttpRequest, target: str) -> HttpResponseRedirect:

@@ -44,6 +44,9 @@ if not ALLOWED_HOSTS and not DEBUG:
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 
 INSTALLED_APPS = [
+    # First: its changepassword and createsuperuser commands (audited) take the place of
+    # django.contrib.auth's.
+    "accounts",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -54,9 +57,11 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "crispy_forms",
     "crispy_bootstrap5",
-    "accounts",
+    "django_tasks",
+    "django_tasks_db",
     "mfa",
     "reports",
+    "outbox",
 ]
 
 MIDDLEWARE = [
@@ -70,7 +75,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
-    "mfa.middleware.go_live_guard",
+    "mfa.middleware.session_guard",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -112,12 +117,18 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # The embedded default under concurrent requests: readers never wait for the
     # writer (WAL), every transaction takes the write lock when it begins
     # (IMMEDIATE, so none has to upgrade a read lock and fail), and a writer waits
-    # up to 20 s for the lock instead of failing with "database is locked".
+    # up to 20 s for another process's lock instead of failing with "database is
+    # locked"; the server's own writers queue in the order they came (livits/sqlite:
+    # SQLite's wait is no queue, and under a burst one writer starved past the timeout).
+    DATABASES["default"]["ENGINE"] = "livits.sqlite"
     DATABASES["default"]["OPTIONS"] = {
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL",
         "transaction_mode": "IMMEDIATE",
         "timeout": 20,
     }
+    # Tests: Django's default in-memory database, said explicitly, since test runners
+    # recognise the SQLite engine by its stock name only (pytest-django's xdist suffix).
+    DATABASES["default"]["TEST"] = {"NAME": ":memory:"}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
@@ -141,6 +152,9 @@ else:
     }
 
 AUTH_USER_MODEL = "accounts.User"
+# Permissions and the session's user only: nobody is authenticated by a password alone
+# (the login decision lives in mfa; see accounts/backends.py).
+AUTHENTICATION_BACKENDS = ["accounts.backends.PermissionsOnlyBackend"]
 LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "accounts:home"
 
@@ -216,8 +230,42 @@ CONTENT_SECURITY_POLICY = (
     "form-action 'self'; frame-ancestors 'none'"
 )
 
-EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+# --- Outgoing mail ------------------------------------------------------------
+# Every mail goes through the outbox (outbox/): written in the transaction of the change
+# it reports, delivered by the worker (`manage.py db_worker`). Without EMAIL_HOST the
+# worker prints mails on its console (development); with it, it speaks SMTP.
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "")
+EMAIL_BACKEND = os.environ.get(
+    "EMAIL_BACKEND",
+    "django.core.mail.backends.smtp.EmailBackend"
+    if EMAIL_HOST
+    else "django.core.mail.backends.console.EmailBackend",
+)
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS")
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL")
+if EMAIL_USE_TLS and EMAIL_USE_SSL:
+    raise ImproperlyConfigured("Set EMAIL_USE_TLS (STARTTLS) or EMAIL_USE_SSL, not both.")
+EMAIL_PORT = int(
+    os.environ.get("EMAIL_PORT") or (465 if EMAIL_USE_SSL else 587 if EMAIL_USE_TLS else 25)
+)
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+# Seconds for each step of an SMTP conversation (connect, each command, the data).
+EMAIL_TIMEOUT = int(os.environ.get("EMAIL_TIMEOUT", "30"))
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "livits@localhost")
+# The outbox's delivery rules. A temporary failure (no connection, a timeout, a 4xx
+# reply) is tried again after MAIL_RETRY_FIRST_SECONDS, doubling up to
+# MAIL_RETRY_MAX_SECONDS, and marked failed only once the mail has waited
+# MAIL_RETRY_HOURS; a 5xx reply to the recipient or the data marks it failed at once.
+MAIL_RETRY_FIRST_SECONDS = 60
+MAIL_RETRY_MAX_SECONDS = 3600
+MAIL_RETRY_HOURS = 24
+# A worker holds a mail for this long while it sends it. It outlasts every step of one
+# SMTP conversation, so no second worker takes a mail that is still being sent.
+MAIL_LEASE_SECONDS = 12 * EMAIL_TIMEOUT
+# django-tasks (the backport of Django 6's django.tasks): tasks are rows in this
+# database, taken by `manage.py db_worker`.
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 
 LOGGING = {
     "version": 1,
@@ -227,6 +275,8 @@ LOGGING = {
 }
 
 # --- Multi-factor authentication -------------------------------------------
+# Every MFA knob is here, once; mfa/checks.py validates each of them at start-up
+# (`manage.py check` names a wrong value and why).
 # The name authenticator apps show for this installation (MFA-instellingen can
 # override it per installation).
 MFA_ISSUER = os.environ.get("MFA_ISSUER", "Livits")
@@ -246,7 +296,14 @@ MFA_LOCK_MAX_SECONDS = 15 * 60
 # An attempt that reached the lock is evaluated alone; should its request die
 # half-way, the account name is free again after this many seconds.
 MFA_ATTEMPT_SECONDS = 60
-# Per client IP: failed logins allowed in one hour.
+# A browser in which a person signed in carries their mark (mfa/marks.py) this long,
+# and has its own budget: after this many failures from it, that browser alone waits.
+MFA_BROWSER_MARK_DAYS = 365
+MFA_LOCK_AFTER_BROWSER = 5
+# While MFA_LOCK_AFTER attempts of one name are being evaluated, a further one waits
+# for its turn this long at most (then it is asked to try again; nothing is counted).
+MFA_ATTEMPT_WAIT_SECONDS = 10
+# Per client address (IPv4, or IPv6 /64): failed and refused logins allowed in one hour.
 MFA_IP_FAILURES_PER_HOUR = 100
 # How long a re-entered password and code allow linking or removing a device.
 MFA_STEP_UP_SECONDS = 5 * 60
@@ -263,6 +320,17 @@ MFA_WEBAUTHN_CHALLENGE_SECONDS = 5 * 60
 MFA_REMINDER_INTERVAL_HOURS = 24
 # In the last days before a planned go-live the banner cannot be hidden.
 MFA_BANNER_FIXED_DAYS = 7
-# The backoffice's address in mails sent from the shell (`mfa remind`); mails sent
-# from a page use the address the page was opened at.
-SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+# Devices (authenticator apps) one person may link: at most 5, the slots the
+# database has (mfa.models.MAX_DEVICES_CEILING).
+MFA_MAX_DEVICES = 5
+# Recovery codes in a new set: at most 10, the numbers the database has
+# (mfa.models.RECOVERY_CODES_CEILING).
+MFA_RECOVERY_CODES = 10
+# TOTP steps of 30 s accepted either side of the current one, for clocks that drift:
+# 0, 1 (RFC 6238 section 6 recommends at most one) or 2. The step (30 s) and the 6
+# digits are not knobs: every linked app was set up with them (mfa/totp.py).
+MFA_TOTP_WINDOW = 1
+# The backoffice's address in every mail (links are never built from a request's Host
+# header). The development default is where passkeys work too (localhost, not 127.0.0.1).
+SITE_URL = os.environ.get("SITE_URL", f"http://localhost:{os.environ.get('PORT', '8000')}")
+SITE_URL = SITE_URL.rstrip("/")

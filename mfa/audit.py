@@ -1,11 +1,12 @@
 """Writing the audit trail: one function, used by every service that changes MFA or accounts."""
 
-from datetime import datetime
-from typing import Any
+from collections.abc import Mapping
+from datetime import UTC, datetime
 
 from accounts.models import User
 
 from .models import AuditEvent
+from .network import address_block
 
 
 def audit(
@@ -14,7 +15,7 @@ def audit(
     subject: User | None = None,
     actor: User | None = None,
     ip: str | None = None,
-    data: dict[str, Any] | None = None,
+    data: Mapping[str, object] | None = None,
     subject_name: str = "",
     at: datetime | None = None,
 ) -> AuditEvent:
@@ -25,6 +26,12 @@ def audit(
         subject_name=subject_name or (subject.username if subject else ""),
         actor=actor,
         ip=ip,
-        data=data or {},
+        ip_block=address_block(ip) or "",
+        data=dict(data or {}),
         **fields,
     )
+
+
+def iso(moment: datetime | None) -> str | None:
+    """A moment as audit data: ISO 8601 in UTC."""
+    return moment.astimezone(UTC).isoformat() if moment else None

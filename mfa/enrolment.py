@@ -12,15 +12,17 @@ from typing import Any
 from django.conf import settings
 from django.contrib.sessions.backends.base import SessionBase
 
+from accounts.http import AuthenticatedRequest
 from accounts.models import User
-from livits.http import AuthenticatedRequest
 
-from . import crypto, services, totp
+from . import crypto, totp
+from .devices import device_link
+from .errors import MfaError
+from .factors import has_mfa
 from .forms import LinkForm
 from .models import Device, MfaSettings
 from .network import client_ip
 from .qr import qr_svg
-from .selectors import has_mfa
 
 LINK_ALLOWED_UNTIL = "mfa_link_allowed_until"
 JUST_LINKED = "mfa_just_linked"
@@ -63,6 +65,7 @@ def link_steps(session: SessionBase, user: User, form: LinkForm) -> dict[str, An
         "account": user.username,
         "key": totp.grouped(secret),
         "qr": qr_svg(totp.otpauth_uri(secret, user.username, issuer)),
+        "code_seconds": totp.STEP_SECONDS,
     }
 
 
@@ -71,7 +74,7 @@ def link_pending(
 ) -> Device | None:
     """Link the secret on screen for `user` if the form's code confirms it."""
     try:
-        device = services.device_link(
+        device = device_link(
             user=user,
             secret=pending_secret(request.session, user),
             code=form.cleaned_data["code"],
@@ -80,7 +83,7 @@ def link_pending(
             now=now,
             **options,
         )
-    except services.MfaError as error:
+    except MfaError as error:
         form.refuse(error.code)
         return None
     del request.session[_pending_key(user)]

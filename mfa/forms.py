@@ -1,27 +1,66 @@
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 from django import forms
-from django.utils import timezone
+from django.conf import settings
+from django.utils import formats
+from django.utils.functional import lazy
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
+from django_stubs_ext import StrOrPromise
 
 from accounts.models import User
+from accounts.text import validate_plain_text
+from livits import clock
 
 from . import network, totp
-from . import recovery as recovery_codes
-from .models import Device, Passkey, TrustedLocation, moment_in_range
+from .fields import FORMAT_ERRORS, AccessCodeField
+from .models import (
+    GO_LIVE_EARLIEST,
+    GO_LIVE_LATEST,
+    Device,
+    Passkey,
+    TrustedLocation,
+    moment_in_range,
+)
 
-CODE_ERRORS = {
-    "invalid_format": _("Enter the 6 digits of the access code from your authenticator app."),
-    "invalid_format_or_recovery": _(
-        "Enter the 6 digits of the access code from your authenticator app, or a recovery code."
-    ),
-    "invalid_code": _(
-        "This access code is not right. Enter the code your app shows now; it changes every "
-        "30 seconds."
+
+def _lazy(message: Callable[[], str]) -> str:
+    """A message made when shown: in the language of the moment, with the limits the
+    settings and constants give then."""
+    return lazy(message, str)()
+
+
+def _moment_bounds() -> dict[str, str]:
+    return {
+        "earliest": formats.date_format(GO_LIVE_EARLIEST, "SHORT_DATE_FORMAT"),
+        "latest": formats.date_format(GO_LIVE_LATEST, "SHORT_DATE_FORMAT"),
+    }
+
+
+CODE_ERRORS: dict[str, StrOrPromise] = {
+    **FORMAT_ERRORS,
+    "invalid_code": _lazy(
+        lambda: (
+            gettext(
+                "This access code is not right. Enter the code your app shows now; it changes "
+                "every %(seconds)d seconds."
+            )
+            % {"seconds": totp.STEP_SECONDS}
+        )
     ),
     "already_linked": _("This device is already linked."),
-    "too_many_devices": _("You cannot link more than 5 devices. Remove one first."),
+    "too_many_devices": _lazy(
+        lambda: (
+            ngettext(
+                "You cannot link more than %(count)d device. Remove it first.",
+                "You cannot link more than %(count)d devices. Remove one first.",
+                settings.MFA_MAX_DEVICES,
+            )
+            % {"count": settings.MFA_MAX_DEVICES}
+        )
+    ),
     "gone": _("This device has already been removed."),
     "name_taken": _("You already have a device with this name."),
     "step_up_failed": _("The password or access code is not right."),
@@ -31,8 +70,15 @@ CODE_ERRORS = {
     ),
     "not_linked": _("This user has no linked MFA (any more): there is nothing to unlink."),
     "expiry_in_past": _("The end of the temporary access must lie in the future."),
-    "out_of_range": _("Enter a moment between 1-1-2000 and 1-1-2100."),
-    "go_live_out_of_range": _("Enter a go-live moment between 1-1-2000 and 1-1-2100."),
+    "out_of_range": _lazy(
+        lambda: gettext("Enter a moment between %(earliest)s and %(latest)s.") % _moment_bounds()
+    ),
+    "go_live_out_of_range": _lazy(
+        lambda: (
+            gettext("Enter a go-live moment between %(earliest)s and %(latest)s.")
+            % _moment_bounds()
+        )
+    ),
     "go_live_without_own_mfa": _(
         "Link an authenticator app to your own account first (the padlock at the top right): "
         "after the go-live you could not log in without it."
@@ -47,33 +93,6 @@ CODE_ERRORS = {
         "log in. Link another device first, or ask an administrator."
     ),
 }
-
-
-class AccessCodeField(forms.CharField):
-    """Six digits, with or without a space in the middle; with `recovery`, a recovery
-    code too (where a second factor is asked, not where an app is linked)."""
-
-    def __init__(self, *, recovery: bool = False, **kwargs: Any) -> None:
-        self.recovery = recovery
-        kwargs.setdefault("label", _("Access code"))
-        kwargs.setdefault("max_length", 24)
-        attrs = {"autocomplete": "one-time-code", "size": 12 if recovery else 8}
-        if not recovery:  # a numeric keypad on phones; a recovery code has letters
-            attrs["inputmode"] = "numeric"
-        kwargs.setdefault("widget", forms.TextInput(attrs=attrs))
-        super().__init__(**kwargs)
-
-    def clean(self, value: Any) -> str:
-        value = super().clean(value)
-        if value in self.empty_values:
-            return ""
-        code = totp.normalize_code(value)
-        if code is None and self.recovery:
-            code = recovery_codes.normalize(value)
-        if code is None:
-            error = "invalid_format_or_recovery" if self.recovery else "invalid_format"
-            raise forms.ValidationError(CODE_ERRORS[error], code="invalid_format")
-        return code
 
 
 class MfaForm(forms.Form):
@@ -99,7 +118,7 @@ class AdminLinkForm(LinkForm):
 
     def clean_expires_at(self) -> datetime | None:
         expires_at: datetime | None = self.cleaned_data["expires_at"]
-        if expires_at is not None and expires_at <= timezone.now():
+        if expires_at is not None and expires_at <= clock.now():
             raise forms.ValidationError(
                 self.error_messages["expiry_in_past"], code="expiry_in_past"
             )
@@ -157,7 +176,9 @@ class PasskeyAddForm(MfaForm):
     """The name a person gives a new passkey ("Laptop", "YubiKey"); the credential
     itself comes from the browser."""
 
-    name = forms.CharField(label=_("Name of the passkey"), max_length=50)
+    name = forms.CharField(
+        label=_("Name of the passkey"), max_length=50, validators=[validate_plain_text]
+    )
     credential = forms.JSONField()
 
 
@@ -166,37 +187,72 @@ class PasskeysAllowedForm(forms.Form):
 
 
 class DeviceRenameForm(MfaForm):
-    name = forms.CharField(label=_("Name"), max_length=50)
+    name = forms.CharField(label=_("Name"), max_length=50, validators=[validate_plain_text])
 
 
 class TrustedLocationForm(forms.ModelForm[TrustedLocation]):
+    """A trusted location, added or changed, from MFA-instellingen and from
+    `manage.py mfa trusted add`: both take its rules and their messages from here."""
+
+    error_messages = {
+        "invalid_network": _("Enter a valid IPv4 or IPv6 network, e.g. 192.0.2.0/24."),
+        "network_too_broad": _(
+            "This network is too broad: from it no access code would be asked of a large "
+            "part of the internet. Enter at most a /%(ipv4)s (IPv4) or /%(ipv6)s (IPv6)."
+        ),
+        "network_embeds_ipv4": _(
+            "This IPv6 network holds IPv4 addresses (as %(embedding)s addresses), as many as "
+            "an IPv4 /%(width)s: from it no access code would be asked of a large part of the "
+            "internet. Enter a network that holds at most an IPv4 /%(ipv4)s."
+        ),
+        "network_taken": _("This network is already a trusted location."),
+        "network_overlaps": _(
+            "This network overlaps the trusted location %(name)s (%(network)s): change that "
+            "one instead."
+        ),
+    }
+
     class Meta:
         model = TrustedLocation
         fields = ["name", "network"]
         help_texts = {"network": _("An IPv4 or IPv6 network, e.g. 192.0.2.0/24 or 2001:db8::/48.")}
 
     def clean_network(self) -> str:
-        value = self.cleaned_data["network"]
+        widest = {"ipv4": network.WIDEST_PREFIX[4], "ipv6": network.WIDEST_PREFIX[6]}
         try:
-            normalized = str(network.trusted_network(value))
-        except network.NetworkTooBroad:
+            net = network.trusted_network(self.cleaned_data["network"])
+        except network.NetworkTooBroad as refused:
+            code = f"network_{refused.reason}"
+            params = {**widest, "width": refused.prefixlen, "embedding": refused.embedding}
             raise forms.ValidationError(
-                _(
-                    "This network is too broad: from it no access code would be asked of a "
-                    "large part of the internet. Enter at most a /8 (IPv4) or /32 (IPv6)."
-                ),
-                code="network_too_broad",
+                self.error_messages[code], code=code, params=params
             ) from None
         except ValueError:
             raise forms.ValidationError(
-                _("Enter a valid IPv4 or IPv6 network, e.g. 192.0.2.0/24."), code="invalid_network"
+                self.error_messages["invalid_network"], code="invalid_network"
             ) from None
-        taken = TrustedLocation.objects.filter(network=normalized).exclude(pk=self.instance.pk)
-        if taken.exists():
+        others = dict(
+            TrustedLocation.objects.exclude(pk=self.instance.pk).values_list("network", "name")
+        )
+        found = network.overlapping(net, others)
+        if found is not None and network.parse_network(found) == net:
+            raise forms.ValidationError(self.error_messages["network_taken"], code="network_taken")
+        if found is not None:
             raise forms.ValidationError(
-                _("This network is already a trusted location."), code="network_taken"
+                self.error_messages["network_overlaps"],
+                code="network_overlaps",
+                params={"name": others[found], "network": found},
             )
-        return normalized
+        return str(net)
+
+    def validate_unique(self) -> None:
+        """Not the model's own check: clean_network's overlap rule covers an equal network
+        (with our message), and the unique constraint guards the write."""
+
+    def refuse(self, code: str) -> None:
+        """The network refused after validation, e.g. "network_taken" when the database's
+        unique constraint turned away a network added by someone else meanwhile."""
+        self.add_error("network", forms.ValidationError(self.error_messages[code], code=code))
 
 
 class IssuerForm(forms.Form):

@@ -1,53 +1,138 @@
-"""Sessions remember how they were authenticated; at go-live, those without a second
-factor end (manual 3.1: from that moment people without a linked app have no access)."""
+"""Sessions remember how they were authenticated, and end when that way in no longer
+holds: at the go-live for sessions without a second factor (manual 3.1: from then on
+people without a linked app have no access), when passkeys are switched off for
+sessions signed in with a passkey, and at the end of the temporary app that signed
+the session in (manual 4.2-4.3). Ending all of a person's sessions at once is the
+session epoch's work (mfa.factors.sessions_end_all), checked by Django on every request.
+"""
 
 from collections.abc import Callable
+from datetime import datetime
+from typing import TypeVar
 
 from django.contrib import messages
-from django.contrib.auth import logout
+from django.contrib.auth import login as auth_login
+from django.contrib.auth import logout, update_session_auth_hash
 from django.contrib.auth.views import redirect_to_login
+from django.contrib.sessions.backends.base import SessionBase
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
-from django.utils import timezone
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _
 
-from . import services
+from accounts.http import AuthenticatedRequest
+from accounts.models import User
+from livits import clock
+
+from .devices import devices_expire
+from .login import LoginResult, session_end
+from .marks import cookie_keep
 from .models import AuditEvent, MfaSettings
 from .network import client_ip
 
 AUTH_METHOD = "mfa_auth_method"
-# Sessions opened with an access code or from a trusted location outlive the go-live
+AUTH_UNTIL = "mfa_auth_until"  # the end of the temporary app that signed the session in
+AUTH_VIA_ADMIN = "mfa_via_admin"  # signed in with an app a beheerder linked (manual 4.2)
+AUTH_UNLINK_EPOCH = "mfa_unlink_epoch"  # the person's unlink epoch when it signed in
+Action = AuditEvent.Action
+# Sessions opened with a second factor, or from a trusted location, outlive the go-live
 # (manual 4.3: who logged in with the beheerder's code stays logged in).
 SECOND_FACTOR = {
-    AuditEvent.Action.LOGIN_CODE,
-    AuditEvent.Action.LOGIN_RECOVERY,
-    AuditEvent.Action.LOGIN_PASSKEY,
-    AuditEvent.Action.LOGIN_TRUSTED,
+    Action.LOGIN_CODE,
+    Action.LOGIN_RECOVERY,
+    Action.LOGIN_PASSKEY,
+    Action.LOGIN_TRUSTED,
+}
+ENDED = {
+    "go_live": _(
+        "MFA is now required. Log in again with the access code from your authenticator app. "
+        "No app linked yet? Ask an administrator to link MFA for you."
+    ),
+    "passkeys_off": _(
+        "Passkeys are no longer allowed. Log in again with your password and access code."
+    ),
+    "expired": _(
+        "Your temporary access has ended. Log in again; no app of your own linked yet? Ask an "
+        "administrator."
+    ),
+    "unlinked": _(
+        "An administrator unlinked MFA from your account. Log in again; no app linked? Ask an "
+        "administrator."
+    ),
 }
 
 
-def session_authenticated(request: HttpRequest, method: str) -> None:
-    """Record how this session proved who it is (an AuditEvent.Action of a login)."""
-    request.session[AUTH_METHOD] = method
+def session_authenticated(
+    request: HttpRequest,
+    method: str,
+    until: datetime | None = None,
+    via_admin: bool = False,
+) -> None:
+    """Record how this session proved who it is (an AuditEvent.Action of a login), and
+    whether an app a beheerder linked did it, with that app's end if it has one."""
+    session = request.session
+    session[AUTH_METHOD] = method
+    session[AUTH_VIA_ADMIN] = via_admin
+    session[AUTH_UNLINK_EPOCH] = getattr(request.user, "unlink_epoch", 0)
+    if until is None:
+        session.pop(AUTH_UNTIL, None)
+    else:
+        session[AUTH_UNTIL] = until.timestamp()
 
 
-def go_live_guard(
+Response = TypeVar("Response", bound=HttpResponse)
+
+
+def sign_in(request: HttpRequest, result: LoginResult, response: Response) -> Response:
+    """Open the session a login decided (mfa.login, mfa.passkeys) and give the browser the
+    person's mark (mfa.marks) on `response`."""
+    assert result.user is not None
+    auth_login(request, result.user)
+    session_authenticated(request, result.method, result.until, result.via_admin)
+    if result.mark is not None:
+        cookie_keep(response, request, result.user, result.mark)
+    return response
+
+
+def session_keep(request: AuthenticatedRequest) -> None:
+    """This session goes on after its person's sessions were ended by their own change
+    (the last factor removed here): stamped with the person's new session epoch."""
+    request.user.refresh_from_db(fields=["session_epoch"])
+    update_session_auth_hash(request, request.user)
+
+
+def way_in_ended(session: SessionBase, user: User, now: datetime) -> str | None:
+    """Why this session's way in no longer holds (a key of ENDED), or None. Reads the MFA
+    settings only for sessions that depend on them."""
+    until = session.get(AUTH_UNTIL)
+    if until is not None and float(until) <= now.timestamp():
+        return "expired"
+    if int(session.get(AUTH_UNLINK_EPOCH, 0)) < user.unlink_epoch:
+        if not session.get(AUTH_VIA_ADMIN):
+            return "unlinked"
+        session[AUTH_UNLINK_EPOCH] = user.unlink_epoch  # manual 4.3: this one goes on
+    method = session.get(AUTH_METHOD)
+    if method in SECOND_FACTOR and method != Action.LOGIN_PASSKEY:
+        return None
+    mfa_settings = MfaSettings.load()
+    if method == Action.LOGIN_PASSKEY:
+        return None if mfa_settings.passkeys_allowed else "passkeys_off"
+    return "go_live" if mfa_settings.is_live(now) else None
+
+
+def session_guard(
     get_response: Callable[[HttpRequest], HttpResponse],
 ) -> Callable[[HttpRequest], HttpResponse]:
     def middleware(request: HttpRequest) -> HttpResponse:
-        if request.session.get(AUTH_METHOD) not in SECOND_FACTOR and request.user.is_authenticated:
-            now = timezone.now()
-            if MfaSettings.load().is_live(now):
-                services.session_end(user=request.user, ip=client_ip(request), now=now)
+        if request.user.is_authenticated:
+            now = clock.now()
+            reason = way_in_ended(request.session, request.user, now)
+            if reason:
+                user, ip = request.user, client_ip(request)
+                session_end(user=user, ip=ip, now=now, reason=reason)
+                if reason == "expired":
+                    devices_expire(user=user, ip=ip, now=now)
                 logout(request)
-                messages.warning(
-                    request,
-                    _(
-                        "MFA is now required. Log in again with the access code from your "
-                        "authenticator app. No app linked yet? Ask an administrator to link MFA "
-                        "for you."
-                    ),
-                )
+                messages.warning(request, ENDED[reason])
                 if request.method != "GET":
                     return redirect("accounts:login")
                 return redirect_to_login(request.get_full_path())

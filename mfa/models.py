@@ -1,6 +1,7 @@
 from datetime import UTC, datetime
 from typing import Any
 
+from django.apps import apps
 from django.conf import settings
 from django.db import models
 from django.utils import formats, timezone
@@ -8,10 +9,15 @@ from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
-from . import crypto, recovery, totp
+from accounts.text import validate_plain_text
 
-# A person rarely has more than a phone and a tablet; the database enforces this.
-MAX_DEVICES = 5
+from . import crypto, totp
+
+# The database's hard limits: device slots 1..MAX_DEVICES_CEILING and recovery code
+# numbers 1..RECOVERY_CODES_CEILING (check constraints). The settings MFA_MAX_DEVICES
+# and MFA_RECOVERY_CODES choose up to these; mfa/checks.py refuses more.
+MAX_DEVICES_CEILING = 5
+RECOVERY_CODES_CEILING = 10
 # A go-live outside these bounds is a typing error (year 1, year 9999), refused
 # by the forms, the command and the database.
 GO_LIVE_EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
@@ -33,27 +39,15 @@ class DeviceQuerySet(models.QuerySet["Device"]):
         return self.filter(linked_by__isnull=False).exclude(linked_by=models.F("user"))
 
 
-def has_mfa_condition(now: datetime, user: str = "pk") -> models.Q:
-    """The one definition of "has MFA" as a condition on system users: an active device,
-    or a passkey while passkeys are allowed (MFA-instellingen).
-
-    `user` names the system user's primary key in the outer query.
-    """
-    device = models.Exists(Device.objects.active(now).filter(user=models.OuterRef(user)))
-    passkey = models.Exists(Passkey.objects.filter(user=models.OuterRef(user)))
-    allowed = models.Exists(MfaSettings.objects.filter(pk=1, passkeys_allowed=True))
-    return models.Q(device) | (models.Q(passkey) & models.Q(allowed))
-
-
 class Device(models.Model):
     """An authenticator app linked to a system user. The secret is stored encrypted."""
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="mfa_devices"
     )
-    # Slot 1..MAX_DEVICES: the database itself refuses one device too many.
+    # Slot 1..MAX_DEVICES_CEILING: the database itself refuses one device too many.
     slot = models.PositiveSmallIntegerField(editable=False)
-    name = models.CharField(_("name"), max_length=50)
+    name = models.CharField(_("name"), max_length=50, validators=[validate_plain_text])
     secret_encrypted = models.TextField(editable=False)
     linked_at = models.DateTimeField(_("linked at"), default=timezone.now)
     linked_by = models.ForeignKey(
@@ -82,7 +76,8 @@ class Device(models.Model):
             models.UniqueConstraint(fields=["user", "slot"], name="mfa_device_user_slot_unique"),
             models.UniqueConstraint(fields=["user", "name"], name="mfa_device_user_name_unique"),
             models.CheckConstraint(
-                condition=models.Q(slot__gte=1, slot__lte=MAX_DEVICES), name="mfa_device_slot_range"
+                condition=models.Q(slot__gte=1, slot__lte=MAX_DEVICES_CEILING),
+                name="mfa_device_slot_range",
             ),
             models.CheckConstraint(
                 condition=models.Q(last_used_step__gte=0), name="mfa_device_step_not_negative"
@@ -111,7 +106,7 @@ class Passkey(models.Model):
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="passkeys"
     )
-    name = models.CharField(_("name"), max_length=50)
+    name = models.CharField(_("name"), max_length=50, validators=[validate_plain_text])
     credential_id = models.CharField(max_length=1400, unique=True)  # base64url
     public_key = models.BinaryField()  # COSE
     # The authenticator's signature counter: only ever goes up (0: it keeps none).
@@ -159,7 +154,7 @@ class RecoveryCode(models.Model):
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="recovery_codes"
     )
-    number = models.PositiveSmallIntegerField()  # 1..recovery.COUNT within the set
+    number = models.PositiveSmallIntegerField()  # 1..MFA_RECOVERY_CODES within the set
     digest = models.CharField(max_length=64)
     created_at = models.DateTimeField(default=timezone.now)
     used_at = models.DateTimeField(null=True, blank=True)
@@ -169,7 +164,7 @@ class RecoveryCode(models.Model):
             models.UniqueConstraint(fields=["user", "number"], name="mfa_recovery_user_number"),
             models.UniqueConstraint(fields=["user", "digest"], name="mfa_recovery_user_digest"),
             models.CheckConstraint(
-                condition=models.Q(number__gte=1, number__lte=recovery.COUNT),
+                condition=models.Q(number__gte=1, number__lte=RECOVERY_CODES_CEILING),
                 name="mfa_recovery_number_range",
             ),
         ]
@@ -228,15 +223,43 @@ class MfaSettings(models.Model):
 
 
 class LoginThrottle(models.Model):
-    """Consecutive failed logins per account name (known or not), shared by all workers."""
+    """Consecutive failed logins per account name (known or not) from browsers that carry
+    no mark of that person, and per marked browser of a person: shared by all workers.
+    The protocol is mfa/throttle.py's."""
 
-    key = models.CharField(max_length=150, unique=True)
+    # The canonical name; a marked browser's own count is "<name>#<mark id>".
+    key = models.CharField(max_length=170, unique=True)
     failures = models.PositiveIntegerField(default=0)
     locked_until = models.DateTimeField(null=True, blank=True)
     last_failure_at = models.DateTimeField(null=True, blank=True)
+    # Attempts being evaluated now; they count as gone once the lease has passed.
+    in_flight = models.PositiveIntegerField(default=0)
+    lease_until = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
         return self.key
+
+
+class DeviceMark(models.Model):
+    """A browser in which a person has signed in (OWASP's device cookie): it carries a
+    signed cookie naming this record, which the person can see and forget. Failed logins
+    from browsers without the person's mark cannot lock a marked browser out."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="device_marks"
+    )
+    token = models.CharField(max_length=64, unique=True, editable=False)
+    user_agent = models.CharField(_("browser"), max_length=300, blank=True)
+    first_seen_at = models.DateTimeField(_("first seen"), default=timezone.now)
+    last_seen_at = models.DateTimeField(_("last seen"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("browser")
+        verbose_name_plural = _("browsers")
+        ordering = ["user", "-last_seen_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} #{self.pk}"
 
 
 class AuditEvent(models.Model):
@@ -262,12 +285,15 @@ class AuditEvent(models.Model):
         CODE_REPLAYED = "code_replayed", _("Access code used again")
         LOCKED = "locked", _("Account locked")
         LOCK_CLEARED = "lock_cleared", _("Lock cleared")
-        SESSION_ENDED = "session_ended", _("Session ended at go-live")
+        SESSION_ENDED = "session_ended", _("Session ended")
         GO_LIVE_CHANGED = "go_live_changed", _("Go-live changed")
         TRUSTED_LOCATION_CHANGED = "trusted_location_changed", _("Trusted locations changed")
         ISSUER_CHANGED = "issuer_changed", _("Issuer name changed")
         KEYS_ROTATED = "keys_rotated", _("Secrets re-encrypted")
         USER_DELETED = "user_deleted", _("System user deleted")
+        USER_CREATED = "user_created", _("System user created")
+        USER_CHANGED = "user_changed", _("System user changed")
+        PASSWORD_SET = "password_set", _("Password changed")
         RECOVERY_MADE = "recovery_made", _("Recovery codes made")
         RECOVERY_USED = "recovery_used", _("Recovery code used")
         RECOVERY_INVALIDATED = "recovery_invalidated", _("Recovery codes invalidated")
@@ -280,6 +306,8 @@ class AuditEvent(models.Model):
         PASSKEY_FAILED = "passkey_failed", _("Passkey sign-in refused")
         PASSKEY_CLONED = "passkey_cloned", _("Passkey refused: its counter went back (cloned key?)")
         PASSKEYS_SWITCHED = "passkeys_switched", _("Passkeys allowed or not")
+        SESSIONS_ENDED = "sessions_ended", _("All sessions ended")
+        LOCK_REFUSED = "lock_refused", _("Login refused: locked")
 
     at = models.DateTimeField(_("time"), default=timezone.now, db_index=True)
     actor = models.ForeignKey(
@@ -302,6 +330,8 @@ class AuditEvent(models.Model):
     subject_name = models.CharField(_("account name"), max_length=150, blank=True)
     action = models.CharField(_("event"), max_length=40, choices=Action)
     ip = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
+    # The address the per-address limit counts by: an IPv4 address, or an IPv6 /64.
+    ip_block = models.CharField(max_length=50, blank=True, editable=False)
     data = models.JSONField(_("detail"), default=dict, blank=True)
 
     class Meta:
@@ -310,7 +340,7 @@ class AuditEvent(models.Model):
         ordering = ["-at", "-id"]
         indexes = [
             models.Index(fields=["subject", "-at"]),
-            models.Index(fields=["ip", "action", "at"]),
+            models.Index(fields=["ip_block", "action", "at"]),
         ]
 
     def __str__(self) -> str:
@@ -321,7 +351,8 @@ class AuditEvent(models.Model):
         return _describe(self.action, self.data or {})
 
 
-# Failed login attempts: what the per-IP limit and the reports count.
+# Failed login attempts: what the reports count, and with refusals by a lock, what the
+# per-address limit counts.
 FAILURE_ACTIONS = [
     AuditEvent.Action.LOGIN_FAILED,
     AuditEvent.Action.LOGIN_NO_DEVICE,
@@ -330,6 +361,17 @@ FAILURE_ACTIONS = [
     AuditEvent.Action.PASSKEY_FAILED,
     AuditEvent.Action.PASSKEY_CLONED,
 ]
+ADDRESS_LIMITED_ACTIONS = [*FAILURE_ACTIONS, AuditEvent.Action.LOCK_REFUSED]
+
+# Why a person's last factor ended, or why their sessions were ended (audit data).
+END_REASONS = {
+    "unlinked": _("unlinked by an administrator"),
+    "expired": _("temporary access ended"),
+    "removed": _("last way in removed"),
+    "passkeys_off": _("passkeys switched off"),
+    "passkeys_on": _("passkeys switched on"),
+    "go_live": _("MFA went live"),
+}
 
 
 def _moment(value: Any) -> str:
@@ -337,6 +379,34 @@ def _moment(value: Any) -> str:
     return (
         formats.date_format(timezone.localtime(moment), "SHORT_DATETIME_FORMAT") if moment else ""
     )
+
+
+def _lock_kind(data: dict[str, Any]) -> str:
+    if data.get("browser"):
+        return gettext("one browser of the person's own")
+    return gettext("browsers the person never signed in with")
+
+
+def _user_field(name: str) -> str:
+    """The label of a system user's field in the active language ("log in as system user")."""
+    user_model = apps.get_model(settings.AUTH_USER_MODEL)
+    return str(user_model._meta.get_field(name).verbose_name)
+
+
+def _user_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return gettext("yes") if value else gettext("no")
+    if isinstance(value, list):
+        return ", ".join(str(item) for item in value) or "—"
+    return "—" if value in (None, "") else str(value)
+
+
+# What became of a password (accounts.services._password_change), in words.
+PASSWORD_CHANGES = {
+    "set": _("set"),
+    "cleared": _("cleared"),
+    "made unusable": _("made unusable"),
+}
 
 
 def _describe(action: str, data: dict[str, Any]) -> str:
@@ -397,6 +467,13 @@ def _describe(action: str, data: dict[str, Any]) -> str:
         parts.append(ngettext("%(count)d secret", "%(count)d secrets", count) % {"count": count})
     elif action == Action.USER_DELETED:
         parts.append(data.get("username", ""))
+    elif action == Action.USER_CREATED:
+        for name, value in data.get("values", {}).items():
+            parts.append(f"{_user_field(name)}: {_user_value(value)}")
+    elif action == Action.USER_CHANGED:
+        for name, change in data.get("changes", {}).items():
+            old, new = _user_value(change.get("old")), _user_value(change.get("new"))
+            parts.append(f"{_user_field(name)}: {old} → {new}")
     elif action == Action.RECOVERY_USED:
         parts.append(gettext("code %(number)d of the set") % {"number": data.get("number", 0)})
     elif action == Action.REMINDERS_BATCH:
@@ -405,6 +482,18 @@ def _describe(action: str, data: dict[str, Any]) -> str:
     elif action in (Action.RECOVERY_MADE, Action.RECOVERY_INVALIDATED):
         count = data.get("count", 0)
         parts.append(ngettext("%(count)d code", "%(count)d codes", count) % {"count": count})
+    elif action == Action.LOCK_REFUSED:
+        parts.append(_lock_kind(data))
+    ended = (Action.RECOVERY_INVALIDATED, Action.SESSIONS_ENDED, Action.SESSION_ENDED)
+    if action in ended and data.get("reason"):
+        parts.append(str(END_REASONS.get(data["reason"], data["reason"])))
+    if action == Action.LOCKED:
+        parts.append(_lock_kind(data))
+    if action in (Action.USER_CREATED, Action.PASSWORD_SET) and data.get("password"):
+        change = str(PASSWORD_CHANGES.get(data["password"], data["password"]))
+        parts.append(gettext("password %(change)s") % {"change": change})
+    if data.get("command"):
+        parts.append(gettext("by the command %(name)s") % {"name": data["command"]})
     if data.get("step_up"):
         parts.append(gettext("while confirming with password and code"))
     return ", ".join(part for part in parts if part)

@@ -11,9 +11,10 @@ from urllib.parse import quote
 
 import pyotp
 
+# Not settings: every linked app was set up with these (the otpauth URI carries them),
+# and most apps know no others; changing them would silently unlink every device.
 STEP_SECONDS = 30  # RFC 6238 section 4: X = 30, T0 = 0
 DIGITS = 6
-WINDOW = 1  # steps accepted either side of the current one (clock drift)
 SECRET_BYTES = 20  # 160 bits, the HMAC-SHA1 block recommendation of RFC 4226 section 4
 
 
@@ -42,15 +43,16 @@ def normalize_code(raw: str | None) -> str | None:
     return None
 
 
-def matching_step(secret: str, code: str, now: datetime | float) -> int | None:
-    """The step within the window whose code equals `code`, or None.
+def matching_step(secret: str, code: str, now: datetime | float, *, window: int) -> int | None:
+    """The step within `window` steps either side of now whose code equals `code`, or
+    None (RFC 6238 section 6; callers pass MFA_TOTP_WINDOW).
 
     Every candidate is compared in constant time, and all of them are computed,
     so the time taken does not depend on which step (if any) matched.
     """
     current = step_at(now)
     found = None
-    for step in range(current - WINDOW, current + WINDOW + 1):
+    for step in range(current - window, current + window + 1):
         if hmac.compare_digest(code_at_step(secret, step), code):
             found = step
     return found

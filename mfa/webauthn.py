@@ -1,5 +1,5 @@
 """WebAuthn (passkeys and security keys) through py_webauthn: the options the browser gets,
-and the checks of what it sends back. No database here; mfa.services decides.
+and the checks of what it sends back. No database here; mfa.passkeys decides.
 
 Every registration and sign-in asks for user verification (the device's PIN or
 biometrics), so a passkey is two factors on its own. The relying party is
@@ -74,11 +74,18 @@ def new_user_handle() -> str:
 
 
 def registration_options(
-    *, challenge: str, user_handle: str, user_name: str, display_name: str, exclude: list[str]
+    *,
+    challenge: str,
+    user_handle: str,
+    user_name: str,
+    display_name: str,
+    exclude: list[str],
+    issuer: str,
 ) -> dict[str, Any]:
+    """`issuer`: the installation's name (MfaSettings.issuer_name), as the apps show it."""
     options = generate_registration_options(
         rp_id=settings.MFA_WEBAUTHN_RP_ID,
-        rp_name=settings.MFA_ISSUER,
+        rp_name=issuer,
         user_id=base64url_to_bytes(user_handle),
         user_name=user_name,
         user_display_name=display_name,

@@ -1,8 +1,9 @@
-"""The rollout figure (system users with MFA, of all system users), kept in the cache.
+"""The rollout figure (mfa.rollout.rollout: who has MFA, of those who may log in), kept
+in the cache.
 
 Counting it means a probe per system user (200,000 at a million persons), too much
 for every view of a report. It is counted at most once per LIFETIME and forgotten
-whenever "has MFA" or the number of system users may have changed: the code that
+whenever "has MFA" or who may log in may have changed: the code that
 makes such a change calls mfa_changed(). The short lifetime covers what no write
 announces: a temporary device whose end passes.
 """
@@ -12,7 +13,7 @@ from datetime import datetime
 from django.core.cache import cache
 from django.db import transaction
 
-from . import selectors
+from mfa.rollout import rollout as count_rollout
 
 KEY = "reports:rollout"
 LIFETIME = 60  # seconds
@@ -22,7 +23,7 @@ def rollout(now: datetime) -> tuple[int, int]:
     """(linked, total): counted, or as counted less than LIFETIME ago."""
     figures = cache.get(KEY)
     if figures is None:
-        figures = selectors.rollout(now)
+        figures = count_rollout(now)
         cache.set(KEY, figures, LIFETIME)
     linked, total = figures
     return int(linked), int(total)

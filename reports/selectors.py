@@ -9,7 +9,7 @@ with every field, the aggregates narrowed to the page's users.
 
 Every rule in here is compiled from the ORM queryset that defines it, so it is
 written once: an active device (Device.objects.active), "has MFA"
-(has_mfa_condition), a failed attempt (FAILURE_ACTIONS), a current lock.
+(has_factor_condition), a failed attempt (FAILURE_ACTIONS), a current lock.
 """
 
 import base64
@@ -26,15 +26,15 @@ from django.db.models import Count, Max, QuerySet
 from django.utils.dateparse import parse_datetime
 
 from accounts.models import User
+from mfa.factors import has_factor_condition
 from mfa.models import (
     FAILURE_ACTIONS,
     AuditEvent,
     Device,
-    LoginThrottle,
     Passkey,
     RecoveryCode,
-    has_mfa_condition,
 )
+from mfa.throttle import current_locks
 
 FILTERS = (
     "all",
@@ -129,7 +129,7 @@ def _join(name: str, now: datetime, users: Sequence[int] | None = None) -> tuple
         per_user = unused.values("user_id").annotate(n=Count("pk"))
         return "recovery.user_id = accounts_user.id", _compiled(per_user)
     if name == "locked":  # few rows (current locks): never narrowed
-        locked = LoginThrottle.objects.filter(locked_until__gt=now).values("key")
+        locked = current_locks(now).values("key")  # the name's lock (browsers have their own)
         return "locked.key = accounts_user.username_canonical", _compiled(locked)
     raise ValueError(name)
 
@@ -139,8 +139,8 @@ JOINS = ("devices", "via_admin", "failures", "locked", "recovery", "passkeys")
 
 def _has_mfa(now: datetime) -> SQL:
     """ "Has MFA" as a condition on the row of accounts_user: the WHERE clause that the ORM
-    compiles for has_mfa_condition, so that it is written once (mfa.models)."""
-    query = User.objects.filter(has_mfa_condition(now)).query
+    compiles for has_factor_condition, so that it is written once (mfa.factors)."""
+    query = User.objects.filter(has_factor_condition(now)).query
     sql, params = query.where.as_sql(query.get_compiler(connection=connection), connection)
     return sql, list(params)
 
@@ -538,11 +538,3 @@ def every_row(
         read = _reader(fields)
         while batch := cursor.fetchmany(2000):
             yield from map(read, batch)
-
-
-def rollout(now: datetime) -> tuple[int, int]:
-    """(linked, total) over all system users, in one aggregate query."""
-    figures = User.objects.aggregate(
-        total=Count("pk"), linked=Count("pk", filter=has_mfa_condition(now))
-    )
-    return int(figures["linked"]), int(figures["total"])

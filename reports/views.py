@@ -1,12 +1,10 @@
-from datetime import datetime
-
 from django.contrib.auth.decorators import login_required, permission_required
 from django.http import Http404, HttpResponse, HttpResponseBase
 from django.shortcuts import render
 from django.utils import formats, timezone
 
+from accounts.http import AuthenticatedRequest
 from livits import clock
-from livits.http import AuthenticatedRequest
 from mfa.models import MfaSettings
 
 from . import counters, exports, selectors
@@ -56,7 +54,7 @@ def report(request: AuthenticatedRequest, slug: str, export: str | None = None) 
     matching = (
         page.matching
         if page.matching is not None
-        else _matching(now, show=show, search=search, linked=linked, total=total)
+        else selectors.count(now, show=show, search=search, limit=COUNT_LIMIT)
     )
     display = exports.display_function()
     mfa_settings = MfaSettings.load()
@@ -83,10 +81,3 @@ def report(request: AuthenticatedRequest, slug: str, export: str | None = None) 
     }
     return render(request, "reports/report.html", context)
 
-
-def _matching(now: datetime, *, show: str, search: str, linked: int, total: int) -> int:
-    """The rows the page's filter and search match: from the rollout figure when that is
-    the answer, else counted up to COUNT_LIMIT + 1."""
-    if not search.split() and show in ("all", "linked", "unlinked"):
-        return {"all": total, "linked": linked, "unlinked": total - linked}[show]
-    return selectors.count(now, show=show, search=search, limit=COUNT_LIMIT)

@@ -1,7 +1,9 @@
+import os
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.contrib.auth.models import Group
+from django.db import connection
 from django.utils import translation
 
 from accounts.models import Person, User
@@ -19,6 +21,17 @@ def pytest_collection_modifyitems(items):
     items.sort(key=lambda item: not item.nodeid.startswith(SLOW_FIRST))
 
 
+def pytest_runtest_setup(item):
+    """A race test needs writers that run side by side: SQLite serialises them (and its
+    in-memory test database locks whole tables), so there it skips, or fails where the
+    races must run (LIVITS_REQUIRE_RACE_TESTS=1: `make test` in CI runs them on PostgreSQL)."""
+    if item.get_closest_marker("race") and connection.vendor == "sqlite":
+        reason = "SQLite serialises all writers; `make test` runs the races on PostgreSQL"
+        if os.environ.get("LIVITS_REQUIRE_RACE_TESTS") == "1":
+            pytest.fail(f"{reason}, and LIVITS_REQUIRE_RACE_TESTS=1", pytrace=False)
+        pytest.skip(reason)
+
+
 @pytest.fixture(autouse=True)
 def default_language():
     """Every test starts in the default language: the LocaleMiddleware leaves the language
@@ -27,6 +40,22 @@ def default_language():
     translation.deactivate()
     yield
     translation.deactivate()
+
+
+@pytest.fixture(autouse=True)
+def outbox_delivers_at_once(monkeypatch):
+    """A mail queued in the outbox is delivered at once, into Django's test outbox
+    (django.core.mail.outbox), so that a test reads what the person received when the
+    change was made. tests/outbox runs the real queue, worker and SMTP server instead."""
+    from outbox import services
+    from outbox.models import OutboxMail
+
+    def deliver_now(mail_id, *, at):
+        if at is None:  # a new mail; a lease's check (at) needs no worker here
+            due = OutboxMail.objects.get(pk=mail_id).next_attempt_at
+            services.mail_deliver(mail_id=mail_id, now=due)
+
+    monkeypatch.setattr(services, "_enqueue", deliver_now)
 
 
 @pytest.fixture(autouse=True)
@@ -75,6 +104,16 @@ def frozen_now():
 
 
 @pytest.fixture
+def frozen_clock(monkeypatch, frozen_now):
+    """The server's clock (livits.clock.now) stopped at `frozen_now`: a request decides at
+    the moment the test gave the services, however long the test takes to get there."""
+    from livits import clock
+
+    monkeypatch.setattr(clock, "now", lambda: frozen_now)
+    return frozen_now
+
+
+@pytest.fixture
 def secret():
     return totp.new_secret()
 
@@ -93,7 +132,7 @@ def backoffice(admin_user, linked_user, frozen_now):
     location, some history; and the main pages of the backoffice."""
     from django.utils import timezone
 
-    from mfa import services as mfa_services
+    from mfa import login
     from mfa.models import MfaSettings, TrustedLocation
     from tests.helpers import main_pages
 
@@ -107,7 +146,7 @@ def backoffice(admin_user, linked_user, frozen_now):
         ),
     )
     TrustedLocation.objects.create(name="Kantoor", network="203.0.113.0/24")
-    mfa_services.login_attempt(username="adejong", password="wrong", code="", ip=None, now=now)
+    login.login_attempt(username="adejong", password="wrong", code="", ip=None, now=now)
     # a planned go-live: Astrid, who has no app, sees the banner on every page
     MfaSettings.objects.update_or_create(pk=1, defaults={"go_live_at": now + timedelta(days=30)})
     return main_pages(linked=linked_user, unlinked=astrid)

@@ -1,12 +1,18 @@
 """Helpers shared by the tests (fixtures live in conftest.py)."""
 
+import io
 import re
 import threading
 
+from django.core import mail
 from django.db import connection
 from django.urls import reverse
+from openpyxl import load_workbook
+from openpyxl.worksheet.worksheet import Worksheet
 
-from mfa import services, totp
+from livits import clock
+from mfa import devices, totp
+from mfa.enrolment import allow_linking
 from mfa.middleware import AUTH_METHOD
 from mfa.models import AuditEvent
 
@@ -39,6 +45,13 @@ def at_once(call, times):
     return results
 
 
+def first_sheet(content):
+    """The worksheet an XLSX file opens on."""
+    sheet = load_workbook(io.BytesIO(content)).active
+    assert isinstance(sheet, Worksheet), sheet
+    return sheet
+
+
 def code_at(secret, now, steps=0):
     return totp.code_at_step(secret, totp.step_at(now) + steps)
 
@@ -55,9 +68,11 @@ def post_login(client, username="rdewit", password=PASSWORD, code="", **extra):
 
 
 def link(user, now, *, by=None, secret=None, **options):
-    """Link a fresh authenticator (or `secret`) to `user` at `now`."""
+    """Link a fresh authenticator (or `secret`) to `user` at `now`: a test's setting up,
+    so the mail it sends the person is not kept in the test outbox."""
     secret = secret or totp.new_secret()
-    return services.device_link(
+    before = len(mail.outbox)
+    device = devices.device_link(
         user=user,
         secret=secret,
         code=code_at(secret, now),
@@ -66,6 +81,8 @@ def link(user, now, *, by=None, secret=None, **options):
         now=now,
         **options,
     )
+    del mail.outbox[before:]
+    return device
 
 
 def login_with_code(client, user):
@@ -73,6 +90,16 @@ def login_with_code(client, user):
     client.force_login(user)
     session = client.session
     session[AUTH_METHOD] = AuditEvent.Action.LOGIN_CODE
+    session.save()
+    return client
+
+
+def confirmed(client, user):
+    """`user` logged in with a code, in a session that just proved password and code: the
+    step-up window is open from the server's clock (livits.clock.now) on."""
+    login_with_code(client, user)
+    session = client.session
+    allow_linking(session, clock.now())
     session.save()
     return client
 

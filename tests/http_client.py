@@ -18,10 +18,12 @@ class Client:
         peer="127.0.0.1",
         forwarded_for=None,
         scheme="https",
+        timeout=30,
     ):
         self.port = port
         self.address = address  # where the server listens
         self.scheme = scheme
+        self.timeout = timeout
         self.peer = peer
         self.forwarded_for = forwarded_for or client_ip
         self.cookies = {}
@@ -29,7 +31,7 @@ class Client:
 
     def request(self, method, path, body=None, headers=None):
         connection = HTTPConnection(
-            self.address, self.port, timeout=30, source_address=(self.peer, 0)
+            self.address, self.port, timeout=self.timeout, source_address=(self.peer, 0)
         )
         all_headers = {
             "Host": f"127.0.0.1:{self.port}",
@@ -57,7 +59,9 @@ class Client:
     def login_form(self, path="/login/"):
         status, _headers, html = self.get(path)
         assert status == 200, status
-        return re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', html).group(1)
+        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', html)
+        assert token is not None, "no CSRF token on the page"
+        return token.group(1)
 
     def post_login(self, token, username, password, code="", path="/login/"):
         """code=None: a form without the Toegangscode field (stock Django's login)."""

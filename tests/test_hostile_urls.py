@@ -10,21 +10,14 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from accounts.forms import PersonForm, SystemUserForm
 from accounts.models import Person
 from mfa.models import Device, TrustedLocation
 from tests.helpers import login_with_code
 
-PERSON_FIELDS = [
-    "first_name",
-    "infix",
-    "last_name",
-    "address",
-    "phone",
-    "mobile",
-    "email",
-    "relation_type",
-    "member_status",
-]
+# The forms' own fields, so that a field added to a form cannot escape the hostile values.
+PERSON_FIELDS = tuple(PersonForm.base_fields)
+SYSTEM_USER_FIELDS = tuple(SystemUserForm.base_fields)
 # name: (path arguments, GET parameters, POST fields)
 ROUTES = {
     "healthz": ((), (), ()),
@@ -37,11 +30,7 @@ ROUTES = {
     "accounts:person_detail": (("person",), ("tab", "page"), ()),
     "accounts:person_update": (("person",), (), PERSON_FIELDS),
     "accounts:person_delete": (("person",), (), ()),
-    "accounts:system_user_edit": (
-        ("person",),
-        (),
-        ("username", "is_active", "is_hidden", "password1", "password2"),
-    ),
+    "accounts:system_user_edit": (("person",), (), SYSTEM_USER_FIELDS),
     "mfa:enrol": ((), ("renewed",), ("code",)),
     "mfa:step_up": ((), (), ("password", "code")),
     "mfa:device_remove": ((), (), ("device", "password", "code")),

@@ -37,7 +37,8 @@ def test_login_form_never_crashes(client, system_user, username, password, code)
     assert "_auth_user_id" not in client.session
     system_user.refresh_from_db()
     assert system_user.login_count == 0 and system_user.last_login is None
-    assert not AuditEvent.objects.exclude(action__in=FAILURE_ACTIONS + [Action.LOCKED]).exists()
+    refusals = [*FAILURE_ACTIONS, Action.LOCKED, Action.LOCK_REFUSED]
+    assert not AuditEvent.objects.exclude(action__in=refusals).exists()
 
 
 @hypothesis_settings

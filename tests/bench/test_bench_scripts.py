@@ -20,6 +20,7 @@ ROOT = Path(__file__).resolve().parents[2]
             ["--persons", "300", "--repeat", "1"],
             "rows exported, csv (flat: about 1)",
         ),
+        ("mail.py", ["--mails", "5", "--repeat", "1"], "outbox: queue + db_worker delivery"),
     ],
 )
 def test_bench_script_prints_its_table(tmp_path, script, args, expected):

@@ -6,7 +6,7 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from mfa import services
+from mfa import devices, totp
 from mfa.models import Device, MfaSettings
 from tests.e2e.helpers import (
     Authenticator,
@@ -26,17 +26,17 @@ UNLINK = "Ontkoppel de huidige MFA-code voor deze gebruiker"
 @pytest.fixture
 def admin_app(admin_user, clock):
     """The beheerder's own authenticator, linked to the beheerder's account."""
-    app = Authenticator(services.totp.new_secret(), clock)
+    app = Authenticator(totp.new_secret(), clock)
     now = clock.now()
-    services.device_link(
+    devices.device_link(
         user=admin_user,
         secret=app.key,
-        code=oathtool_code(app.key, services.totp.step_at(now)),
+        code=oathtool_code(app.key, totp.step_at(now)),
         by=admin_user,
         ip=None,
         now=now,
     )
-    app.last_step = services.totp.step_at(now)
+    app.last_step = totp.step_at(now)
     return app
 
 

@@ -36,7 +36,7 @@ def _pattern(text):
 def _catalog():
     """(English msgid, Dutch msgstr) pairs that differ."""
     with open(CATALOG, "rb") as handle:
-        catalog = gnu_gettext.GNUTranslations(handle)._catalog
+        catalog = gnu_gettext.GNUTranslations(handle)._catalog  # type: ignore[attr-defined]
     pairs = []
     for key, dutch in catalog.items():
         english = key[0] if isinstance(key, tuple) else key

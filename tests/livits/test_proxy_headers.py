@@ -8,12 +8,18 @@ from mfa.network import client_ip
 
 
 @pytest.mark.parametrize(
-    ("peer", "believed"), [("10.0.0.1", True), ("10.0.0.9", False), ("not an address", False)]
+    ("peer", "believed"),
+    [
+        ("10.0.0.1", True),
+        ("::ffff:10.0.0.1", True),  # gunicorn on [::]: the IPv4 proxy, IPv4-mapped
+        ("10.0.0.9", False),
+        ("not an address", False),
+    ],
 )
 def test_forwarded_headers_count_only_from_a_trusted_proxy(settings, rf, peer, believed):
     settings.MFA_TRUSTED_PROXIES = ["10.0.0.1/32"]
     settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-    seen = {}
+    seen: dict[str, object] = {}
 
     def view(request):
         seen.update(secure=request.is_secure(), ip=client_ip(request))

@@ -92,7 +92,7 @@ def test_healthz(client, db, settings):
     }
     from django.core.cache import caches
 
-    caches._settings = None
+    caches._settings = None  # type: ignore[attr-defined]  # Django's own reset of CACHES
     response = client.get("/healthz")
     assert response.status_code == 503 and response.content == b"unavailable\n"
 

@@ -11,11 +11,11 @@ from django.urls import reverse
 from django.utils import formats, timezone
 
 from accounts.models import Person, User
-from mfa import services
+from mfa import devices, login
 from mfa.audit import audit
+from mfa.login import LoginStatus
 from mfa.models import AuditEvent, Device, LoginThrottle, MfaSettings
-from mfa.services import LoginStatus
-from tests.helpers import PASSWORD, code_at, shown_key
+from tests.helpers import PASSWORD, code_at, link, login_with_code, post_login, shown_key
 
 Action = AuditEvent.Action
 
@@ -91,9 +91,27 @@ def test_unlinking_twice_refuses_clearly_with_one_audit_record(admin_client, lin
     assert AuditEvent.objects.filter(action=Action.UNLINKED_ALL).count() == 1
 
 
-def test_unlinking_keeps_the_persons_open_session(client, admin_user, linked_user):
-    client.force_login(linked_user)
-    services.device_unlink_all(user=linked_user, by=admin_user, ip=None, now=timezone.now())
+def test_unlinking_ends_the_persons_sessions_signed_in_with_their_own_factors(
+    client, admin_user, linked_user
+):
+    """A stolen phone: the sessions it opened end at their next request."""
+    login_with_code(client, linked_user)
+    devices.device_unlink_all(user=linked_user, by=admin_user, ip=None, now=timezone.now())
+    response = client.get(reverse("mfa:enrol"))
+    assert response.status_code == 302 and response["Location"].startswith(
+        reverse("accounts:login")
+    )
+
+
+def test_unlinking_keeps_the_session_of_the_beheerders_temporary_app(
+    client, admin_user, system_user
+):
+    """Manual 4.3: signed in with the beheerder's code, unlinked, still signed in: the person
+    links their own app in that session."""
+    now = timezone.now()
+    secret = link(system_user, now - timedelta(minutes=1), by=admin_user).secret
+    assert post_login(client, code=code_at(secret, now, 1)).status_code == 302
+    devices.device_unlink_all(user=system_user, by=admin_user, ip=None, now=now)
     response = client.get(reverse("mfa:enrol"))
     assert response.status_code == 200 and shown_key(response)
 
@@ -116,7 +134,7 @@ def test_admin_links_with_their_own_app_and_the_person_logs_in_with_its_code(
     )
     # the person logs in with the code the beheerder reads from the admin's app
     next_code = code_at(key, timezone.now(), 1)
-    result = services.login_attempt(
+    result = login.login_attempt(
         username="rdewit", password=PASSWORD, code=next_code, ip="198.51.100.1", now=timezone.now()
     )
     assert result.status is LoginStatus.OK
@@ -143,7 +161,7 @@ def test_stale_link_page_after_someone_else_linked(admin_client, system_user, se
     url = reverse("mfa:admin_link", args=[system_user.person.pk])
     key = shown_key(admin_client.get(url))
     now = timezone.now()
-    services.device_link(
+    devices.device_link(
         user=system_user, secret=secret, code=code_at(secret, now), by=system_user, ip=None, now=now
     )
     response = admin_client.post(url, {"code": code_at(key, now)})
@@ -202,7 +220,7 @@ def test_temporary_access_ends_and_the_expiry_is_audited(admin_client, system_us
     assert linked.describe() == f"Apparaat 1, via beheerder, geldig tot {shown}"
     MfaSettings.objects.update_or_create(pk=1, defaults={"go_live_at": timezone.now()})
     later = device.expires_at + timedelta(minutes=1)
-    result = services.login_attempt(
+    result = login.login_attempt(
         username="rdewit", password=PASSWORD, code=code_at(key, later), ip=None, now=later
     )
     assert result.status is LoginStatus.FAILED

@@ -9,7 +9,8 @@ from django.core import mail
 from django.utils import formats, timezone, translation
 
 from accounts.models import Person, User
-from mfa import services
+from mfa import devices, login, recovery, rollout, stepup, throttle
+from mfa.errors import MfaError
 from mfa.models import AuditEvent, Device, LoginThrottle
 from tests.helpers import PASSWORD, code_at, link
 
@@ -48,7 +49,7 @@ def english():
 
 
 def attempt(user, code, now, username=None, password=PASSWORD):
-    return services.login_attempt(
+    return login.login_attempt(
         username=username or user.username, password=password, code=code, ip=IP, now=now
     )
 
@@ -58,7 +59,15 @@ def test_wrong_codes_and_the_lock_they_earn_are_recorded_in_full(linked_user, se
     wrong = code_at(secret, frozen_now, steps=10)  # outside the window: simply wrong
     for _ in range(5):
         attempt(linked_user, wrong, frozen_now, username="RDeWit")  # a compatible spelling
-    failed = (Action.CODE_FAILED, linked_user, None, "rdewit", IP, frozen_now, {})
+    failed: tuple[object, ...] = (
+        Action.CODE_FAILED,
+        linked_user,
+        None,
+        "rdewit",
+        IP,
+        frozen_now,
+        {},
+    )
     locked = (
         Action.LOCKED,
         linked_user,
@@ -75,7 +84,7 @@ def test_wrong_codes_and_the_lock_they_earn_are_recorded_in_full(linked_user, se
 
 
 def test_an_unknown_name_is_recorded_under_the_name_typed(db, frozen_now):
-    services.login_attempt(username="Niemand", password="x", code="", ip=IP, now=frozen_now)
+    login.login_attempt(username="Niemand", password="x", code="", ip=IP, now=frozen_now)
     assert trail() == [(Action.LOGIN_FAILED, None, None, "niemand", IP, frozen_now, {})]
 
 
@@ -109,7 +118,7 @@ def test_after_the_go_live_a_login_without_device_is_recorded_for_the_beheerder(
 def test_a_recovery_login_is_recorded_and_mailed(
     linked_user, frozen_now, english, django_capture_on_commit_callbacks
 ):
-    codes = services.recovery_codes_make(user=linked_user, ip=IP, now=frozen_now)
+    codes = recovery.recovery_codes_make(user=linked_user, ip=IP, now=frozen_now)
     before, later = last_pk(), frozen_now + timedelta(hours=2)
     with django_capture_on_commit_callbacks(execute=True):
         result = attempt(linked_user, codes[2], later)
@@ -127,9 +136,9 @@ def test_a_recovery_login_is_recorded_and_mailed(
 
 
 def test_making_a_new_set_records_the_old_one_as_invalidated(linked_user, frozen_now):
-    services.recovery_codes_make(user=linked_user, ip=IP, now=frozen_now)
+    recovery.recovery_codes_make(user=linked_user, ip=IP, now=frozen_now)
     before, later = last_pk(), frozen_now + timedelta(days=1)
-    services.recovery_codes_make(user=linked_user, ip=IP, now=later)
+    recovery.recovery_codes_make(user=linked_user, ip=IP, now=later)
     assert trail(before)[0] == (
         Action.RECOVERY_INVALIDATED,
         linked_user,
@@ -145,9 +154,7 @@ def test_failed_step_ups_are_recorded_as_step_ups(linked_user, secret, frozen_no
     before = last_pk()
 
     def step_up(password, code):
-        return services.step_up(
-            user=linked_user, password=password, code=code, ip=IP, now=frozen_now
-        )
+        return stepup.step_up(user=linked_user, password=password, code=code, ip=IP, now=frozen_now)
 
     assert not step_up("wrong", code_at(secret, frozen_now))
     assert not step_up(PASSWORD, code_at(secret, frozen_now, steps=10))
@@ -167,7 +174,7 @@ def test_removing_an_own_device_is_recorded_and_mailed(
     second = link(linked_user, frozen_now - timedelta(seconds=30))
     before = last_pk()
     with django_capture_on_commit_callbacks(execute=True):
-        services.device_remove_own(
+        stepup.device_remove_own(
             device=second,
             password=PASSWORD,
             code=code_at(secret, frozen_now),
@@ -187,7 +194,7 @@ def test_removing_an_own_device_is_recorded_and_mailed(
 def test_renaming_a_device_is_recorded_with_both_names(linked_user, admin_user):
     device = Device.objects.get(user=linked_user)
     before = last_pk()
-    services.device_rename(device=device, name="Werktelefoon", by=linked_user, ip=IP)
+    devices.device_rename(device=device, name="Werktelefoon", by=linked_user, ip=IP)
     assert device.name == Device.objects.get(pk=device.pk).name == "Werktelefoon"
     [(action, subject, actor, name, ip, _at, data)] = trail(before)
     assert (action, subject, actor, name, ip) == (
@@ -204,8 +211,8 @@ def test_a_name_that_is_taken_is_refused_and_changes_nothing(linked_user, frozen
     link(linked_user, frozen_now)
     first, second = Device.objects.filter(user=linked_user).order_by("slot")
     before = last_pk()
-    with pytest.raises(services.MfaError) as refused:
-        services.device_rename(device=second, name=first.name, by=linked_user, ip=IP)
+    with pytest.raises(MfaError) as refused:
+        devices.device_rename(device=second, name=first.name, by=linked_user, ip=IP)
     assert refused.value.code == "name_taken"
     assert second.name == Device.objects.get(pk=second.pk).name == "Apparaat 2"
     assert trail(before) == []
@@ -215,7 +222,7 @@ def test_clearing_a_lock_is_recorded_with_the_beheerder(linked_user, admin_user,
     for _ in range(5):
         attempt(linked_user, "", frozen_now, password="wrong")
     before = last_pk()
-    assert services.throttle_clear(user=linked_user, by=admin_user, ip=IP)
+    assert throttle.throttle_clear(user=linked_user, by=admin_user, ip=IP)
     [(action, subject, actor, name, ip, _at, data)] = trail(before)
     assert (action, subject, actor, name, ip, data) == (
         Action.LOCK_CLEARED,
@@ -228,8 +235,9 @@ def test_clearing_a_lock_is_recorded_with_the_beheerder(linked_user, admin_user,
 
 
 def test_an_ended_session_is_recorded(system_user, frozen_now):
-    services.session_end(user=system_user, ip=IP, now=frozen_now)
-    assert trail() == [(Action.SESSION_ENDED, system_user, None, "rdewit", IP, frozen_now, {})]
+    login.session_end(user=system_user, ip=IP, now=frozen_now)
+    ended = {"reason": "go_live"}
+    assert trail() == [(Action.SESSION_ENDED, system_user, None, "rdewit", IP, frozen_now, ended)]
 
 
 def test_an_expired_temporary_device_is_recorded_with_its_end(system_user, admin_user, frozen_now):
@@ -251,7 +259,7 @@ def test_a_reminder_batch_is_recorded_per_person_and_as_a_whole(admin_user, froz
     member = User.objects.create_user("lid", PASSWORD, person=person)
     link(admin_user, frozen_now)
     before = last_pk()
-    sent = services.reminders_send(
+    sent = rollout.reminders_send(
         by=admin_user, now=frozen_now, site_url="https://livits.example", language="nl"
     )
     assert sent == 1
@@ -275,7 +283,7 @@ def test_a_reminder_batch_is_recorded_per_person_and_as_a_whole(admin_user, froz
 
 def test_a_locked_unknown_name_is_recorded_under_the_name_typed(db, frozen_now):
     for _ in range(5):
-        services.login_attempt(username="Niemand", password="x", code="", ip=IP, now=frozen_now)
+        login.login_attempt(username="Niemand", password="x", code="", ip=IP, now=frozen_now)
     assert trail()[-1] == (
         Action.LOCKED,
         None,
@@ -288,11 +296,19 @@ def test_a_locked_unknown_name_is_recorded_under_the_name_typed(db, frozen_now):
 
 
 def test_what_is_no_code_at_all_is_a_wrong_code_not_a_replay(linked_user, frozen_now):
-    services.recovery_codes_make(user=linked_user, ip=IP, now=frozen_now)
+    recovery.recovery_codes_make(user=linked_user, ip=IP, now=frozen_now)
     before = last_pk()
     attempt(linked_user, "12a456", frozen_now)  # neither an access code nor a recovery code
     attempt(linked_user, "ABCDE-FGHJK", frozen_now)  # shaped like a recovery code, not one
-    failed = (Action.CODE_FAILED, linked_user, None, "rdewit", IP, frozen_now, {})
+    failed: tuple[object, ...] = (
+        Action.CODE_FAILED,
+        linked_user,
+        None,
+        "rdewit",
+        IP,
+        frozen_now,
+        {},
+    )
     assert trail(before) == [failed, failed]
 
 
@@ -302,7 +318,7 @@ def test_a_code_login_records_when_the_device_was_last_used(linked_user, secret,
 
 
 def test_a_recovery_login_clears_the_failures_before_it(linked_user, secret, frozen_now):
-    codes = services.recovery_codes_make(user=linked_user, ip=IP, now=frozen_now)
+    codes = recovery.recovery_codes_make(user=linked_user, ip=IP, now=frozen_now)
     attempt(linked_user, code_at(secret, frozen_now, steps=10), frozen_now)
     assert LoginThrottle.objects.filter(key="rdewit").exists()
     assert attempt(linked_user, codes[0], frozen_now).user == linked_user
@@ -312,11 +328,11 @@ def test_a_recovery_login_clears_the_failures_before_it(linked_user, secret, fro
 def test_a_step_up_takes_a_recovery_code_of_the_set_once_and_no_other(linked_user, frozen_now):
     from mfa.models import RecoveryCode
 
-    codes = services.recovery_codes_make(user=linked_user, ip=IP, now=frozen_now)
+    codes = recovery.recovery_codes_make(user=linked_user, ip=IP, now=frozen_now)
     later = frozen_now + timedelta(minutes=5)
 
     def step_up(code):
-        return services.step_up(user=linked_user, password=PASSWORD, code=code, ip=IP, now=later)
+        return stepup.step_up(user=linked_user, password=PASSWORD, code=code, ip=IP, now=later)
 
     assert not step_up("ABCDE-FGHJK")  # shaped like a recovery code, not one of the set
     before = last_pk()
@@ -335,11 +351,11 @@ def test_a_refused_removal_is_recorded_with_where_it_came_from(linked_user, secr
         user=linked_user, name="Sleutel", credential_id="c1", public_key=b""
     )
     for remove, thing in (
-        (services.device_remove_own, {"device": device}),
-        (services.passkey_remove_own, {"passkey": passkey}),
+        (stepup.device_remove_own, {"device": device}),
+        (stepup.passkey_remove_own, {"passkey": passkey}),
     ):
         before = last_pk()
-        with pytest.raises(services.MfaError):
+        with pytest.raises(MfaError):
             remove(
                 **thing, password="wrong", code=code_at(secret, frozen_now), ip=IP, now=frozen_now
             )
@@ -357,16 +373,16 @@ def test_a_lock_cleared_during_the_hash_counts_the_failure_afresh(
     its failure starts a new count of one, with its moment, and locks nothing."""
     settings.MFA_LOCK_AFTER = 2  # one wrong attempt, then the one that would lock
     attempt(linked_user, "", frozen_now, password="wrong")
-    checked = services.credentials_check
+    from accounts.services import credentials_check as checked
 
     def cleared_meanwhile(**kwargs):
-        services.throttle_clear(user=linked_user, by=admin_user, ip=None)
+        throttle.throttle_clear(user=linked_user, by=admin_user, ip=None)
         return checked(**kwargs)
 
-    monkeypatch.setattr(services, "credentials_check", cleared_meanwhile)
+    monkeypatch.setattr("mfa.login.credentials_check", cleared_meanwhile)
     attempt(linked_user, "", frozen_now, password="wrong")
-    throttle = LoginThrottle.objects.get(key="rdewit")
-    assert (throttle.failures, throttle.last_failure_at, throttle.locked_until) == (
+    row = LoginThrottle.objects.get(key="rdewit")
+    assert (row.failures, row.last_failure_at, row.locked_until) == (
         1,
         frozen_now,
         None,

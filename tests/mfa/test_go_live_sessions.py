@@ -7,7 +7,7 @@ from datetime import timedelta
 from django.urls import reverse
 from django.utils import timezone
 
-from mfa import services
+from mfa import devices, totp
 from mfa.models import AuditEvent, Device, MfaSettings, TrustedLocation
 from tests.helpers import code_at, post_login, shown_key
 
@@ -55,8 +55,8 @@ def test_manual_4_3_the_person_with_the_beheerders_code_links_his_own_app(
 ):
     """Logged in with the beheerder's code, unlinked, still logged in: links his own app."""
     now = timezone.now()
-    admin_secret = services.totp.new_secret()
-    services.device_link(
+    admin_secret = totp.new_secret()
+    devices.device_link(
         user=system_user,
         secret=admin_secret,
         code=code_at(admin_secret, now - timedelta(minutes=1)),
@@ -66,7 +66,7 @@ def test_manual_4_3_the_person_with_the_beheerders_code_links_his_own_app(
     )
     go_live()
     assert post_login(client, code=code_at(admin_secret, now)).status_code == 302
-    services.device_unlink_all(user=system_user, by=admin_user, ip=None, now=now)
+    devices.device_unlink_all(user=system_user, by=admin_user, ip=None, now=now)
     key = shown_key(client.get(ENROL))
     assert key
     client.post(ENROL, {"code": code_at(key, timezone.now())})

@@ -12,9 +12,16 @@ from django.core.mail.backends.locmem import EmailBackend
 from django.utils import timezone
 
 from accounts.models import Person, User
-from mfa import services, totp
-from mfa.models import AuditEvent, Device, LoginThrottle, MfaSettings, WebAuthnChallenge
-from mfa.services import LoginStatus
+from mfa import devices, login, passkeys, recovery, rollout, stepup, throttle, totp
+from mfa.login import LoginStatus
+from mfa.models import (
+    FAILURE_ACTIONS,
+    AuditEvent,
+    Device,
+    LoginThrottle,
+    MfaSettings,
+    WebAuthnChallenge,
+)
 from tests.helpers import PASSWORD, code_at, link
 
 IP = "192.0.2.7"
@@ -39,7 +46,7 @@ def member(username, email, now=None):
 
 
 def attempt(username, code, now, password=PASSWORD, ip=IP):
-    return services.login_attempt(username=username, password=password, code=code, ip=ip, now=now)
+    return login.login_attempt(username=username, password=password, code=code, ip=ip, now=now)
 
 
 # --- One person's factors are not another's ---------------------------------------------
@@ -58,7 +65,7 @@ def test_a_code_used_by_one_person_leaves_the_others_devices_alone(linked_user, 
 def test_a_recovery_code_opens_only_its_owners_account(linked_user, frozen_now):
     other = member("astrid", "astrid@example.org")
     link(other, frozen_now - timedelta(minutes=1))
-    codes = services.recovery_codes_make(user=other, ip=None, now=frozen_now)
+    codes = recovery.recovery_codes_make(user=other, ip=None, now=frozen_now)
     assert attempt("rdewit", codes[0], frozen_now).status is LoginStatus.FAILED
     assert attempt("astrid", codes[0], frozen_now).status is LoginStatus.OK
 
@@ -68,35 +75,77 @@ def test_a_recovery_code_opens_only_its_owners_account(linked_user, frozen_now):
 
 @pytest.mark.parametrize("lock_after", [1, 2, 3])
 def test_at_most_lock_after_attempts_are_evaluated_at_once(db, settings, frozen_now, lock_after):
-    """Reservations whose outcome is not known yet (the hash still running) count too."""
+    """Turns whose outcome is not known yet (the hash still running) count: the next one is
+    busy, not locked, and nothing has been counted as a failure."""
     settings.MFA_LOCK_AFTER = lock_after
-    reserved = [services._throttle_reserve("rdewit", frozen_now) for _ in range(lock_after + 1)]
-    assert [r.slot for r in reserved[:lock_after]] == list(range(1, lock_after + 1))
-    assert [r.locked_until for r in reserved[:lock_after]] == [None] * lock_after
-    assert reserved[lock_after].locked_until is not None  # locked until the outcomes are in
+    budget = throttle.Budget.of("rdewit", None)
+    turns = [throttle.throttle_reserve(budget, frozen_now) for _ in range(lock_after + 1)]
+    assert [turn.granted for turn in turns] == [True] * lock_after + [False]
+    assert turns[lock_after].busy and turns[lock_after].locked_until is None
+    assert LoginThrottle.objects.get(key="rdewit").failures == 0
 
 
-def test_the_attempt_that_reached_the_limit_locks_and_those_under_way_leave_its_lock(
+def test_the_failure_that_reaches_the_limit_locks_once_and_those_under_way_cannot_lock_again(
     linked_user, frozen_now
 ):
-    """Five attempts reserved at once, the fifth recorded first: one lock, one record, and
-    the slower four (begun earlier) neither lock again nor move its end."""
-    slots = [services._throttle_reserve("rdewit", frozen_now).slot for _ in range(5)]
-    assert slots == [1, 2, 3, 4, 5]
-    fifth = frozen_now + timedelta(milliseconds=500)
-    for slot, moment in [
-        (5, fifth),
-        (1, frozen_now),
-        (2, frozen_now),
-        (3, frozen_now),
-        (4, frozen_now),
-    ]:
-        services._failure(
-            key="rdewit", slot=slot, user=linked_user, ip=IP, now=moment, action="login_failed"
+    """Five turns at once, all failing: one lock, one record; the next attempt is refused
+    by the lock, and after the wait exactly one at a time is evaluated."""
+    budget = throttle.Budget.of("rdewit", None)
+    assert all(throttle.throttle_reserve(budget, frozen_now).granted for _ in range(5))
+    ends = [
+        throttle.failure_record(
+            budget=budget, user=linked_user, ip=IP, now=frozen_now, action="login_failed"
         )
+        for _ in range(5)
+    ]
+    assert ends == [None] * 4 + [frozen_now + timedelta(seconds=1)]
     locks = AuditEvent.objects.filter(action=AuditEvent.Action.LOCKED)
-    assert [(lock.at, lock.data) for lock in locks] == [(fifth, {"failures": 5, "wait": 1})]
-    assert LoginThrottle.objects.get(key="rdewit").locked_until == fifth + timedelta(seconds=1)
+    assert [(lock.at, lock.data) for lock in locks] == [(frozen_now, {"failures": 5, "wait": 1})]
+    assert throttle.throttle_reserve(budget, frozen_now).locked_until == ends[-1]
+    later = frozen_now + timedelta(seconds=2)
+    assert throttle.throttle_reserve(budget, later).granted  # this one is evaluated ...
+    assert throttle.throttle_reserve(budget, later).busy  # ... and alone
+
+
+def test_a_dead_attempts_turn_lapses_with_its_lease(system_user, settings, frozen_now):
+    settings.MFA_LOCK_AFTER = 1
+    budget = throttle.Budget.of("rdewit", None)
+    assert throttle.throttle_reserve(budget, frozen_now).granted  # its request dies here
+    assert throttle.throttle_reserve(budget, frozen_now).busy
+    lapsed = frozen_now + timedelta(seconds=settings.MFA_ATTEMPT_SECONDS)
+    assert throttle.throttle_reserve(budget, lapsed).granted
+
+
+def test_a_busy_attempt_waits_for_its_turn_and_is_not_counted(
+    system_user, settings, frozen_now, monkeypatch
+):
+    """F9: the attempt that finds every turn taken waits until one is given back, then is
+    evaluated; nobody is told of failures that did not happen."""
+    settings.MFA_LOCK_AFTER = 1
+    budget = throttle.Budget.of("rdewit", None)
+    assert throttle.throttle_reserve(budget, frozen_now).granted  # another login, under way
+    waits = []
+
+    def other_login_ends(seconds):  # while this one waits, the other succeeds
+        waits.append(seconds)
+        throttle.throttle_success(budget, frozen_now)
+
+    monkeypatch.setattr("mfa.throttle.time.sleep", other_login_ends)
+    assert attempt("rdewit", "", frozen_now).status is LoginStatus.OK
+    assert len(waits) == 1
+    assert not AuditEvent.objects.filter(action__in=FAILURE_ACTIONS).exists()
+
+
+def test_a_busy_attempt_that_waited_long_enough_is_asked_to_try_again(
+    system_user, settings, frozen_now, monkeypatch
+):
+    settings.MFA_LOCK_AFTER = 1
+    settings.MFA_ATTEMPT_WAIT_SECONDS = 0  # the wait is over at once
+    budget = throttle.Budget.of("rdewit", None)
+    assert throttle.throttle_reserve(budget, frozen_now).granted
+    monkeypatch.setattr("mfa.throttle.time.sleep", lambda seconds: None)
+    assert attempt("rdewit", "", frozen_now).status is LoginStatus.BUSY
+    assert not AuditEvent.objects.exists()  # nothing counted, nothing recorded
 
 
 def test_the_per_ip_limit_counts_failures_not_logins(linked_user, secret, settings, frozen_now):
@@ -137,7 +186,7 @@ def test_a_refusal_before_the_password_check_still_spends_one_hash(
     assert CountingHasher.checks == 1
     LoginThrottle.objects.create(key="rdewit", failures=9, locked_until=frozen_now + timedelta(1))
     settings.MFA_IP_FAILURES_PER_HOUR = 100
-    services.step_up(
+    stepup.step_up(
         user=linked_user, password=PASSWORD, code=code_at(secret, frozen_now), ip=IP, now=frozen_now
     )
     assert CountingHasher.checks == 2
@@ -147,7 +196,7 @@ def test_a_step_up_obeys_the_lock_and_the_per_ip_limit_and_resets_the_count(
     linked_user, secret, settings, frozen_now
 ):
     def step_up(steps, password=PASSWORD, ip=IP):  # with the code `steps` after now's
-        return services.step_up(
+        return stepup.step_up(
             user=linked_user,
             password=password,
             code=code_at(secret, frozen_now, steps),
@@ -175,12 +224,12 @@ def test_a_challenge_serves_its_own_purpose_and_person_once(linked_user, frozen_
     other = member("astrid", "astrid@example.org")
     register = WebAuthnChallenge.Purpose.REGISTER
     login = WebAuthnChallenge.Purpose.LOGIN
-    use = services._challenge_use
-    challenge = services._challenge_issue(register, linked_user, frozen_now)
+    use = passkeys._challenge_use
+    challenge = passkeys._challenge_issue(register, linked_user, frozen_now)
     assert not use(challenge, login, linked_user, frozen_now)  # another purpose
-    challenge = services._challenge_issue(register, linked_user, frozen_now)
+    challenge = passkeys._challenge_issue(register, linked_user, frozen_now)
     assert not use(challenge, register, other, frozen_now)  # another person
-    challenge = services._challenge_issue(register, linked_user, frozen_now)
+    challenge = passkeys._challenge_issue(register, linked_user, frozen_now)
     assert not use("not-ours", register, linked_user, frozen_now)  # another challenge
     assert use(challenge, register, linked_user, frozen_now)
     assert not use(challenge, register, linked_user, frozen_now)  # once
@@ -190,21 +239,21 @@ def test_a_challenge_lasts_five_minutes_from_the_moment_it_was_issued(linked_use
     login = WebAuthnChallenge.Purpose.LOGIN
     issued = timezone.now() + timedelta(days=400)  # the service's moment, not the wall clock
     lasts = timedelta(seconds=settings.MFA_WEBAUTHN_CHALLENGE_SECONDS)
-    challenge = services._challenge_issue(login, None, issued)
-    assert services._challenge_use(challenge, login, None, issued + lasts - timedelta(seconds=1))
-    challenge = services._challenge_issue(login, None, issued)
-    assert not services._challenge_use(
+    challenge = passkeys._challenge_issue(login, None, issued)
+    assert passkeys._challenge_use(challenge, login, None, issued + lasts - timedelta(seconds=1))
+    challenge = passkeys._challenge_issue(login, None, issued)
+    assert not passkeys._challenge_use(
         challenge, login, None, issued + lasts + timedelta(seconds=1)
     )
 
 
 def test_a_new_challenge_keeps_the_fresh_ones_of_other_tabs(linked_user, frozen_now, settings):
     login = WebAuthnChallenge.Purpose.LOGIN
-    first = services._challenge_issue(login, None, frozen_now)
+    first = passkeys._challenge_issue(login, None, frozen_now)
     later = frozen_now + timedelta(seconds=settings.MFA_WEBAUTHN_CHALLENGE_SECONDS - 1)
-    second = services._challenge_issue(login, None, later)
-    assert services._challenge_use(first, login, None, later)
-    assert services._challenge_use(second, login, None, later)
+    second = passkeys._challenge_issue(login, None, later)
+    assert passkeys._challenge_use(first, login, None, later)
+    assert passkeys._challenge_use(second, login, None, later)
 
 
 # --- Names and moments -----------------------------------------------------------------------
@@ -212,14 +261,14 @@ def test_a_new_challenge_keeps_the_fresh_ones_of_other_tabs(linked_user, frozen_
 
 def test_a_new_device_takes_the_next_free_name(linked_user, frozen_now):
     first = Device.objects.get(user=linked_user)
-    services.device_rename(device=first, name="Apparaat 2", by=linked_user, ip=None)
+    devices.device_rename(device=first, name="Apparaat 2", by=linked_user, ip=None)
     second = link(linked_user, frozen_now)  # slot 2, whose name is taken
     assert second.name == "Apparaat 3"
 
 
 def test_linking_again_after_an_unlink_is_a_change(system_user, admin_user, frozen_now):
     link(system_user, frozen_now - timedelta(days=10))
-    services.device_unlink_all(user=system_user, by=admin_user, ip=None, now=frozen_now)
+    devices.device_unlink_all(user=system_user, by=admin_user, ip=None, now=frozen_now)
     again = frozen_now + timedelta(days=1)
     link(system_user, again)
     system_user.refresh_from_db()
@@ -230,7 +279,9 @@ def test_linking_again_after_an_unlink_is_a_change(system_user, admin_user, froz
 # --- Mail that cannot go out -------------------------------------------------------------
 
 
-def test_a_reminder_that_cannot_be_sent_gives_its_claim_back(admin_user, settings, frozen_now):
+def test_a_reminder_that_cannot_be_sent_now_waits_in_the_outbox(admin_user, settings, frozen_now):
+    from outbox.models import OutboxMail
+
     settings.EMAIL_BACKEND = "tests.mfa.test_rules_at_the_edges.BrokenForSomeone"
     MfaSettings.objects.update_or_create(
         pk=1, defaults={"go_live_at": frozen_now + timedelta(days=20)}
@@ -240,10 +291,12 @@ def test_a_reminder_that_cannot_be_sent_gives_its_claim_back(admin_user, setting
     unreachable = member("onbereikbaar", BROKEN)
     earlier = frozen_now - timedelta(days=3)
     User.objects.filter(pk=unreachable.pk).update(mfa_reminded_at=earlier)
-    sent = services.reminders_send(by=admin_user, now=frozen_now, site_url="", language="nl")
-    assert sent == 1 and [message.to for message in mail.outbox] == [["lid@example.org"]]
+    sent = rollout.reminders_send(by=admin_user, now=frozen_now, site_url="", language="nl")
+    assert sent == 2 and [message.to for message in mail.outbox] == [["lid@example.org"]]
     assert User.objects.get(pk=reachable.pk).mfa_reminded_at == frozen_now
-    assert User.objects.get(pk=unreachable.pk).mfa_reminded_at == earlier  # tried again later
+    assert User.objects.get(pk=unreachable.pk).mfa_reminded_at == frozen_now
+    waiting = OutboxMail.objects.get(to=BROKEN)  # the outbox tries it again later
+    assert waiting.status == OutboxMail.Status.QUEUED and waiting.next_attempt_at > frozen_now
 
 
 def test_a_notice_that_cannot_be_sent_does_not_stop_the_change(
@@ -254,7 +307,7 @@ def test_a_notice_that_cannot_be_sent_does_not_stop_the_change(
     linked_user.person.save()
     second = link(linked_user, frozen_now - timedelta(seconds=30))
     with django_capture_on_commit_callbacks(execute=True):
-        services.device_remove_own(
+        stepup.device_remove_own(
             device=second,
             password=PASSWORD,
             code=code_at(secret, frozen_now),

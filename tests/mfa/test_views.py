@@ -216,16 +216,20 @@ def test_after_go_live_every_failure_gives_one_answer_that_names_the_way_out(
     ).exists()
 
 
-def test_a_locked_name_says_until_when_known_or_unknown(client, linked_user, secret):
-    until = timezone.localtime(timezone.now() + timedelta(minutes=3))
+def test_a_locked_name_says_until_when_known_or_unknown(client, linked_user, secret, frozen_clock):
+    until = timezone.localtime(frozen_clock + timedelta(minutes=3))
     for name in ("rdewit", "niemand"):
         LoginThrottle.objects.create(key=name, failures=9, locked_until=until)
-    shown = (until.replace(second=0, microsecond=0) + timedelta(minutes=1)).strftime("%H:%M")
+    shown = until.strftime("%H:%M:%S")  # the clock stands on a whole second
     for name in ("rdewit", "niemand"):
         response = post_login(client, username=name, code=now_code(secret))
         assert response.context["form"].has_error("__all__", "locked")
         html = response.content.decode()
-        assert f"Te veel mislukte pogingen. Probeer het na {shown} opnieuw." in html
+        assert (
+            "Te veel mislukte pogingen vanaf browsers waarmee dit account nog niet heeft "
+            f"ingelogd. Probeer het na {shown} opnieuw, of log in vanaf een browser die u "
+            "eerder gebruikte." in html
+        )
     assert not AuditEvent.objects.filter(action=AuditEvent.Action.LOGIN_CODE).exists()
 
 

@@ -17,11 +17,14 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import cast
 
 import pytest
 from cryptography.fernet import Fernet
 
 from tests.http_client import Client
+
+__all__ = ["Client"]  # the production tests take it from here
 
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "Productie-wachtwoord-42"
@@ -100,7 +103,7 @@ class Forwarder:
         try:
             while True:
                 for key, _ in selector.select(timeout=1):
-                    data = key.fileobj.recv(65536)
+                    data = cast(socket.socket, key.fileobj).recv(65536)
                     if not data:
                         return
                     key.data.sendall(data)
@@ -132,7 +135,7 @@ SEED = """
 from datetime import timedelta
 from django.utils import timezone
 from accounts.models import Person, User
-from mfa import services, totp
+from mfa import devices, totp
 from mfa.models import TrustedLocation
 secret = "{secret}"
 past = timezone.now() - timedelta(minutes=5)
@@ -140,7 +143,7 @@ for name in ("race", "throttled", "proxied", "redis", "pgdown", "lockrace", "sin
     person = Person.objects.create(first_name=name.title(), last_name="Productie")
     user = User.objects.create_user(name, "{password}", person=person)
     code = totp.code_at_step(secret, totp.step_at(past))
-    services.device_link(user=user, secret=secret, code=code, by=user, ip=None, now=past)
+    devices.device_link(user=user, secret=secret, code=code, by=user, ip=None, now=past)
 TrustedLocation.objects.create(name="Kantoor", network="203.0.113.0/24")
 """
 
@@ -229,7 +232,7 @@ def production(tmp_path_factory):
         except OSError:
             pass
         assert time.monotonic() < deadline, "gunicorn did not come up"
-        assert gunicorn.poll() is None, gunicorn.stderr.read()
+        assert gunicorn.poll() is None, _errors(gunicorn)
         time.sleep(0.3)
 
     def query(sql, *params):
@@ -345,6 +348,11 @@ class Host:
             self.gunicorn.wait(10)
 
 
+def _errors(process):
+    """What a server that stopped said on its standard error."""
+    return process.stderr.read() if process and process.stderr else ""
+
+
 def _stopped(process):
     if process.poll() is None:
         process.terminate()
@@ -361,6 +369,7 @@ def two_hosts(tmp_path_factory):
     _require(shutil.which("redis-server"), "redis-server is not installed")
     nginx_binary = shutil.which("nginx", path=SBIN_PATH)
     _require(nginx_binary, "nginx is not installed (the Debian package nginx)")
+    assert nginx_binary is not None
     _require(
         os.geteuid() == 0
         and shutil.which("ip", path=SBIN_PATH)
@@ -453,7 +462,7 @@ def two_hosts(tmp_path_factory):
         deadline = time.monotonic() + 45
         while not all(_healthy(port, f"/hosts/{letter}/healthz") for letter in "ab"):
             for process in (nginx, *[host.gunicorn for host in hosts]):
-                assert process.poll() is None, process.stderr.read()
+                assert process is not None and process.poll() is None, _errors(process)
             assert time.monotonic() < deadline, "the hosts did not come up behind nginx"
             time.sleep(0.3)
 

@@ -1,6 +1,7 @@
 """Rechtenstructuur reports (manual 3.1): columns, formats, filters, sorting, exports, scale."""
 
 import csv
+import functools
 import io
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -9,12 +10,11 @@ import pytest
 from django.contrib.auth.hashers import make_password
 from django.urls import reverse
 from django.utils import timezone
-from openpyxl import load_workbook
 
 from accounts.models import Person, User
-from mfa import services
+from mfa.audit import audit
 from mfa.models import AuditEvent, Device, LoginThrottle, MfaSettings
-from tests.helpers import PASSWORD, link
+from tests.helpers import PASSWORD, first_sheet, link
 
 AMS = ZoneInfo("Europe/Amsterdam")
 PERSONS = reverse("reports:report", args=["personen-met-mfa"])
@@ -23,7 +23,7 @@ MANUAL_HEADERS = ["Informele_naam", "Sorteer_naam", "MFA_aangemaakt", "MFA_gewij
 
 
 def local(*args):
-    return datetime(*args, tzinfo=AMS)
+    return datetime(*args).replace(tzinfo=AMS)
 
 
 @pytest.fixture
@@ -133,13 +133,37 @@ def test_search_on_name(admin_client, manual_five):
     assert set(table(admin_client.get(PERSONS, {"q": "rob wit"}))) == {"Rob de Wit"}
 
 
+def sorted_by(keys, descending):
+    """`keys` (lists of sort values) in the reports' order: every key in the direction
+    asked, an empty value last either way."""
+
+    def compare(a, b):
+        for x, y in zip(a, b, strict=True):
+            if x == y:
+                continue
+            if x is None or y is None:
+                return 1 if x is None else -1
+            return (1 if x > y else -1) * (-1 if descending else 1)
+        return 0
+
+    return sorted(keys, key=functools.cmp_to_key(compare))
+
+
 @pytest.mark.parametrize("url", [PERSONS, STATS])
 def test_every_column_sorts_both_ways(admin_client, manual_five, url):
     columns = admin_client.get(url).context["report"].columns
     for column in columns:
+        orders = {}
         for direction in ("asc", "desc"):
             response = admin_client.get(url, {"sort": column.header, "dir": direction})
             assert response.status_code == 200 and len(response.context["rows"]) == 6
+            keys = [
+                [row[key] for key in (*column.order_by, "id")]
+                for row, _cells in response.context["rows"]
+            ]
+            assert keys == sorted_by(keys, direction == "desc"), (column.header, direction)
+            orders[direction] = [key[-1] for key in keys]
+        assert orders["asc"] != orders["desc"], column.header  # the direction is applied
 
 
 def test_sort_orders_rows(admin_client, manual_five):
@@ -196,8 +220,7 @@ def test_csv_export_streams_the_current_filter_for_dutch_excel(admin_client, man
 def test_xlsx_export_has_the_same_rows_with_real_dates(admin_client, manual_five):
     response = admin_client.get(reverse("reports:export", args=["personen-met-mfa", "xlsx"]))
     assert response.streaming
-    workbook = load_workbook(io.BytesIO(b"".join(response.streaming_content)))
-    rows = list(workbook.active.iter_rows(values_only=True))
+    rows = list(first_sheet(b"".join(response.streaming_content)).iter_rows(values_only=True))
     assert list(rows[0][:4]) == MANUAL_HEADERS
     by_name = {row[0]: row for row in rows[1:]}
     assert by_name["Pieter Willemsen"][2] == datetime(2017, 5, 22, 13, 59)
@@ -211,9 +234,7 @@ def test_login_stats_report(admin_client, manual_five):
     rob = manual_five["rdewit"]
     User.objects.filter(pk=rob.pk).update(login_count=2395)
     for days in (1, 10, 40):
-        services.audit(
-            action=AuditEvent.Action.CODE_FAILED, subject=rob, at=now - timedelta(days=days)
-        )
+        audit(action=AuditEvent.Action.CODE_FAILED, subject=rob, at=now - timedelta(days=days))
     LoginThrottle.objects.create(key="rdewit", failures=5, locked_until=now + timedelta(minutes=5))
     row = table(admin_client.get(STATS))["Rob de Wit"]
     assert row["Gebruikersnaam"] == "rdewit"
@@ -256,13 +277,14 @@ def test_the_page_issues_a_constant_number_of_queries(
     _system_users(count)
     MfaSettings.load()  # the settings row exists in every installation (migration 0002)
     admin_client.get(url)  # counts the rollout figure, which the cache then keeps
-    # session, user, settings, permissions..., then the page: its sort keys, its rows and
-    # the rollout figure from the cache (a read of the database cache in the tests); the
-    # count of matching rows is the rollout's total
-    with django_assert_max_num_queries(10):
+    # session, user, settings, permissions..., then the page: its sort keys, its rows, the
+    # count of matching rows (up to 1,001) and the rollout figure from the cache (a read
+    # of the database cache in the tests)
+    with django_assert_max_num_queries(11):
         response = admin_client.get(url, {"sort": "MFA_gewijzigd"})
     assert len(response.context["rows"]) == min(count + 1, 50)
-    assert response.context["matching"] == count + 1
+    assert response.context["matching"] == min(count + 1, 1001)
+    assert (response.context["more_than"] is not None) == (count + 1 > 1000)
 
 
 # --- Keyset pages -------------------------------------------------------------
@@ -271,7 +293,8 @@ def test_the_page_issues_a_constant_number_of_queries(
 def _walk(client, url, params, direction="next", counts=None):
     """Follow the Next (or, from the last page, the Previous) links: the rows seen (and in
     `counts`, the number of matching rows each page announced)."""
-    names, params = [], dict(params)
+    names: list[str] = []
+    params = dict(params)
     if direction == "previous":
         params["last"] = "1"
     for _ in range(100):
@@ -328,7 +351,7 @@ def test_every_page_announces_the_rows_of_every_page(admin_client, monkeypatch, 
     monkeypatch.setattr(views, "PAGE_SIZE", 7)
     _system_users(40)
     for direction in ("next", "previous"):
-        counts = []
+        counts: list[int] = []
         walked = _walk(admin_client, PERSONS, {**params, "sort": "Sorteer_naam"}, direction, counts)
         assert set(counts) == {len(walked)}, (direction, counts)
         if params != {"q": "nobody"}:

@@ -10,10 +10,10 @@ from django.core.management.base import BaseCommand
 from django.core.management.color import no_style
 from django.db import connection, transaction
 from django.db.models import JSONField, Max, Model
-from django.utils import timezone
 
 from accounts.models import Person, User, canonical_username
-from accounts.services import BEHEERDERS_GROUP
+from accounts.services import BEHEERDERS_GROUP, users_audited
+from livits import clock
 from mfa import crypto, totp
 from mfa.models import AuditEvent, Device
 
@@ -50,7 +50,8 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, persons: int, **options: Any) -> None:
-        self.load_demo()
+        with users_audited(command="demo_data"):
+            self.load_demo()
         if persons:
             created = bulk_persons(persons)
             self.stdout.write(f"Bulk demo data: {created} persons added, {persons} wanted.")
@@ -98,7 +99,7 @@ def bulk_persons(target: int) -> int:
     sequences are moved past them afterwards."""
     rng = random.Random(target)  # noqa: S311 - reproducible demo data, no secrets
     password = make_password(DEMO_PASSWORD)
-    now = timezone.now()
+    now = clock.now()
     added = 0
     while (missing := target - Person.objects.count()) > 0:
         with transaction.atomic():

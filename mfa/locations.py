@@ -1,0 +1,48 @@
+"""Trusted locations: networks from which a linked device's code is not asked at login
+(manual 3.1). Kept on MFA-instellingen; every change is recorded."""
+
+from django.db import IntegrityError, transaction
+
+from accounts.models import User
+
+from . import network
+from .audit import audit
+from .errors import MfaError
+from .models import AuditEvent, TrustedLocation
+
+Action = AuditEvent.Action
+
+
+def is_trusted_location(ip: str | None) -> bool:
+    return network.ip_in_networks(ip, TrustedLocation.objects.values_list("network", flat=True))
+
+
+@transaction.atomic
+def trusted_location_save(
+    *, location: TrustedLocation, by: User | None, ip: str | None
+) -> TrustedLocation:
+    creating = location.pk is None
+    try:
+        with transaction.atomic():
+            location.save()
+    except IntegrityError:
+        raise MfaError("network_taken") from None
+    change = "added" if creating else "changed"
+    audit(
+        action=Action.TRUSTED_LOCATION_CHANGED,
+        actor=by,
+        ip=ip,
+        data={"change": change, "name": location.name, "network": location.network},
+    )
+    return location
+
+
+@transaction.atomic
+def trusted_location_remove(*, location: TrustedLocation, by: User | None, ip: str | None) -> None:
+    TrustedLocation.objects.filter(pk=location.pk).delete()
+    audit(
+        action=Action.TRUSTED_LOCATION_CHANGED,
+        actor=by,
+        ip=ip,
+        data={"change": "removed", "name": location.name, "network": location.network},
+    )

@@ -1,0 +1,166 @@
+"""The login decision: one function decides every login by username, password and the
+Toegangscode field (manual 2.3, 3.1), and records it.
+
+What a person may sign in with is mfa.factors' answer: an access code of an active app,
+a recovery code while another factor exists, the trusted location for a person with a
+factor, the password alone only for a person without any factor before the go-live. A
+passkey-only person signs in with the passkey (mfa.passkeys), never with the password
+alone.
+
+Three short steps (mfa.throttle has the lock protocol): take a turn in the attempt's
+budget, check the password outside any transaction, then decide and record in one
+transaction, so a login cut short leaves no audit row, counter or consumed code behind.
+Every refusal gets one generic answer, whatever was wrong.
+"""
+
+import enum
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from django.db import transaction
+
+from accounts.models import User
+from accounts.services import credentials_check, login_record, password_dummy_check
+
+from . import recovery
+from .audit import audit
+from .devices import code_consume, devices_expire
+from .factors import factors_of
+from .marks import Marks, mark_of, mark_seen
+from .models import AuditEvent, DeviceMark
+from .recovery import recovery_consume
+from .throttle import (
+    Budget,
+    address_blocked,
+    failure_record,
+    lock_refused,
+    throttle_key,
+    throttle_release,
+    throttle_success,
+    throttle_turn,
+)
+
+Action = AuditEvent.Action
+
+
+class LoginStatus(enum.Enum):
+    OK = "ok"
+    FAILED = "failed"  # one generic message, whatever the reason
+    LOCKED = "locked"  # this attempt's budget is locked until `locked_until`
+    BUSY = "busy"  # other attempts of this name were under way too long: try again
+
+
+@dataclass(frozen=True)
+class LoginResult:
+    status: LoginStatus
+    user: User | None = None
+    # How the session was authenticated: LOGIN_CODE, LOGIN_RECOVERY, LOGIN_TRUSTED,
+    # LOGIN_WITHOUT_DEVICE or LOGIN_PASSKEY.
+    method: str = ""
+    locked_until: datetime | None = None
+    # The lock is a marked browser's own (not the one on browsers the person never used).
+    browser_lock: bool = False
+    recovery_left: int | None = None  # after a recovery code: how many are unused
+    # The end of the temporary app that signed in: the session ends with it.
+    until: datetime | None = None
+    via_admin: bool = False  # signed in with an app a beheerder linked for the person
+    mark: DeviceMark | None = None  # the browser's mark of the person, after a success
+
+
+def login_attempt(
+    *,
+    username: str,
+    password: str,
+    code: str,
+    ip: str | None,
+    now: datetime,
+    marks: Marks | None = None,
+    user_agent: str = "",
+) -> LoginResult:
+    """Decide a login from username, password, the Toegangscode field, the client's
+    address, the browser's marks (mfa.marks) and the time."""
+    key = throttle_key(username)
+    if address_blocked(ip, now):
+        password_dummy_check(password)
+        return LoginResult(LoginStatus.FAILED)
+    mark = mark_of(marks or {}, key)
+    budget = Budget.of(key, mark)
+    turn = throttle_turn(budget, now)
+    if turn.busy:
+        return LoginResult(LoginStatus.BUSY)
+    if not turn.granted:  # says so (for known and unknown names alike): no hash
+        with transaction.atomic():
+            lock_refused(budget=budget, ip=ip, now=now)
+        return _locked(budget, turn.locked_until)
+    try:
+        user = credentials_check(key=key, password=password)
+        with transaction.atomic():
+            result = _login_decide(budget=budget, user=user, code=code, ip=ip, now=now)
+            if result.status is LoginStatus.OK and result.user is not None:
+                seen = mark_seen(user=result.user, mark=mark, user_agent=user_agent, now=now)
+                result = replace(result, mark=seen)
+    except BaseException:
+        throttle_release(budget)  # cut short: the turn goes back, nothing was counted
+        raise
+    return result
+
+
+def _locked(budget: Budget, until: datetime | None) -> LoginResult:
+    return LoginResult(LoginStatus.LOCKED, locked_until=until, browser_lock=budget.browser)
+
+
+def _login_decide(
+    *, budget: Budget, user: User | None, code: str, ip: str | None, now: datetime
+) -> LoginResult:
+    if user is None:
+        return _refuse(budget, None, Action.LOGIN_FAILED, ip, now)
+    factors = factors_of(user, now=now, ip=ip)
+    if factors.expired:  # temporary access that ended: removed, and what it ends follows
+        devices_expire(user=user, ip=ip, now=now)
+    if not factors.any:
+        if (
+            factors.live
+        ):  # recorded for the beheerder's history; the person sees the generic message
+            return _refuse(budget, user, Action.LOGIN_NO_DEVICE, ip, now)
+        return _success(budget, user, Action.LOGIN_WITHOUT_DEVICE, ip, now)
+    if recovery.normalize(code):  # a recovery code, from anywhere, while it backs a factor
+        if not (factors.recovery and recovery_consume(user, code, ip, now)):
+            return _refuse(budget, user, Action.CODE_FAILED, ip, now)
+        result = _success(budget, user, Action.LOGIN_RECOVERY, ip, now)
+        return replace(result, recovery_left=factors.recovery_unused - 1)
+    if factors.trusted_location:
+        return _success(budget, user, Action.LOGIN_TRUSTED, ip, now)
+    if not factors.apps:  # a passkey-only person: the passkey is the way in
+        return _refuse(budget, user, Action.CODE_FAILED, ip, now, {"passkey_only": True})
+    device, replayed = code_consume(factors.apps, code, now)
+    if device is None or replayed:
+        action = Action.CODE_REPLAYED if replayed else Action.CODE_FAILED
+        return _refuse(budget, user, action, ip, now)
+    result = _success(budget, user, Action.LOGIN_CODE, ip, now)
+    return replace(result, until=device.expires_at, via_admin=device.via_admin)
+
+
+def _refuse(
+    budget: Budget,
+    user: User | None,
+    action: str,
+    ip: str | None,
+    now: datetime,
+    data: dict[str, object] | None = None,
+) -> LoginResult:
+    """A failed attempt: recorded in its budget; the one that locks says so."""
+    locked = failure_record(budget=budget, user=user, ip=ip, now=now, action=action, data=data)
+    return _locked(budget, locked) if locked else LoginResult(LoginStatus.FAILED)
+
+
+def _success(budget: Budget, user: User, method: str, ip: str | None, now: datetime) -> LoginResult:
+    throttle_success(budget, now)
+    audit(action=method, subject=user, ip=ip, at=now)
+    login_record(user=user, now=now)
+    return LoginResult(LoginStatus.OK, user, method=method)
+
+
+def session_end(*, user: User, ip: str | None, now: datetime, reason: str = "go_live") -> None:
+    """Record that a session ended because its way in no longer holds (the go-live, the
+    passkeys switch, the end of temporary access)."""
+    audit(action=Action.SESSION_ENDED, subject=user, ip=ip, data={"reason": reason}, at=now)

@@ -1,0 +1,203 @@
+"""The padlock page (manual 2.1): link an authenticator app, step-up, one's own
+devices and recovery codes."""
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import redirect_to_login
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.debug import sensitive_post_parameters
+from django.views.decorators.http import require_POST
+
+from accounts.http import AuthenticatedRequest
+from livits import clock
+
+from .. import devices, enrolment, factors, recovery, selectors, stepup
+from ..errors import MfaError
+from ..forms import DeviceRemoveForm, DeviceRenameForm, LinkForm, PasskeyRemoveForm, StepUpForm
+from ..marks import cookie_marks
+from ..middleware import session_authenticated, session_keep
+from ..models import AuditEvent, MfaSettings
+from ..network import client_ip
+from ..recovery import normalize, shown
+
+RENEWED = "renewed"
+
+
+View = Callable[..., HttpResponse]
+
+
+def enrolment_login_required(view: View) -> View:
+    """login_required; a code posted from a page whose session has expired is told so,
+    and comes back to the same page (with a new QR code) after logging in."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if request.user.is_authenticated:
+            return view(request, *args, **kwargs)
+        if request.method == "POST":
+            messages.warning(
+                request,
+                _("Your session has expired, so nothing was linked. Log in again to continue."),
+            )
+            return redirect_to_login(f"{request.path}?{RENEWED}=1")
+        return redirect_to_login(request.get_full_path())
+
+    return wrapper
+
+
+def enrol_page(
+    request: AuthenticatedRequest,
+    *,
+    link_form: LinkForm | None = None,
+    step_up_form: StepUpForm | None = None,
+    remove_form: DeviceRemoveForm | None = None,
+    passkey_remove_form: PasskeyRemoveForm | None = None,
+) -> HttpResponse:
+    now = clock.now()
+    has_mfa = factors.has_mfa(request.user, now)
+    confirmed = enrolment.recently_confirmed(request.session, now)
+    passkeys_allowed = MfaSettings.load().passkeys_allowed
+    context = {
+        "devices": selectors.devices_of(request.user),
+        "passkeys": list(request.user.passkeys.all()),
+        "passkeys_allowed": passkeys_allowed,
+        "may_add_passkey": passkeys_allowed and has_mfa and confirmed,
+        "passkey_remove_form": passkey_remove_form or PasskeyRemoveForm(user=request.user),
+        "step_up_form": step_up_form or StepUpForm(),
+        "remove_form": remove_form or DeviceRemoveForm(user=request.user),
+        "renewed": RENEWED in request.GET,
+        "just_linked": request.session.pop(enrolment.JUST_LINKED, False),
+        "recovery": recovery.recovery_status(request.user) if has_mfa else None,
+        "may_make_recovery": has_mfa and confirmed,
+    }
+    if enrolment.may_link(request.session, request.user, now):
+        context.update(enrolment.link_steps(request.session, request.user, link_form or LinkForm()))
+    return render(request, "mfa/enrol.html", context)
+
+
+@sensitive_post_parameters("code")
+@never_cache
+@enrolment_login_required
+def enrol(request: AuthenticatedRequest) -> HttpResponse:
+    """The padlock page (manual 2.1): link an authenticator app, see linked devices."""
+    if request.method != "POST":
+        return enrol_page(request)
+    now = clock.now()
+    if not enrolment.may_link(request.session, request.user, now):
+        return redirect("mfa:enrol")
+    form = LinkForm(request.POST)
+    if form.is_valid() and enrolment.link_pending(request, request.user, form, now):
+        enrolment.allow_linking(request.session, now)
+        # The code just proved the new app: this session now has a second factor.
+        session_authenticated(request, AuditEvent.Action.LOGIN_CODE)
+        request.session[enrolment.JUST_LINKED] = True
+        return redirect("mfa:enrol")
+    return enrol_page(request, link_form=form)
+
+
+@sensitive_post_parameters("password", "code")
+@never_cache
+@login_required
+@require_POST
+def step_up(request: AuthenticatedRequest) -> HttpResponse:
+    """Password and a current code again, before linking a further device."""
+    form = StepUpForm(request.POST)
+    now = clock.now()
+    if form.is_valid() and stepup.step_up(
+        user=request.user,
+        **form.cleaned_data,
+        ip=client_ip(request),
+        now=now,
+        marks=cookie_marks(request),
+    ):
+        enrolment.allow_linking(request.session, now)
+        return redirect("mfa:enrol")
+    if form.is_valid():
+        form.refuse("step_up_failed", field=None)
+    return enrol_page(request, step_up_form=form)
+
+
+@sensitive_post_parameters("password", "code")
+@never_cache
+@login_required
+@require_POST
+def device_remove(request: AuthenticatedRequest) -> HttpResponse:
+    """Remove one of one's own devices, after password and a current code."""
+    form = DeviceRemoveForm(request.POST, user=request.user)
+    if form.is_valid():
+        try:
+            stepup.device_remove_own(
+                **form.cleaned_data,
+                ip=client_ip(request),
+                now=clock.now(),
+                marks=cookie_marks(request),
+            )
+        except MfaError as error:
+            form.refuse(error.code, field=None)
+        else:
+            session_keep(request)
+            name = form.cleaned_data["device"].name
+            messages.success(request, _("The device %(name)s has been removed.") % {"name": name})
+            return redirect("mfa:enrol")
+    return enrol_page(request, remove_form=form)
+
+
+@login_required
+@require_POST
+def device_rename(request: AuthenticatedRequest, pk: int) -> HttpResponse:
+    device = get_object_or_404(request.user.mfa_devices, pk=pk)
+    form = DeviceRenameForm(request.POST)
+    if form.is_valid():
+        try:
+            devices.device_rename(
+                device=device,
+                name=form.cleaned_data["name"],
+                by=request.user,
+                ip=client_ip(request),
+            )
+        except MfaError as error:
+            form.refuse(error.code, field="name")
+    for message in form.errors.get("name", []):
+        messages.error(request, str(message))
+    return redirect("mfa:enrol")
+
+
+@sensitive_post_parameters("code")
+@never_cache
+@login_required
+@require_POST
+def recovery_make(request: AuthenticatedRequest) -> HttpResponse:
+    """A new set of recovery codes, shown this once (never kept in the session)."""
+    now = clock.now()
+    if not (
+        factors.has_mfa(request.user, now) and enrolment.recently_confirmed(request.session, now)
+    ):
+        messages.error(request, _("Confirm with your password and access code first."))
+        return redirect("mfa:enrol")
+    codes = recovery.recovery_codes_make(user=request.user, ip=client_ip(request), now=now)
+    return render(request, "mfa/recovery_codes.html", {"codes": [shown(c) for c in codes]})
+
+
+@sensitive_post_parameters("code")
+@never_cache
+@login_required
+@require_POST
+def recovery_download(request: AuthenticatedRequest) -> HttpResponse:
+    """The codes just shown, as a text file: sent back by the page, checked against the set."""
+    codes = [normalize(code) for code in request.POST.getlist("code")]
+    if not codes or not recovery.recovery_set_holds(request.user, codes):
+        return HttpResponseBadRequest(_("These are not your current recovery codes."))
+    text = render_to_string(
+        "mfa/recovery_codes.txt", {"codes": [shown(c) for c in codes if c]}, request
+    )
+    response = HttpResponse(text, content_type="text/plain; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="livits-herstelcodes.txt"'
+    return response

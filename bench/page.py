@@ -70,7 +70,7 @@ def main():
 
     for client in (ours, stock):  # warm up: templates, translations, the first queries
         per_request_ms(client)
-    samples = {"ours": [], "stock": []}
+    samples: dict[str, list[float]] = {"ours": [], "stock": []}
     for round_number in range(args.rounds):
         order = ("ours", "stock") if round_number % 2 == 0 else ("stock", "ours")
         for name in order:

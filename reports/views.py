@@ -80,4 +80,3 @@ def report(request: AuthenticatedRequest, slug: str, export: str | None = None) 
         "is_live": mfa_settings.is_live(now),
     }
     return render(request, "reports/report.html", context)
-

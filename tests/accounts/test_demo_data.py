@@ -16,7 +16,7 @@ def test_bulk_demo_data_has_the_shape_of_an_association(db):
     assert 0.65 < linked / demo.count() < 0.85
     assert Device.objects.filter(user__in=demo).count() == linked
     assert AuditEvent.objects.filter(subject__in=demo).count() == 3 * linked
-    user = demo.filter(mfa_devices__isnull=False).first()
+    user = demo.filter(mfa_devices__isnull=False).earliest("pk")
     assert user.check_password("Livits-demo-2026")
     assert user.username_canonical == user.username
     assert len(user.mfa_devices.get().secret) == 32  # decrypts: encrypted like a real one

@@ -136,7 +136,7 @@ serve-prod: setup $(PROD_ENV)
 	$(PY) manage.py db_worker --no-reload & worker=$$!; \
 	trap 'kill $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT; \
 	$(VENV)/bin/gunicorn livits.wsgi -w $${WEB_CONCURRENCY:-$$(nproc)} -b 127.0.0.1:$(PORT) \
-	  --access-logfile - --no-control-socket
+	  --timeout $${GUNICORN_TIMEOUT:-300} --access-logfile - --no-control-socket
 
 # Mutation testing of mfa/totp.py, mfa/network.py and the MFA capability modules (mutmut):
 # every surviving mutant is a missing assertion or an equivalent change. Slow.

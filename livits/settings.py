@@ -108,8 +108,11 @@ DATABASES = {
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # PostgreSQL's JIT compiler spent most of a report's time compiling (bench/reports.py);
-    # kept connections are checked before use, so a restarted server costs one error less.
-    DATABASES["default"]["OPTIONS"] = {"options": "-c jit=off"}
+    # an export's one sorted pass at a million persons needs nodes of up to ~21 MB (sorts
+    # of ~12 MB, hashes of ~21 MB with the default hash_mem_multiplier 2), which spilled
+    # to disk at the default 4 MB (docs/deployment.md); kept connections are checked
+    # before use, so a restarted server costs one error less.
+    DATABASES["default"]["OPTIONS"] = {"options": "-c jit=off -c work_mem=32MB"}
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # The embedded default under concurrent requests: readers never wait for the

@@ -24,7 +24,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
 
-from django.db import models
+from django.core.cache import cache
+from django.db import models, transaction
 from django.db.models import Count, ExpressionWrapper, F, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
 
@@ -36,6 +37,7 @@ from .errors import MfaError
 from .models import AuditEvent, Device, MfaSettings, Passkey, RecoveryCode
 
 Action = AuditEvent.Action
+ROLLOUT_FIGURE_KEY = "mfa:rollout-figure"  # mfa.rollout.rollout_figure, forgotten here
 
 
 def has_factor_condition(now: datetime, user: str = "pk") -> Q:
@@ -202,6 +204,7 @@ def factors_changed(
     `spare_temporary`: see sessions_end_all (the beheerder's unlink button, manual 4.3)."""
     linked = has_mfa(user, now)
     _mfa_dates(user, linked, now)
+    transaction.on_commit(lambda: cache.delete(ROLLOUT_FIGURE_KEY))  # mfa.rollout
     if linked:
         return False
     recovery_invalidate(user, by=by, ip=ip, now=now, reason=reason)

@@ -11,6 +11,7 @@ from typing import TypedDict
 
 from django.conf import settings
 from django.contrib.auth.models import Permission
+from django.core.cache import cache
 from django.db import transaction
 from django.db.models import Count, Q, QuerySet
 from django.template.loader import render_to_string
@@ -22,7 +23,7 @@ from outbox.services import mail_queue
 
 from .audit import audit, iso
 from .errors import MfaError
-from .factors import has_factor_condition, has_mfa
+from .factors import ROLLOUT_FIGURE_KEY, has_factor_condition, has_mfa
 from .models import AuditEvent, MfaSettings, moment_in_range
 
 Action = AuditEvent.Action
@@ -122,6 +123,24 @@ def rollout(now: datetime) -> tuple[int, int]:
         total=Count("pk"), linked=Count("pk", filter=has_factor_condition(now))
     )
     return int(figures["linked"]), int(figures["total"])
+
+
+# Counting the figure means a probe per system user (200,000 at a million persons): too
+# much for every view of a page. It is kept ROLLOUT_FIGURE_SECONDS and forgotten when a
+# person's factors change (mfa.factors.factors_changed, on commit); the lifetime covers
+# what no factor change announces (a temporary app's end passing, a system user made,
+# deactivated or deleted).
+ROLLOUT_FIGURE_SECONDS = 60
+
+
+def rollout_figure(now: datetime) -> tuple[int, int]:
+    """rollout(now), as counted less than ROLLOUT_FIGURE_SECONDS ago."""
+    figures = cache.get(ROLLOUT_FIGURE_KEY)
+    if figures is None:
+        figures = rollout(now)
+        cache.set(ROLLOUT_FIGURE_KEY, figures, ROLLOUT_FIGURE_SECONDS)
+    linked, total = figures
+    return int(linked), int(total)
 
 
 @transaction.atomic

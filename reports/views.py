@@ -5,9 +5,10 @@ from django.utils import formats, timezone
 
 from accounts.http import AuthenticatedRequest
 from livits import clock
+from mfa import rollout
 from mfa.models import MfaSettings
 
-from . import counters, exports, selectors
+from . import exports, selectors
 from .forms import FILTER_LABELS, ReportQueryForm
 from .reports import REPORTS
 
@@ -50,7 +51,7 @@ def report(request: AuthenticatedRequest, slug: str, export: str | None = None) 
         last="last" in request.GET,
         size=PAGE_SIZE,
     )
-    linked, total = counters.rollout(now)
+    linked, total = rollout.rollout_figure(now)
     matching = (
         page.matching
         if page.matching is not None

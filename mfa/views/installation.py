@@ -48,7 +48,7 @@ def _settings_page(
         "issuer_form": issuer_form or IssuerForm(initial={"issuer": mfa_settings.issuer_name}),
         "passkeys_form": PasskeysAllowedForm(initial={"allowed": mfa_settings.passkeys_allowed}),
         "rp_id": settings.MFA_WEBAUTHN_RP_ID,
-        "rollout": rollout.rollout(now),
+        "rollout": rollout.rollout_figure(now),
         "mails_failed": mails_failed_count(),
     }
     return render(request, "mfa/settings.html", context)

@@ -36,6 +36,7 @@ from .throttle import (
 
 Action = AuditEvent.Action
 STEP_UP = {"step_up": True}  # audit data: the failure was a step-up's, not a login's
+RESET = {"reset": True}  # audit data: the failure was a password link's (accounts.passwords)
 
 
 def _second_factor(user: User, code: str, ip: str | None, now: datetime) -> str | None:
@@ -48,27 +49,40 @@ def _second_factor(user: User, code: str, ip: str | None, now: datetime) -> str 
 def step_up(
     *,
     user: User,
-    password: str,
+    password: str | None,
     code: str,
     ip: str | None,
     now: datetime,
     marks: Marks | None = None,
+    password_alone: bool = False,
+    purpose: dict[str, bool] = STEP_UP,
 ) -> bool:
     """Re-check password and a fresh second factor before a factor is linked or removed:
-    the same budgets and lock as the login (mfa.throttle)."""
+    the same budgets and lock as the login (mfa.throttle).
+
+    `password` None: the caller proved the first factor otherwise (a password link from
+    the person's mailbox, accounts.passwords). `password_alone`: a person without any
+    factor before the go-live (Factors.password_alone) passes without a second factor.
+    `purpose` goes into the audit data of a failure."""
     key = throttle_key(user.username)
     budget = Budget.of(key, mark_of(marks or {}, key))
     turn = None if address_blocked(ip, now) else throttle_turn(budget, now)
     if turn is None or not turn.granted:
-        password_dummy_check(password)
+        if password is not None:
+            password_dummy_check(password)
         return False
     try:
-        password_ok = user.check_password(password)
+        password_ok = password is None or user.check_password(password)
         with transaction.atomic():
-            failed = _second_factor(user, code, ip, now) if password_ok else Action.LOGIN_FAILED
+            if not password_ok:
+                failed: str | None = Action.LOGIN_FAILED
+            elif password_alone and factors_of(user, now=now).password_alone:
+                failed = None
+            else:
+                failed = _second_factor(user, code, ip, now)
             if failed:
                 failure_record(
-                    budget=budget, user=user, ip=ip, now=now, action=failed, data=STEP_UP
+                    budget=budget, user=user, ip=ip, now=now, action=failed, data=purpose
                 )
                 return False
             throttle_success(budget, now)

@@ -28,7 +28,7 @@ from mfa.middleware import sign_in
 from mfa.models import MfaSettings
 from mfa.network import client_ip
 
-from . import selectors, services
+from . import passwords, selectors, services
 from .forms import LoginForm, PersonForm, PersonSearchForm, SystemUserForm
 from .guards import managed_person
 from .http import AuthenticatedRequest
@@ -186,7 +186,13 @@ def system_user_edit(request: AuthenticatedRequest, pk: int) -> HttpResponse:
         raise PermissionDenied
     form = SystemUserForm(request.POST or None, instance=system_user)
     if request.method == "POST" and form.is_valid():
-        services.system_user_save(form=form, by=request.user, ip=client_ip(request))
+        passwords.system_user_link_save(
+            form=form,
+            by=request.user,
+            ip=client_ip(request),
+            now=clock.now(),
+            language=request.LANGUAGE_CODE,
+        )
         messages.success(request, _("The system user has been saved."))
         return redirect(reverse("accounts:person_detail", args=[person.pk]) + "?tab=user")
     return render(request, "accounts/system_user_form.html", {"form": form, "person": person})

@@ -59,6 +59,19 @@ def outbox_delivers_at_once(monkeypatch):
 
 
 @pytest.fixture(autouse=True)
+def password_links_at_once(monkeypatch):
+    """The task behind "Wachtwoord vergeten" (accounts.tasks.password_links) runs at once,
+    on the server's clock: the person's mail is in the outbox when the page answers."""
+    from accounts import passwords
+    from livits import clock
+
+    def send_now(*, name, ip, language):
+        passwords.password_links_send(name=name, ip=ip, now=clock.now(), language=language)
+
+    monkeypatch.setattr(passwords, "_enqueue", send_now)
+
+
+@pytest.fixture(autouse=True)
 def fast_password_hasher(settings):
     # Argon2 (the production hasher) costs ~0.2 s per check; tests that are not
     # about hashing use a fast one. tests/accounts/test_models.py checks Argon2.

@@ -239,7 +239,7 @@ def link_way(user: User, now: datetime) -> LinkWay:
     """What a link needs besides the new password for `user` (mfa.factors decides)."""
     factors = factors_of(user, now=now)
     if factors.any:
-        return LinkWay.CODE if factors.code_suffices else LinkWay.BEHEERDER
+        return LinkWay.CODE if factors.apps or factors.recovery else LinkWay.BEHEERDER
     return LinkWay.PASSWORD_ALONE if factors.password_alone else LinkWay.BEHEERDER
 
 

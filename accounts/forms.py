@@ -182,7 +182,7 @@ class NewPasswordForm(SetPasswordForm):  # type: ignore[type-arg]
 
 
 class PasswordChangeForm(NewPasswordForm):
-    """"Wachtwoord wijzigen": the current password and a second factor (step-up), and the
+    """ "Wachtwoord wijzigen": the current password and a second factor (step-up), and the
     new password twice."""
 
     field_order = ["password", "code", "new_password1", "new_password2"]
@@ -196,7 +196,7 @@ class PasswordChangeForm(NewPasswordForm):
 
 
 class PasswordForgotForm(forms.Form):
-    """"Wachtwoord vergeten": the username or the e-mail address."""
+    """ "Wachtwoord vergeten": the username or the e-mail address."""
 
     name = forms.CharField(
         label=_("Username or e-mail address"),

@@ -20,7 +20,8 @@ from mfa.network import client_ip
 from . import passwords
 from .forms import NewPasswordForm, PasswordChangeForm, PasswordForgotForm
 from .http import AuthenticatedRequest
-from .passwords import AccountError, AskStatus, LinkWay
+from .passwords import AskStatus, LinkWay
+from .services import AccountError
 from .views import lock_end
 
 LINK_SESSION = "password_link"  # the token of the link being used, out of the address bar

@@ -87,7 +87,7 @@ class LinkTokens(PasswordResetTokenGenerator):
             f"{user.person.email}:{timestamp}"
         )
 
-    def check_token(self, user: AbstractBaseUser | None, token: str | None) -> bool:
+    def check_token(self, user: User | None, token: str | None) -> bool:
         """Django's check (its PASSWORD_RESET_TIMEOUT is the longest link's), then this
         kind's own validity."""
         if user is None or token is None or not super().check_token(user, token):
@@ -113,11 +113,17 @@ def link_mail(*, user: User, kind: str, url: str, language: str) -> tuple[str, s
     """The mail with a link, in `language`: (subject, body)."""
     with translation.override(language):
         hours = TOKENS[kind].seconds // 3600
-        context = {"name": one_line(user.get_short_name()), "username": user.username}
-        context.update(url=url, hours=hours, reset=kind == RESET_LINK)
-        subject = (
-            _("Livits: set a new password") if kind == RESET_LINK else _("Livits: set your password")
-        )
+        context = {
+            "name": one_line(user.get_short_name()),
+            "username": user.username,
+            "url": url,
+            "hours": hours,
+            "reset": kind == RESET_LINK,
+        }
+        if kind == RESET_LINK:
+            subject = _("Livits: set a new password")
+        else:
+            subject = _("Livits: set your password")
         return subject, render_to_string("accounts/password_link_mail.txt", context)
 
 
@@ -132,7 +138,9 @@ def password_link_send(
     url = link_url(user=user, kind=kind)
     subject, body = link_mail(user=user, kind=kind, url=url, language=language)
     mail_queue(to=user.person.email, subject=subject, body=body, now=now)
-    audit(action=Action.PASSWORD_LINK_SENT, subject=user, actor=by, ip=ip, data={"via": kind}, at=now)
+    audit(
+        action=Action.PASSWORD_LINK_SENT, subject=user, actor=by, ip=ip, data={"via": kind}, at=now
+    )
     return True
 
 
@@ -183,9 +191,7 @@ def password_reset_ask(
             lock_refused(budget=budget, ip=ip, now=now)
         return Ask(AskStatus.LOCKED, turn.locked_until)
     with transaction.atomic():
-        failure_record(
-            budget=budget, user=None, ip=ip, now=now, action=Action.PASSWORD_RESET_ASKED
-        )
+        failure_record(budget=budget, user=None, ip=ip, now=now, action=Action.PASSWORD_RESET_ASKED)
         _enqueue(name=name[:NAME_MAX_LENGTH], ip=ip, language=language)
     return Ask(AskStatus.ASKED)
 

@@ -210,9 +210,7 @@ def system_user_save(*, form: forms.ModelForm[User], by: User, ip: str | None) -
 
 
 @transaction.atomic
-def password_set(
-    *, user: User, password: str, by: User, ip: str | None, via: str = ""
-) -> None:
+def password_set(*, user: User, password: str, by: User, ip: str | None, via: str = "") -> None:
     """Give `user` a new password (validated by the caller's form), audited."""
     before = _state(User.objects.select_for_update().get(pk=user.pk))
     user.set_password(password)

@@ -12,7 +12,6 @@ from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.debug import sensitive_post_parameters
 
 from livits import clock
-from mfa.factors import factors_of
 from mfa.marks import cookie_marks
 from mfa.middleware import session_keep
 from mfa.network import client_ip
@@ -20,7 +19,7 @@ from mfa.network import client_ip
 from . import passwords
 from .forms import NewPasswordForm, PasswordChangeForm, PasswordForgotForm
 from .http import AuthenticatedRequest
-from .passwords import AskStatus, LinkWay
+from .passwords import AskStatus, ConfirmWay
 from .services import AccountError
 from .views import lock_end
 
@@ -40,8 +39,10 @@ REFUSALS = {
 @login_required
 def password_change(request: AuthenticatedRequest) -> HttpResponse:
     now = clock.now()
-    needs_code = not factors_of(request.user, now=now).password_alone
-    form = PasswordChangeForm(request.user, request.POST or None, needs_code=needs_code)
+    way = passwords.confirm_way(request.user, now)
+    if way is ConfirmWay.BEHEERDER:  # a passkey is the person's only factor
+        return render(request, "accounts/password_change.html", {"ask_beheerder": True})
+    form = PasswordChangeForm(request.user, request.POST or None, needs_code=way is ConfirmWay.CODE)
     if request.method == "POST" and form.is_valid():
         try:
             passwords.password_change(
@@ -109,10 +110,10 @@ def password_link_set(request: HttpRequest, kind: str, uidb64: str) -> HttpRespo
     if user is None:
         return render(request, "accounts/password_link.html", {"void": True})
     now = clock.now()
-    way = passwords.link_way(user, now)
-    if way is LinkWay.BEHEERDER:
+    way = passwords.confirm_way(user, now)
+    if way is ConfirmWay.BEHEERDER:
         return render(request, "accounts/password_link.html", {"ask_beheerder": True})
-    form = NewPasswordForm(user, request.POST or None, needs_code=way is LinkWay.CODE)
+    form = NewPasswordForm(user, request.POST or None, needs_code=way is ConfirmWay.CODE)
     if request.method == "POST" and form.is_valid():
         try:
             passwords.password_reset(

@@ -235,18 +235,20 @@ def link_user(*, kind: str, uidb64: str, token: str) -> User | None:
     return user if TOKENS[kind].check_token(user, token) else None
 
 
-class LinkWay(enum.Enum):
+class ConfirmWay(enum.Enum):
     CODE = "code"  # an access code of an active app, or a recovery code
     PASSWORD_ALONE = "password_alone"  # no factor, before the go-live
     BEHEERDER = "beheerder"  # no factor after the go-live, or a passkey only
 
 
-def link_way(user: User, now: datetime) -> LinkWay:
-    """What a link needs besides the new password for `user` (mfa.factors decides)."""
+def confirm_way(user: User, now: datetime) -> ConfirmWay:
+    """What confirms a new password of `user` besides the link or the current password
+    (mfa.factors decides): their app's code or a recovery code; nothing more for a person
+    without any factor before the go-live; else only a beheerder can help."""
     factors = factors_of(user, now=now)
     if factors.any:
-        return LinkWay.CODE if factors.apps or factors.recovery else LinkWay.BEHEERDER
-    return LinkWay.PASSWORD_ALONE if factors.password_alone else LinkWay.BEHEERDER
+        return ConfirmWay.CODE if factors.apps or factors.recovery else ConfirmWay.BEHEERDER
+    return ConfirmWay.PASSWORD_ALONE if factors.password_alone else ConfirmWay.BEHEERDER
 
 
 def password_reset(
@@ -263,7 +265,7 @@ def password_reset(
     """Set the password of the person a valid link names, with their second factor
     (counted in their login budget, mfa.stepup). Raises AccountError: "ask_beheerder",
     "factor_failed", or "link_void" (used meanwhile)."""
-    if link_way(user, now) is LinkWay.BEHEERDER:
+    if confirm_way(user, now) is ConfirmWay.BEHEERDER:
         raise AccountError("ask_beheerder")
     if not step_up(
         user=user,

@@ -512,3 +512,15 @@ def test_hostile_input_on_the_link_page_changes_nothing(linked_user, frozen_cloc
     assert response.status_code == 200
     linked_user.refresh_from_db()
     assert linked_user.check_password(PASSWORD)
+
+
+def test_a_passkey_only_person_is_sent_to_a_beheerder_to_change_it(
+    client, system_user, frozen_clock
+):
+    MfaSettings.objects.update_or_create(pk=1, defaults={"passkeys_allowed": True})
+    Passkey.objects.create(user=system_user, name="Sleutel", credential_id="c1", public_key=b"k")
+    login_with_code(client, system_user)
+    for response in (client.get(CHANGE), change(client, "123456")):
+        assert b'data-testid="password-beheerder"' in response.content
+    system_user.refresh_from_db()
+    assert system_user.check_password(PASSWORD)

@@ -1,4 +1,4 @@
-""""Wachtwoord vergeten": does the answer's time say whether a name exists?
+""" "Wachtwoord vergeten": does the answer's time say whether a name exists?
 
 In one process, interleaved, with DEBUG off, through the Django test client (all
 middleware, no network): POST /password/forgot/ with the username of an existing person
@@ -43,7 +43,7 @@ def main():
     from accounts.models import Person, User
 
     run = f"{os.getpid()}x{int(time.time())}"
-    names = {kind: [] for kind in KINDS}
+    names: dict[str, list[str]] = {kind: [] for kind in KINDS}
     for index in range(args.requests):
         username = f"forgot{index}-{run}"
         email = f"{username}@example.org"
@@ -56,7 +56,7 @@ def main():
 
     client = Client()
     client.get("/password/forgot/")  # warm up
-    samples = {kind: [] for kind in KINDS}
+    samples: dict[str, list[float]] = {kind: [] for kind in KINDS}
     address = 0
     for index in range(args.requests):
         for kind in KINDS:

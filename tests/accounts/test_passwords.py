@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from accounts import passwords
 from accounts.forms import NewPasswordForm
 from accounts.models import Person, User
+from accounts.services import AccountError
 from livits import clock
 from mfa import recovery
 from mfa.models import AuditEvent, LoginThrottle, MfaSettings, Passkey
@@ -524,3 +525,19 @@ def test_a_passkey_only_person_is_sent_to_a_beheerder_to_change_it(
         assert b'data-testid="password-beheerder"' in response.content
     system_user.refresh_from_db()
     assert system_user.check_password(PASSWORD)
+
+
+def test_a_link_used_meanwhile_sets_nothing(linked_user, secret, frozen_clock):
+    """Two uses of one link at once: the token is checked again under the row's lock, so
+    the second, which read the person before the first committed, changes nothing."""
+    kind, uid, token = token_of(linked_user)
+    stale = User.objects.get(pk=linked_user.pk)
+    first = {"code": code_at(secret, frozen_clock), "new_password": NEW}
+    second = {"code": code_at(secret, frozen_clock, 1), "new_password": "Another-long-secret-9"}
+    common = {"kind": kind, "token": token, "ip": None, "now": frozen_clock}
+    passwords.password_reset(user=linked_user, **first, **common)
+    with pytest.raises(AccountError) as refused:
+        passwords.password_reset(user=stale, **second, **common)
+    assert refused.value.code == "link_void"
+    linked_user.refresh_from_db()
+    assert linked_user.check_password(NEW)

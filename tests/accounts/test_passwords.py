@@ -541,3 +541,28 @@ def test_a_link_used_meanwhile_sets_nothing(linked_user, secret, frozen_clock):
     assert refused.value.code == "link_void"
     linked_user.refresh_from_db()
     assert linked_user.check_password(NEW)
+
+
+def test_a_link_sets_nothing_for_a_person_without_a_factor_after_go_live(system_user, frozen_clock):
+    """The service's own guard, for a factor that ended while the page was open."""
+    kind, _uid, token = token_of(system_user)
+    go_live(frozen_clock - timedelta(days=1))
+    with pytest.raises(AccountError) as refused:
+        passwords.password_reset(
+            user=system_user,
+            kind=kind,
+            token=token,
+            new_password=NEW,
+            code="",
+            ip=None,
+            now=frozen_clock,
+        )
+    assert refused.value.code == "ask_beheerder"
+    system_user.refresh_from_db()
+    assert system_user.check_password(PASSWORD)
+
+
+def test_a_new_password_has_a_length_limit(db):
+    long = "Violet-lantern-" + "x" * 1024
+    form = NewPasswordForm(User(username="rdewit"), {"new_password1": long, "new_password2": long})
+    assert form.has_error("new_password1", "max_length")

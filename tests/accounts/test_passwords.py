@@ -566,3 +566,15 @@ def test_a_new_password_has_a_length_limit(db):
     long = "Violet-lantern-" + "x" * 1024
     form = NewPasswordForm(User(username="rdewit"), {"new_password1": long, "new_password2": long})
     assert form.has_error("new_password1", "max_length")
+
+
+def test_the_history_says_how_a_password_was_set(client, linked_user, secret, frozen_clock):
+    ask(client, "rdewit")
+    page = open_link(client, mailed_link())
+    set_password(client, page, code=code_at(secret, frozen_clock))
+    described = {
+        event.action: event.describe() for event in AuditEvent.objects.filter(subject=linked_user)
+    }
+    assert described[Action.PASSWORD_LINK_SENT] == "via een herstellink per mail"
+    assert described[Action.PASSWORD_SET] == "wachtwoord ingesteld, via een herstellink per mail"
+    assert "wachtwoord gewijzigd" in described[Action.SESSIONS_ENDED]

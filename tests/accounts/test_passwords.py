@@ -578,3 +578,43 @@ def test_the_history_says_how_a_password_was_set(client, linked_user, secret, fr
     assert described[Action.PASSWORD_LINK_SENT] == "via een herstellink per mail"
     assert described[Action.PASSWORD_SET] == "wachtwoord ingesteld, via een herstellink per mail"
     assert "wachtwoord gewijzigd" in described[Action.SESSIONS_ENDED]
+
+
+@pytest.mark.race
+@pytest.mark.django_db(transaction=True)
+def test_one_link_used_twice_at_once_sets_one_password(frozen_now):
+    from mfa import totp
+    from tests.helpers import at_once, link
+
+    person = Person.objects.create(first_name="Race", last_name="Link", email="race@example.org")
+    user = User.objects.create_user("linkrace", PASSWORD, person=person)
+    secret = totp.new_secret()
+    link(user, frozen_now - timedelta(minutes=1), secret=secret)
+    kind, _uid, token = token_of(user)
+    choices = [NEW, "Another-long-secret-9"]
+    # two second factors that both hold: only the link's one use can stop the second
+    codes = [
+        code_at(secret, frozen_now),
+        recovery.recovery_codes_make(user=user, ip=None, now=frozen_now)[0],
+    ]
+
+    def use(index):
+        try:
+            passwords.password_reset(
+                user=User.objects.get(pk=user.pk),
+                kind=kind,
+                token=token,
+                new_password=choices[index],
+                code=codes[index],
+                ip=None,
+                now=frozen_now,
+            )
+        except AccountError as error:
+            return error.code
+        return "set"
+
+    results = at_once(use, 2)
+    assert sorted(results) == ["link_void", "set"], results
+    assert AuditEvent.objects.filter(subject=user, action=Action.PASSWORD_SET).count() == 1
+    user.refresh_from_db()
+    assert user.check_password(choices[results.index("set")])

@@ -14,9 +14,11 @@ is sent a link by a beheerder. A link never gets anyone past the second factor.
   code, through mfa.stepup and the login's throttle). A person without any factor after
   the go-live, and a person whose only factor is a passkey, is sent to a beheerder
   (manual 4.2).
-- A new password ends every session of the person (the session epoch), is audited
-  (never the value) and mailed to the person. A link never signs anyone in: the one way
-  in stays the login (mfa.login), which decides and records how a session began.
+- A new password ends every session of the person (the session epoch) and the trust of
+  every browser that carries their mark (mfa.marks: its own login budget) except the
+  one that set it, is audited (never the value) and mailed to the person.
+- A link never signs anyone in: the one way in stays the login (mfa.login), which
+  decides and records how a session began.
 """
 
 import enum
@@ -40,7 +42,7 @@ from livits import clock
 from mfa.audit import audit
 from mfa.factors import factors_of, sessions_end_all
 from mfa.marks import Marks, mark_of
-from mfa.models import AuditEvent
+from mfa.models import AuditEvent, DeviceMark
 from mfa.notify import local_moment, notify
 from mfa.stepup import RESET, step_up
 from mfa.throttle import (
@@ -282,7 +284,7 @@ def password_reset(
         locked = User.objects.select_for_update().select_related("person").get(pk=user.pk)
         if not TOKENS[kind].check_token(locked, token):  # the one use: decided under the lock
             raise AccountError("link_void")
-        _password_new(user=locked, password=new_password, via=kind, ip=ip, now=now)
+        _password_new(user=locked, password=new_password, via=kind, ip=ip, now=now, marks=marks)
 
 
 def password_change(
@@ -305,13 +307,20 @@ def password_change(
         raise AccountError("step_up_failed")
     with transaction.atomic():
         User.objects.select_for_update().filter(pk=user.pk).first()
-        _password_new(user=user, password=new_password, via="change", ip=ip, now=now)
+        _password_new(user=user, password=new_password, via="change", ip=ip, now=now, marks=marks)
 
 
-def _password_new(*, user: User, password: str, via: str, ip: str | None, now: datetime) -> None:
-    """The person's new password: audited, every session ended, the person told."""
+def _password_new(
+    *, user: User, password: str, via: str, ip: str | None, now: datetime, marks: Marks | None
+) -> None:
+    """The person's new password: audited, every session ended, every other marked
+    browser's trust ended (the old password may have signed a stranger's in), the
+    person told."""
     password_set(user=user, password=password, by=user, ip=ip, via=via)
     sessions_end_all(user=user, by=user, ip=ip, now=now, reason="password")
+    this_browser = mark_of(marks or {}, throttle_key(user.username))
+    others = DeviceMark.objects.filter(user=user)
+    (others.exclude(pk=this_browser.pk) if this_browser else others).delete()
     notify(
         user,
         _("Livits: your password was changed"),

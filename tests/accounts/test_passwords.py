@@ -618,3 +618,18 @@ def test_one_link_used_twice_at_once_sets_one_password(frozen_now):
     assert AuditEvent.objects.filter(subject=user, action=Action.PASSWORD_SET).count() == 1
     user.refresh_from_db()
     assert user.check_password(choices[results.index("set")])
+
+
+def test_a_new_password_ends_the_trust_of_the_other_marked_browsers(
+    client, linked_user, secret, frozen_clock
+):
+    from mfa.models import DeviceMark
+
+    stranger = Client()
+    assert post_login(stranger, code=code_at(secret, frozen_clock)).status_code == 302
+    strangers_mark = DeviceMark.objects.get(user=linked_user)
+    assert post_login(client, code=code_at(secret, frozen_clock, 1)).status_code == 302
+    own_mark = DeviceMark.objects.exclude(pk=strangers_mark.pk).get(user=linked_user)
+    code = recovery.recovery_codes_make(user=linked_user, ip=None, now=frozen_clock)[0]
+    assert change(client, code).status_code == 302
+    assert list(DeviceMark.objects.filter(user=linked_user)) == [own_mark]

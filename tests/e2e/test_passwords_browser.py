@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 from playwright.sync_api import expect
 
 from outbox.models import OutboxMail
-from tests.e2e.helpers import Authenticator, log_in
+from tests.e2e.helpers import Authenticator, axe_violations, log_in
 
 NEW = "Violet-lantern-harbour-7"
 
@@ -24,6 +24,7 @@ def test_a_person_resets_a_forgotten_password_by_mail(page, linked_user, secret,
     app = Authenticator(secret, clock)
     page.goto("/login/")
     page.get_by_role("link", name="Wachtwoord vergeten").click()
+    assert axe_violations(page) == []
     page.get_by_label("Gebruikersnaam of e-mailadres").fill("rdewit")
     page.get_by_role("button", name="Link versturen").click()
     expect(page.get_by_test_id("password-asked")).to_be_visible()
@@ -31,6 +32,7 @@ def test_a_person_resets_a_forgotten_password_by_mail(page, linked_user, secret,
     link = queued_link("rob@example.org")
     page.goto(urlsplit(link).path)  # SITE_URL is not the test server's address
     assert "/set/" in page.url  # the token left the address bar
+    assert axe_violations(page) == []
     page.get_by_label("Nieuw wachtwoord*", exact=True).fill(NEW)
     page.get_by_label("Nieuw wachtwoord bevestigen*", exact=True).fill(NEW)
     page.get_by_role("button", name="Wachtwoord instellen").click()

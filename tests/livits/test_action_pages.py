@@ -7,7 +7,8 @@ from django.urls import get_resolver
 
 from mfa.models import Device, TrustedLocation
 from tests.helpers import login_with_code
-from tests.test_hostile_urls import NOT_WALKED, ROUTES, names, url_for
+from accounts import passwords
+from tests.test_hostile_urls import NOT_WALKED, ROUTES, link_parts, names, url_for
 
 
 @pytest.fixture
@@ -19,6 +20,8 @@ def world(admin_user, linked_user):
         "location": location.pk,
         "slug": "personen-met-mfa",
         "export": "csv",
+        "kind": passwords.RESET_LINK,
+        **dict(zip(("uidb64", "token"), link_parts(linked_user), strict=True)),
     }
 
 

@@ -5,9 +5,9 @@ Every URL of the urlconf is walked, so a new action cannot escape."""
 import pytest
 from django.urls import get_resolver
 
+from accounts import passwords
 from mfa.models import Device, TrustedLocation
 from tests.helpers import login_with_code
-from accounts import passwords
 from tests.test_hostile_urls import NOT_WALKED, ROUTES, link_parts, names, url_for
 
 

@@ -12,6 +12,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
@@ -33,7 +34,9 @@ RENEWED = "renewed"
 
 # "Beveiliging" on the padlock page: the account's other security pages, one line each:
 # (label, URL name).
-SECURITY_LINKS: list[tuple[StrOrPromise, str]] = []
+SECURITY_LINKS: list[tuple[StrOrPromise, str]] = [
+    (gettext_lazy("Change password"), "accounts:password_change"),
+]
 
 
 View = Callable[..., HttpResponse]

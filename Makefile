@@ -5,6 +5,10 @@ SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
 PORT ?= 8000
+export PORT
+# Where the development server is opened: localhost, not 127.0.0.1, because passkeys
+# (WebAuthn) work only on the name the settings expect (MFA_WEBAUTHN_RP_ID, SITE_URL).
+RUN_URL := http://localhost:$(PORT)/
 # Development defaults; production sets its own environment (see README).
 export DEBUG ?= 1
 
@@ -14,11 +18,11 @@ export DEBUG ?= 1
 # this console until EMAIL_HOST is set).
 run: setup migrate demo
 	@echo
-	@echo "Livits backoffice: http://127.0.0.1:$(PORT)/"
+	@echo "Livits backoffice: $(RUN_URL)"
 	@$(PY) manage.py mfa mail --requeue >/dev/null
 	@DB_CONN_MAX_AGE=$${DB_CONN_MAX_AGE:-600} $(PY) manage.py db_worker --no-reload -v0 & worker=$$!; \
 	trap 'kill $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT; \
-	$(PY) manage.py runserver 127.0.0.1:$(PORT)
+	$(PY) manage.py runserver localhost:$(PORT)
 
 # Coverage of the whole suite; the floor is the level reached when it was set.
 COVERAGE_FLOOR := 93
@@ -132,7 +136,7 @@ serve-prod: setup $(PROD_ENV)
 	$(PY) manage.py db_worker --no-reload & worker=$$!; \
 	trap 'kill $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT; \
 	$(VENV)/bin/gunicorn livits.wsgi -w $${WEB_CONCURRENCY:-$$(nproc)} -b 127.0.0.1:$(PORT) \
-	  --access-logfile - --no-control-socket
+	  --timeout $${GUNICORN_TIMEOUT:-300} --access-logfile - --no-control-socket
 
 # Mutation testing of mfa/totp.py, mfa/network.py and the MFA capability modules (mutmut):
 # every surviving mutant is a missing assertion or an equivalent change. Slow.

@@ -206,6 +206,9 @@ class User(AbstractBaseUser, PermissionsMixin):
     # in with the temporary app a beheerder linked (manual 4.3: the person links their own
     # app in that session). Checked by mfa.middleware.session_guard.
     unlink_epoch = models.PositiveIntegerField(default=0, editable=False)
+    # Part of every password link's token (accounts.passwords): raised with each new link,
+    # so that a newer link voids the older ones.
+    password_link_epoch = models.PositiveIntegerField(default=0, editable=False)
 
     objects = UserManager()
 

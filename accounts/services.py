@@ -168,10 +168,14 @@ def _user_audit(
     by: User | None,
     ip: str | None,
     command: str = "",
+    via: str = "",
 ) -> None:
-    """Record the difference between `before` (None: just created) and `user` as stored."""
+    """Record the difference between `before` (None: just created) and `user` as stored;
+    `via`: how a password was set (accounts.passwords: "change", "reset", "set")."""
     after = _state(User.objects.get(pk=user.pk))
     extra = {"command": command} if command else {}
+    if via:
+        extra["via"] = via
     password = after.pop("password")
     if before is None:
         data = {"values": after, "password": _password_change(password), **extra}
@@ -212,12 +216,12 @@ def system_user_save(*, form: forms.ModelForm[User], by: User, ip: str | None) -
 
 
 @transaction.atomic
-def password_set(*, user: User, password: str, by: User, ip: str | None) -> None:
+def password_set(*, user: User, password: str, by: User, ip: str | None, via: str = "") -> None:
     """Give `user` a new password (validated by the caller's form), audited."""
     before = _state(User.objects.select_for_update().get(pk=user.pk))
     user.set_password(password)
     user.save(update_fields=["password"])
-    _user_audit(before=before, user=user, by=by, ip=ip)
+    _user_audit(before=before, user=user, by=by, ip=ip, via=via)
 
 
 @contextmanager

@@ -1,4 +1,4 @@
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
@@ -18,7 +18,7 @@ from django.views.decorators.http import require_POST
 
 from livits import clock
 from livits.http import redirect_back
-from mfa import factors
+from mfa import factors, throttle
 from mfa import selectors as mfa_selectors
 from mfa.enrolment import allow_linking
 from mfa.login import LoginStatus, login_attempt
@@ -28,7 +28,7 @@ from mfa.models import MfaSettings
 from mfa.network import client_ip
 from mfa.sessions import session_logout
 
-from . import selectors, services
+from . import passwords, selectors, services
 from .forms import LoginForm, PersonForm, PersonSearchForm, SystemUserForm
 from .guards import managed_person
 from .http import AuthenticatedRequest
@@ -94,11 +94,8 @@ def _after_recovery_code(request: HttpRequest, left: int, now: datetime) -> None
 
 def lock_end(locked_until: datetime | None) -> str:
     """The second from which a locked name may try again, in the user's time zone: the
-    login page and the user tab say the same."""
-    local = timezone.localtime(locked_until)
-    if local.microsecond:
-        local = local.replace(microsecond=0) + timedelta(seconds=1)
-    return formats.time_format(local, "H:i:s")
+    login page and the user tab say the same (mfa.throttle.lock_end)."""
+    return formats.time_format(timezone.localtime(throttle.lock_end(locked_until)), "H:i:s")
 
 
 @require_POST
@@ -189,7 +186,13 @@ def system_user_edit(request: AuthenticatedRequest, pk: int) -> HttpResponse:
         raise PermissionDenied
     form = SystemUserForm(request.POST or None, instance=system_user)
     if request.method == "POST" and form.is_valid():
-        services.system_user_save(form=form, by=request.user, ip=client_ip(request))
+        passwords.system_user_link_save(
+            form=form,
+            by=request.user,
+            ip=client_ip(request),
+            now=clock.now(),
+            language=request.LANGUAGE_CODE,
+        )
         messages.success(request, _("The system user has been saved."))
         return redirect(reverse("accounts:person_detail", args=[person.pk]) + "?tab=user")
     return render(request, "accounts/system_user_form.html", {"form": form, "person": person})

@@ -24,6 +24,7 @@ BENCHES = [
     ("reports.py, PostgreSQL", ["reports.py", "--database-url", POSTGRES]),
     ("load.py, gunicorn on PostgreSQL + Redis", ["load.py"]),
     ("mail.py, SQLite", ["mail.py"]),
+    ("password_forgot.py, SQLite", ["password_forgot.py"]),
     ("mail.py, PostgreSQL", ["mail.py", "--database-url", f"{POSTGRES}_mail"]),
 ]
 

@@ -75,6 +75,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "livits.middleware.action_opened",
     "mfa.middleware.session_guard",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -107,8 +108,11 @@ DATABASES = {
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # PostgreSQL's JIT compiler spent most of a report's time compiling (bench/reports.py);
-    # kept connections are checked before use, so a restarted server costs one error less.
-    DATABASES["default"]["OPTIONS"] = {"options": "-c jit=off"}
+    # an export's one sorted pass at a million persons needs nodes of up to ~21 MB (sorts
+    # of ~12 MB, hashes of ~21 MB with the default hash_mem_multiplier 2), which spilled
+    # to disk at the default 4 MB (docs/deployment.md); kept connections are checked
+    # before use, so a restarted server costs one error less.
+    DATABASES["default"]["OPTIONS"] = {"options": "-c jit=off -c work_mem=32MB"}
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # The embedded default under concurrent requests: readers never wait for the
@@ -161,15 +165,23 @@ PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
     "django.contrib.auth.hashers.ScryptPasswordHasher",
 ]
+# Length over composition, a blocklist, no forced periodic changes (NIST SP 800-63B).
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {
         "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
-        "OPTIONS": {"min_length": 10},
+        "OPTIONS": {"min_length": 12},
     },
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+
+# Links that set a password (accounts.passwords): one the person asks for on the login
+# page ("Wachtwoord vergeten") is valid this long, one a beheerder sends this long.
+# PASSWORD_RESET_TIMEOUT is Django's outer bound for both.
+PASSWORD_RESET_LINK_SECONDS = 60 * 60
+PASSWORD_SET_LINK_SECONDS = 72 * 60 * 60
+PASSWORD_RESET_TIMEOUT = max(PASSWORD_RESET_LINK_SECONDS, PASSWORD_SET_LINK_SECONDS)
 
 LANGUAGE_CODE = "nl"
 LANGUAGES = [("nl", "Nederlands"), ("en", "English")]

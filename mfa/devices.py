@@ -148,10 +148,19 @@ def device_remove(
 
 @transaction.atomic
 def device_unlink_all(
-    *, user: User, by: User | None, ip: str | None, now: datetime, reason: str = ""
+    *,
+    user: User,
+    by: User | None,
+    ip: str | None,
+    now: datetime,
+    reason: str = "",
+    spare_temporary: bool = False,
 ) -> int:
     """Remove every app and passkey of `user` (manual 4.1, 4.3): with them go the recovery
-    codes and every session of the person (mfa.factors.factors_changed)."""
+    codes and every session of the person (mfa.factors.factors_changed). The CRM's unlink
+    button spares the sessions signed in with an app a beheerder linked
+    (`spare_temporary`, manual 4.3: there the person links their own app); the shell's
+    break glass spares none."""
     user = User.objects.select_for_update().get(pk=user.pk)
     if not has_mfa(user, now):
         raise MfaError("not_linked")
@@ -159,7 +168,7 @@ def device_unlink_all(
     names += list(Passkey.objects.filter(user=user).values_list("name", flat=True))
     Device.objects.filter(user=user).delete()
     Passkey.objects.filter(user=user).delete()
-    factors_changed(user, by=by, ip=ip, now=now, reason="unlinked")
+    factors_changed(user, by=by, ip=ip, now=now, reason="unlinked", spare_temporary=spare_temporary)
     data = {"devices": names, **({"reason": reason} if reason else {})}
     audit(action=Action.UNLINKED_ALL, subject=user, actor=by, ip=ip, data=data, at=now)
     notify(

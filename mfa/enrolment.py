@@ -1,11 +1,14 @@
 """Linking an app (manual 2.1, 4.2) across requests: the secret on screen, kept in the
 session (encrypted) until a code confirms it, and the short permission to link a
-further device after step-up.
+further device after step-up. Likewise a new set of recovery codes, kept (encrypted)
+from the POST that made it until the person leaves its page, so that a reload shows the
+same codes and never makes new ones.
 
 Only the secret is kept: the QR is made again from it when the page is shown,
 which keeps the session small.
 """
 
+import json
 from datetime import datetime
 from typing import Any
 
@@ -26,6 +29,7 @@ from .qr import qr_svg
 
 LINK_ALLOWED_UNTIL = "mfa_link_allowed_until"
 JUST_LINKED = "mfa_just_linked"
+RECOVERY_SHOWN = "mfa_recovery_shown"
 
 
 def _pending_key(user: User) -> str:
@@ -53,6 +57,21 @@ def recently_confirmed(session: SessionBase, now: datetime) -> bool:
 
 def allow_linking(session: SessionBase, now: datetime) -> None:
     session[LINK_ALLOWED_UNTIL] = now.timestamp() + settings.MFA_STEP_UP_SECONDS
+
+
+def recovery_keep(session: SessionBase, codes: list[str]) -> None:
+    """Keep a set of recovery codes just made, to show it on the next GET."""
+    session[RECOVERY_SHOWN] = crypto.encrypt(json.dumps(codes))
+
+
+def recovery_kept(session: SessionBase) -> list[str]:
+    """The set kept by recovery_keep, or [] once the person has left its page."""
+    kept = session.get(RECOVERY_SHOWN)
+    return list(json.loads(crypto.decrypt(kept))) if kept else []
+
+
+def recovery_forget(session: SessionBase) -> None:
+    session.pop(RECOVERY_SHOWN, None)
 
 
 def link_steps(session: SessionBase, user: User, form: LinkForm) -> dict[str, Any]:

@@ -24,7 +24,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
 
-from django.db import models
+from django.core.cache import cache
+from django.db import models, transaction
 from django.db.models import Count, ExpressionWrapper, F, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
 
@@ -37,6 +38,7 @@ from .models import AuditEvent, Device, MfaSettings, Passkey, RecoveryCode
 from .sessions import records_end
 
 Action = AuditEvent.Action
+ROLLOUT_FIGURE_KEY = "mfa:rollout-figure"  # mfa.rollout.rollout_figure, forgotten here
 
 
 def has_factor_condition(now: datetime, user: str = "pk") -> Q:
@@ -130,6 +132,15 @@ class Factors:
         return bool(self._ip) and self.any and locations.is_trusted_location(self._ip)
 
     @property
+    def ends_at(self) -> datetime | None:
+        """When the person's last factor ends, if every one of them is a temporary app (the
+        access a beheerder gave until a moment: manual 4.2); None while any lasts."""
+        ends = [app.expires_at for app in self.apps]
+        if not ends or None in ends or self.passkeys:
+            return None
+        return max(end for end in ends if end is not None)
+
+    @property
     def recovery(self) -> bool:
         """Whether a recovery code may stand in for the person's factor now."""
         return self.any and self.recovery_unused > 0
@@ -180,18 +191,27 @@ def recovery_invalidate(
 
 
 def factors_changed(
-    user: User, *, by: User | None, ip: str | None, now: datetime, reason: str
+    user: User,
+    *,
+    by: User | None,
+    ip: str | None,
+    now: datetime,
+    reason: str,
+    spare_temporary: bool = False,
 ) -> bool:
     """Follow a change of `user`'s factors through: keep MFA_aangemaakt/MFA_gewijzigd, and
     when no factor is left, void the recovery codes and end every session of the person.
-    Returns whether the person has no factor left. Call inside the change's transaction."""
+    Returns whether the person has no factor left. Call inside the change's transaction.
+    `spare_temporary`: see sessions_end_all (the beheerder's unlink button, manual 4.3)."""
     linked = has_mfa(user, now)
     _mfa_dates(user, linked, now)
+    transaction.on_commit(lambda: cache.delete(ROLLOUT_FIGURE_KEY))  # mfa.rollout
     if linked:
         return False
     recovery_invalidate(user, by=by, ip=ip, now=now, reason=reason)
-    spare = reason == "unlinked"  # manual 4.3: the temporary access's session links the app
-    sessions_end_all(user=user, by=by, ip=ip, now=now, reason=reason, spare_temporary=spare)
+    sessions_end_all(
+        user=user, by=by, ip=ip, now=now, reason=reason, spare_temporary=spare_temporary
+    )
     return True
 
 

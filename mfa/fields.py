@@ -23,13 +23,17 @@ FORMAT_ERRORS = {
 
 # The login's refusals: which of username, password or code was wrong is never said.
 LOGIN_REFUSALS = {
+    # An access code works once (replay protection): a person who typed the code the
+    # beheerder just linked with (manual 4.2), or typed it twice, learns to wait.
     "invalid_login": _(
-        "Login failed. Check your username, password and access code and try again."
+        "Login failed. Check your username, password and access code and try again. "
+        "An access code works only once: wait for the next code in the app."
     ),
     # After the go-live: the same for every failure, with the way out for people
     # who have no app yet (it does not say whether the password was right).
     "invalid_login_live": _(
         "Login failed. Check your username, password and access code and try again. "
+        "An access code works only once: wait for the next code in the app. "
         "No authenticator app linked yet? Ask an administrator to link MFA for you."
     ),
     # Locks apply to unknown account names too: this reveals no account.

@@ -133,11 +133,11 @@ class AdminLinkForm(LinkForm):
 
 
 class StepUpForm(MfaForm):
-    # Several of these stand on the padlock page: each its own element ids.
-    id_prefix = "step_up"
+    """The padlock page's one confirmation: password and a fresh second factor, after
+    which the session may change its factors for a while (MFA_STEP_UP_SECONDS)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("auto_id", f"{self.id_prefix}_%s")
+        kwargs.setdefault("auto_id", "step_up_%s")
         super().__init__(*args, **kwargs)
 
     password = forms.CharField(
@@ -149,32 +149,27 @@ class StepUpForm(MfaForm):
     code = AccessCodeField(recovery=True)
 
 
-class DeviceRemoveForm(StepUpForm):
-    id_prefix = "remove"
-    device = forms.ModelChoiceField[Device](
-        label=_("Device"), queryset=Device.objects.none(), empty_label=_("Choose a device")
-    )
+class DeviceRemoveForm(MfaForm):
+    """Remove one of one's own devices: its button on the padlock page, in a session that
+    has just confirmed (StepUpForm)."""
+
+    device = forms.ModelChoiceField[Device](label=_("Device"), queryset=Device.objects.none())
 
     def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         choice = self.fields["device"]
         assert isinstance(choice, forms.ModelChoiceField)
         choice.queryset = user.mfa_devices.all()
-        self.order_fields(["device", "password", "code"])
 
 
-class PasskeyRemoveForm(StepUpForm):
-    id_prefix = "passkey_remove"
-    passkey = forms.ModelChoiceField[Passkey](
-        label=_("Passkey"), queryset=Passkey.objects.none(), empty_label=_("Choose a passkey")
-    )
+class PasskeyRemoveForm(MfaForm):
+    passkey = forms.ModelChoiceField[Passkey](label=_("Passkey"), queryset=Passkey.objects.none())
 
     def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         choice = self.fields["passkey"]
         assert isinstance(choice, forms.ModelChoiceField)
         choice.queryset = user.passkeys.all()
-        self.order_fields(["passkey", "password", "code"])
 
 
 class SessionEndForm(StepUpForm):

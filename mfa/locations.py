@@ -13,8 +13,23 @@ from .models import AuditEvent, TrustedLocation
 Action = AuditEvent.Action
 
 
+def usable_networks(stored: list[str]) -> list[str]:
+    """The stored networks today's rule accepts (network.trusted_network): one stored
+    before a rule existed (say, an IPv6 range holding all of IPv4) trusts nobody; it
+    stays in the table, listed as refused by `manage.py mfa status`."""
+    usable = []
+    for value in stored:
+        try:
+            network.trusted_network(value)
+        except ValueError:
+            continue
+        usable.append(value)
+    return usable
+
+
 def is_trusted_location(ip: str | None) -> bool:
-    return network.ip_in_networks(ip, TrustedLocation.objects.values_list("network", flat=True))
+    stored = list(TrustedLocation.objects.values_list("network", flat=True))
+    return network.ip_in_networks(ip, usable_networks(stored))
 
 
 @transaction.atomic

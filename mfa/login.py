@@ -25,9 +25,9 @@ from accounts.services import credentials_check, login_record, password_dummy_ch
 from . import recovery
 from .audit import audit
 from .devices import code_consume, devices_expire
-from .factors import factors_of
+from .factors import Factors, factors_of
 from .marks import Marks, mark_of, mark_seen
-from .models import AuditEvent, DeviceMark
+from .models import AuditEvent, Device, DeviceMark
 from .recovery import recovery_consume
 from .throttle import (
     Budget,
@@ -119,26 +119,38 @@ def _login_decide(
     if factors.expired:  # temporary access that ended: removed, and what it ends follows
         devices_expire(user=user, ip=ip, now=now)
     if not factors.any:
-        if (
-            factors.live
-        ):  # recorded for the beheerder's history; the person sees the generic message
+        if factors.live:  # recorded for the beheerder; the person sees the generic message
             return _refuse(budget, user, Action.LOGIN_NO_DEVICE, ip, now)
         return _success(budget, user, Action.LOGIN_WITHOUT_DEVICE, ip, now)
-    if recovery.normalize(code):  # a recovery code, from anywhere, while it backs a factor
-        if not (factors.recovery and recovery_consume(user, code, ip, now)):
-            return _refuse(budget, user, Action.CODE_FAILED, ip, now)
-        result = _success(budget, user, Action.LOGIN_RECOVERY, ip, now)
-        return replace(result, recovery_left=factors.recovery_unused - 1)
-    if factors.trusted_location:
-        return _success(budget, user, Action.LOGIN_TRUSTED, ip, now)
-    if not factors.apps:  # a passkey-only person: the passkey is the way in
+    typed_recovery = recovery.normalize(code) is not None  # from anywhere
+    if factors.trusted_location and not typed_recovery:
+        result = _success(budget, user, Action.LOGIN_TRUSTED, ip, now)
+        return replace(result, until=factors.ends_at)  # mfa.middleware ends it with them
+    if not (factors.apps or typed_recovery):  # passkey-only: the passkey is the way in
         return _refuse(budget, user, Action.CODE_FAILED, ip, now, {"passkey_only": True})
+    outcome, device = second_factor(factors, user, code, ip, now)
+    if outcome not in (Action.LOGIN_CODE, Action.LOGIN_RECOVERY):
+        return _refuse(budget, user, outcome, ip, now)
+    result = _success(budget, user, outcome, ip, now)
+    if device is None:  # a recovery code, backing the person's factors until they end
+        return replace(result, recovery_left=factors.recovery_unused - 1, until=factors.ends_at)
+    return replace(result, until=device.expires_at, via_admin=device.via_admin)
+
+
+def second_factor(
+    factors: Factors, user: User, code: str, ip: str | None, now: datetime
+) -> tuple[str, Device | None]:
+    """The Toegangscode field as the person's second factor, consumed once: (LOGIN_CODE,
+    the app) for an access code, (LOGIN_RECOVERY, None) for a recovery code while it backs
+    a factor, or (the failure to record, None). The login and step-up both ask this."""
+    if recovery.normalize(code) is not None:
+        if factors.recovery and recovery_consume(user, code, ip, now):
+            return Action.LOGIN_RECOVERY, None
+        return Action.CODE_FAILED, None
     device, replayed = code_consume(factors.apps, code, now)
     if device is None or replayed:
-        action = Action.CODE_REPLAYED if replayed else Action.CODE_FAILED
-        return _refuse(budget, user, action, ip, now)
-    result = _success(budget, user, Action.LOGIN_CODE, ip, now)
-    return replace(result, until=device.expires_at, via_admin=device.via_admin)
+        return (Action.CODE_REPLAYED if replayed else Action.CODE_FAILED), None
+    return Action.LOGIN_CODE, device
 
 
 def _refuse(

@@ -19,6 +19,7 @@ from django.http import HttpRequest, HttpResponse
 from accounts.models import User
 
 from .models import DeviceMark
+from .throttle import throttle_key
 
 COOKIE = "livits_browser"
 _SALT = "livits.mfa.browser-mark"
@@ -64,7 +65,9 @@ def mark_of(marks: Marks, key: str) -> DeviceMark | None:
     if entry is None:
         return None
     mark_id, token = entry
-    return DeviceMark.objects.filter(pk=mark_id, token=token, user__username_canonical=key).first()
+    return DeviceMark.objects.filter(
+        pk=mark_id, token=token, user__in=User.objects.named(key)
+    ).first()
 
 
 def mark_seen(*, user: User, mark: DeviceMark | None, user_agent: str, now: datetime) -> DeviceMark:
@@ -85,8 +88,9 @@ def mark_seen(*, user: User, mark: DeviceMark | None, user_agent: str, now: date
 def cookie_keep(response: HttpResponse, request: HttpRequest, user: User, mark: DeviceMark) -> None:
     """Write the browser's cookie with `user`'s mark first (most recent first)."""
     marks = cookie_marks(request)
-    marks.pop(user.username_canonical, None)
-    entries = [[user.username_canonical, mark.pk, mark.token]]
+    name = throttle_key(user.username)
+    marks.pop(name, None)
+    entries: list[list[object]] = [[name, mark.pk, mark.token]]
     entries += [[name, pk, token] for name, (pk, token) in marks.items()]
     response.set_cookie(
         COOKIE,

@@ -26,6 +26,7 @@ from livits import clock
 
 from . import sessions
 from .devices import devices_expire
+from .factors import has_mfa
 from .login import LoginResult, session_end
 from .marks import cookie_keep
 from .models import AuditEvent, MfaSettings
@@ -136,14 +137,16 @@ def session_keep(request: AuthenticatedRequest) -> None:
 def way_in_ended(session: SessionBase, user: User, now: datetime) -> str | None:
     """Why this session's way in no longer holds (a key of ENDED), or None. Reads the MFA
     settings only for sessions that depend on them."""
+    method = session.get(AUTH_METHOD)
     until = session.get(AUTH_UNTIL)
     if until is not None and float(until) <= now.timestamp():
-        return "expired"
+        if method == Action.LOGIN_CODE or not has_mfa(user, now):
+            return "expired"
+        session.pop(AUTH_UNTIL)  # a recovery code's or the office's: backed by a factor now
     if int(session.get(AUTH_UNLINK_EPOCH, 0)) < user.unlink_epoch:
         if not session.get(AUTH_VIA_ADMIN):
             return "unlinked"
         session[AUTH_UNLINK_EPOCH] = user.unlink_epoch  # manual 4.3: this one goes on
-    method = session.get(AUTH_METHOD)
     if method in SECOND_FACTOR and method != Action.LOGIN_PASSKEY:
         return None
     mfa_settings = MfaSettings.load()

@@ -346,6 +346,8 @@ class AuditEvent(models.Model):
         LOCK_REFUSED = "lock_refused", _("Login refused: locked")
         OTHER_SESSIONS_ENDED = "other_sessions_ended", _("Other sessions ended")
         BROWSER_FORGOTTEN = "browser_forgotten", _("Browser forgotten")
+        PASSWORD_RESET_ASKED = "password_reset_asked", _("Password reset asked")
+        PASSWORD_LINK_SENT = "password_link_sent", _("Password link sent")
 
     at = models.DateTimeField(_("time"), default=timezone.now, db_index=True)
     actor = models.ForeignKey(
@@ -399,7 +401,11 @@ FAILURE_ACTIONS = [
     AuditEvent.Action.PASSKEY_FAILED,
     AuditEvent.Action.PASSKEY_CLONED,
 ]
-ADDRESS_LIMITED_ACTIONS = [*FAILURE_ACTIONS, AuditEvent.Action.LOCK_REFUSED]
+ADDRESS_LIMITED_ACTIONS = [
+    *FAILURE_ACTIONS,
+    AuditEvent.Action.LOCK_REFUSED,
+    AuditEvent.Action.PASSWORD_RESET_ASKED,  # every request for a reset link counts
+]
 
 # Why a person's last factor ended, or why their sessions were ended (audit data).
 END_REASONS = {
@@ -413,6 +419,7 @@ END_REASONS = {
     "ended_by_admin": _("ended by an administrator"),
     "deactivated": _("system user deactivated"),
     "break_glass": _("all sessions ended by the command"),
+    "password": _("password changed"),
 }
 
 
@@ -448,6 +455,12 @@ PASSWORD_CHANGES = {
     "set": _("set"),
     "cleared": _("cleared"),
     "made unusable": _("made unusable"),
+}
+# How a password was set or a link made (accounts.passwords), in words.
+PASSWORD_WAYS = {
+    "change": _("by the person, with password and second factor"),
+    "reset": _("through a reset link by mail"),
+    "set": _("through a link from an administrator"),
 }
 
 
@@ -542,8 +555,12 @@ def _describe(action: str, data: dict[str, Any]) -> str:
     if action in (Action.USER_CREATED, Action.PASSWORD_SET) and data.get("password"):
         change = str(PASSWORD_CHANGES.get(data["password"], data["password"]))
         parts.append(gettext("password %(change)s") % {"change": change})
+    if action in (Action.PASSWORD_SET, Action.PASSWORD_LINK_SENT) and data.get("via"):
+        parts.append(str(PASSWORD_WAYS.get(data["via"], data["via"])))
     if data.get("command"):
         parts.append(gettext("by the command %(name)s") % {"name": data["command"]})
     if data.get("step_up"):
         parts.append(gettext("while confirming with password and code"))
+    if data.get("reset"):
+        parts.append(gettext("while setting a new password through a link"))
     return ", ".join(part for part in parts if part)

@@ -197,15 +197,29 @@ def client_ip_from(
         return str(peer)
     proxies = [parse_network(cidr) for cidr in trusted_proxies]
     client = peer
+    if not (forwarded_for or "").strip():
+        return str(peer)  # the proxy's own request (a health check, say)
     for entry in reversed([part.strip() for part in (forwarded_for or "").split(",")]):
         try:
-            address = plain_address(ipaddress.ip_address(entry))
+            address = plain_address(ipaddress.ip_address(_without_port(entry)))
         except ValueError:
-            break
+            # unreadable: never the proxy in its place (it would share its limit and
+            # trusted location with every client behind it)
+            return None if client == peer else str(client)
         client = address
         if not _in_any(address, proxies):
             break
     return str(client)
+
+
+def _without_port(entry: str) -> str:
+    """An X-Forwarded-For entry as some load balancers write it: "198.51.100.7:4321" or
+    "[2001:db8::7]:4321" (a bare IPv6 address keeps its colons)."""
+    if entry.startswith("[") and "]" in entry:
+        return entry[1 : entry.index("]")]
+    if entry.count(":") == 1:
+        return entry.split(":")[0]
+    return entry
 
 
 def client_ip(request: HttpRequest) -> str | None:

@@ -24,7 +24,7 @@ from .login import LoginResult, LoginStatus
 from .marks import Marks, mark_of, mark_seen
 from .models import AuditEvent, MfaSettings, Passkey, WebAuthnChallenge
 from .notify import local_moment, notify
-from .throttle import address_blocked
+from .throttle import address_blocked, throttle_key
 
 Action = AuditEvent.Action
 
@@ -150,7 +150,7 @@ def passkey_login(
             return LoginResult(LoginStatus.FAILED)
         audit(action=Action.LOGIN_PASSKEY, subject=user, ip=ip, at=now)
         login_record(user=user, now=now)
-        carried = mark_of(marks or {}, user.username_canonical)
+        carried = mark_of(marks or {}, throttle_key(user.username))
         mark = mark_seen(user=user, mark=carried, user_agent=user_agent, now=now)
     return LoginResult(
         LoginStatus.OK, user, method=Action.LOGIN_PASSKEY, mark=mark, mark_new=mark is not carried

@@ -13,6 +13,7 @@ UPDATE, so two simultaneous uses of one code let one in.
 import hashlib
 import hmac
 import secrets
+from collections.abc import Sequence
 from datetime import datetime
 from typing import TypedDict
 
@@ -139,7 +140,7 @@ def recovery_status(user: User) -> RecoveryStatus:
     return {"total": status["total"], "unused": status["unused"], "made": status["made"]}
 
 
-def recovery_set_holds(user: User, codes: list[str | None]) -> bool:
+def recovery_set_holds(user: User, codes: Sequence[str | None]) -> bool:
     """Whether every one of `codes` is in the user's current set of recovery codes."""
     keys = crypto.recovery_keys()
     digests = {digest(code, key) for code in codes if code for key in keys}

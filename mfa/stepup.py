@@ -2,8 +2,10 @@
 linking or removing a factor of their own.
 
 The same reservation and lock as at login (mfa.throttle), counted on the person's own
-name; a recovery code counts as the second factor too. Removing one's own device or
-passkey goes through here; after the go-live not the last way in.
+name; a recovery code counts as the second factor too. A session that passed it may
+change the person's factors for MFA_STEP_UP_SECONDS (mfa.enrolment.recently_confirmed,
+checked by the views): link a device, make recovery codes, add or remove a passkey,
+remove a device; after the go-live never the last way in.
 """
 
 from datetime import datetime
@@ -14,15 +16,14 @@ from django.utils.translation import gettext as _
 from accounts.models import User
 from accounts.services import password_dummy_check
 
-from . import recovery
 from .audit import audit
-from .devices import code_consume, device_remove
+from .devices import device_remove
 from .errors import MfaError
 from .factors import factors_changed, factors_of, last_way_in_guard
+from .login import second_factor
 from .marks import Marks, mark_of
 from .models import AuditEvent, Device, Passkey
 from .notify import local_moment, notify
-from .recovery import recovery_consume
 from .throttle import (
     Budget,
     address_blocked,
@@ -35,46 +36,53 @@ from .throttle import (
 
 Action = AuditEvent.Action
 STEP_UP = {"step_up": True}  # audit data: the failure was a step-up's, not a login's
+RESET = {"reset": True}  # audit data: the failure was a password link's (accounts.passwords)
 
 
 def _second_factor(user: User, code: str, ip: str | None, now: datetime) -> str | None:
-    """The failure to record for `code` as the person's second factor (an access code of an
-    active app, or a recovery code while it backs a factor: mfa.factors), or None when it
-    is one; consumed once."""
-    factors = factors_of(user, now=now)
-    if recovery.normalize(code):
-        usable = factors.recovery and recovery_consume(user, code, ip, now)
-        return None if usable else Action.CODE_FAILED
-    device, replayed = code_consume(factors.apps, code, now)
-    if device is None or replayed:
-        return Action.CODE_REPLAYED if replayed else Action.CODE_FAILED
-    return None
+    """The failure to record for `code` as the person's second factor, or None when it is
+    one (mfa.login.second_factor: the same rule as at login)."""
+    outcome, _device = second_factor(factors_of(user, now=now), user, code, ip, now)
+    return None if outcome in (Action.LOGIN_CODE, Action.LOGIN_RECOVERY) else outcome
 
 
 def step_up(
     *,
     user: User,
-    password: str,
+    password: str | None,
     code: str,
     ip: str | None,
     now: datetime,
     marks: Marks | None = None,
+    password_alone: bool = False,
+    purpose: dict[str, bool] = STEP_UP,
 ) -> bool:
     """Re-check password and a fresh second factor before a factor is linked or removed:
-    the same budgets and lock as the login (mfa.throttle)."""
+    the same budgets and lock as the login (mfa.throttle).
+
+    `password` None: the caller proved the first factor otherwise (a password link from
+    the person's mailbox, accounts.passwords). `password_alone`: a person without any
+    factor before the go-live (Factors.password_alone) passes without a second factor.
+    `purpose` goes into the audit data of a failure."""
     key = throttle_key(user.username)
     budget = Budget.of(key, mark_of(marks or {}, key))
     turn = None if address_blocked(ip, now) else throttle_turn(budget, now)
     if turn is None or not turn.granted:
-        password_dummy_check(password)
+        if password is not None:
+            password_dummy_check(password)
         return False
     try:
-        password_ok = user.check_password(password)
+        password_ok = password is None or user.check_password(password)
         with transaction.atomic():
-            failed = _second_factor(user, code, ip, now) if password_ok else Action.LOGIN_FAILED
+            if not password_ok:
+                failed: str | None = Action.LOGIN_FAILED
+            elif password_alone and factors_of(user, now=now).password_alone:
+                failed = None
+            else:
+                failed = _second_factor(user, code, ip, now)
             if failed:
                 failure_record(
-                    budget=budget, user=user, ip=ip, now=now, action=failed, data=STEP_UP
+                    budget=budget, user=user, ip=ip, now=now, action=failed, data=purpose
                 )
                 return False
             throttle_success(budget, now)
@@ -84,39 +92,18 @@ def step_up(
     return True
 
 
-def device_remove_own(
-    *,
-    device: Device,
-    password: str,
-    code: str,
-    ip: str | None,
-    now: datetime,
-    marks: Marks | None = None,
-) -> None:
-    """A user removes one of their own devices, proving password and a current code.
+def device_remove_own(*, device: Device, ip: str | None, now: datetime) -> None:
+    """A user removes one of their own devices (after a step-up of the session).
 
     After the go-live the last device stays: without it the user could not log in.
     """
-    user = device.user
-    if not step_up(user=user, password=password, code=code, ip=ip, now=now, marks=marks):
-        raise MfaError("step_up_failed")
-    device_remove(device=device, by=user, ip=ip, now=now, keep_last_after_go_live=True)
+    device_remove(device=device, by=device.user, ip=ip, now=now, keep_last_after_go_live=True)
 
 
-def passkey_remove_own(
-    *,
-    passkey: Passkey,
-    password: str,
-    code: str,
-    ip: str | None,
-    now: datetime,
-    marks: Marks | None = None,
-) -> None:
-    """A user removes one of their passkeys, proving password and a current code; after the
+def passkey_remove_own(*, passkey: Passkey, ip: str | None, now: datetime) -> None:
+    """A user removes one of their passkeys (after a step-up of the session); after the
     go-live not the last way in."""
     user = passkey.user
-    if not step_up(user=user, password=password, code=code, ip=ip, now=now, marks=marks):
-        raise MfaError("step_up_failed")
     with transaction.atomic():
         User.objects.select_for_update().get(pk=user.pk)
         if not Passkey.objects.filter(pk=passkey.pk).delete()[0]:

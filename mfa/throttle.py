@@ -64,16 +64,21 @@ def throttle_key(username: str) -> str:
 class Budget:
     """Whose count an attempt is counted in: a name's, or one marked browser's."""
 
-    key: str
+    key: str  # the LoginThrottle row
+    name: str  # the name it counts for (the audit's account name)
     limit: int
     browser: bool  # a marked browser's own budget
 
     @classmethod
     def of(cls, name_key: str, mark: DeviceMark | None) -> "Budget":
-        if mark is None:
-            return cls(name_key, settings.MFA_LOCK_AFTER, browser=False)
-        key = f"{name_key}{BROWSER_SEPARATOR}{mark.pk}"
-        return cls(key, settings.MFA_LOCK_AFTER_BROWSER, browser=True)
+        if mark is not None:
+            key = f"{name_key}{BROWSER_SEPARATOR}{mark.pk}"
+            return cls(key, name_key, settings.MFA_LOCK_AFTER_BROWSER, browser=True)
+        if BROWSER_SEPARATOR in name_key:
+            # No account has such a name; typed, it must never be a marked browser's key:
+            # all such names share one budget of their own.
+            return cls(BROWSER_SEPARATOR, name_key, settings.MFA_LOCK_AFTER, browser=False)
+        return cls(name_key, name_key, settings.MFA_LOCK_AFTER, browser=False)
 
 
 @dataclass(frozen=True)
@@ -131,11 +136,7 @@ def throttle_reserve(budget: Budget, now: datetime) -> Turn:
         granted = cursor.fetchone()
     if granted is not None:
         return Turn(granted=True)
-    until = (
-        LoginThrottle.objects.filter(key=budget.key, locked_until__gt=now)
-        .values_list("locked_until", flat=True)
-        .first()
-    )
+    until = current_locks(now).filter(key=budget.key).values_list("locked_until", flat=True).first()
     return Turn(granted=False, locked_until=until)
 
 
@@ -181,7 +182,7 @@ def failure_record(
 ) -> datetime | None:
     """Record a failed attempt in its budget (step 3) and give its turn back; returns the
     end of the lock this failure started, if it started one. Inside a transaction."""
-    name = budget.key.split(BROWSER_SEPARATOR)[0]
+    name = budget.name
     audit(action=action, subject=user, subject_name=name, ip=ip, data=data, at=now)
     throttle, _created = LoginThrottle.objects.select_for_update().get_or_create(
         key=budget.key, defaults={"in_flight": 1}
@@ -203,9 +204,8 @@ def failure_record(
 
 def lock_refused(*, budget: Budget, ip: str | None, now: datetime) -> None:
     """Record an attempt refused by a lock: it counts in its address's hourly limit."""
-    name = budget.key.split(BROWSER_SEPARATOR)[0]
     data = {"browser": True} if budget.browser else {}
-    audit(action=Action.LOCK_REFUSED, subject_name=name, ip=ip, data=data, at=now)
+    audit(action=Action.LOCK_REFUSED, subject_name=budget.name, ip=ip, data=data, at=now)
 
 
 def current_locks(now: datetime) -> QuerySet[LoginThrottle]:
@@ -236,6 +236,18 @@ class Locks:
 
     def __bool__(self) -> bool:
         return self.name is not None or self.browsers > 0
+
+    @property
+    def name_until(self) -> datetime | None:
+        return lock_end(self.name.locked_until) if self.name else None
+
+
+def lock_end(locked_until: datetime | None) -> datetime | None:
+    """The whole second from which a lock lets the name try again: the lock's end rounded
+    up, as every screen names it (the login page and the CRM user tab say the same)."""
+    if locked_until is not None and locked_until.microsecond:
+        return locked_until.replace(microsecond=0) + timedelta(seconds=1)
+    return locked_until
 
 
 def locks_of(user: User, now: datetime) -> Locks:

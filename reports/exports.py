@@ -6,6 +6,8 @@ advice), and XLSX cells are typed explicitly (reports/xlsx.py).
 """
 
 import csv
+import itertools
+import unicodedata
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from typing import Any
@@ -16,6 +18,7 @@ from django.utils.translation import gettext as _
 
 from . import xlsx
 from .reports import Report, Row
+from .selectors import FIELDS
 
 CONTENT_TYPES = {
     "csv": "text/csv; charset=utf-8",
@@ -28,16 +31,17 @@ EXCEL_DATE_FORMAT = {"nl": "d-m-yyyy hh:mm", "en": "d mmm yyyy hh:mm"}
 
 
 # The letters of Django's date formats that the screens' formats use, made fast: an
-# export formats tens of thousands of dates. Any other letter goes through Django.
+# export formats hundreds of thousands of dates. Any other letter goes through Django.
+# As str.format fields over (the moment, its month's abbreviation).
 _FAST = {
-    "j": lambda moment: str(moment.day),
-    "d": lambda moment: f"{moment.day:02d}",
-    "n": lambda moment: str(moment.month),
-    "m": lambda moment: f"{moment.month:02d}",
-    "Y": lambda moment: f"{moment.year:04d}",
-    "H": lambda moment: f"{moment.hour:02d}",
-    "i": lambda moment: f"{moment.minute:02d}",
-    "M": lambda moment: str(dates.MONTHS_3[moment.month]).title(),
+    "j": "{0.day}",
+    "d": "{0.day:02d}",
+    "n": "{0.month}",
+    "m": "{0.month:02d}",
+    "Y": "{0.year:04d}",
+    "H": "{0.hour:02d}",
+    "i": "{0.minute:02d}",
+    "M": "{1}",
 }
 
 
@@ -46,8 +50,12 @@ def _compiled_date_format() -> Callable[[datetime], str]:
     pattern = str(formats.get_format("SHORT_DATETIME_FORMAT"))
     if any(char.isalpha() and char not in _FAST for char in pattern):
         return lambda moment: formats.date_format(moment, "SHORT_DATETIME_FORMAT")
-    parts = [_FAST.get(char, lambda _moment, char=char: char) for char in pattern]
-    return lambda moment: "".join(part(moment) for part in parts)
+    template = "".join(
+        _FAST.get(char) or char.replace("{", "{{").replace("}", "}}") for char in pattern
+    ).format
+    months = [str(dates.MONTHS_3[month]).title() for month in range(1, 13)]
+    months.insert(0, "")
+    return lambda moment: template(moment, months[moment.month])
 
 
 def display_function() -> Callable[[Any], str]:
@@ -74,23 +82,73 @@ def display(value: Any) -> str:
 
 
 def inert(text: str) -> str:
-    """Text that no spreadsheet evaluates: a leading apostrophe before a formula start."""
-    return "'" + text if text.startswith(FORMULA_STARTS) else text
+    """Text that no spreadsheet evaluates: a leading apostrophe before a formula start.
+
+    A formula start is judged on the first visible character, in its compatibility form:
+    invisible format characters before it (zero-width spaces and joiners, the BOM, bidi
+    controls: Unicode category Cf) are skipped, and the full-width and small forms
+    (＝ ＋ － ＠, ﹦ ﹢ ﹣ ﹫) count as the ASCII ones that NFKC folds them to."""
+    if text[:1] <= "\x7f":  # ASCII: no invisible or compatibility forms to look through
+        return "'" + text if text.startswith(FORMULA_STARTS) else text
+    first = 0
+    while first < len(text) and unicodedata.category(text[first]) == "Cf":
+        first += 1
+    start = unicodedata.normalize("NFKC", text[first : first + 1])
+    return "'" + text if start.startswith(FORMULA_STARTS) else text
 
 
-def _xlsx_cell() -> Callable[[Any], Any]:
-    """Cells as the sheet holds them: words for yes/no, local dates as Excel dates."""
+def _xlsx_row(report: Report) -> Callable[[Row], str]:
+    """A row's XLSX cells as XML: words for yes/no, local dates as Excel dates, decided per
+    column where its one field's kind is known (as _csv_row)."""
     words = display_function()
     zone = timezone.get_current_timezone()
+    yes_no = {True: xlsx.text_cell(words(True)), False: xlsx.text_cell(words(False))}
 
-    def cell(value: Any) -> Any:
+    def general(value: Any) -> str:
         if isinstance(value, bool):
-            return words(value)
+            return yes_no[value]
         if isinstance(value, datetime):
-            return value.astimezone(zone).replace(tzinfo=None)
-        return value
+            return xlsx.date_cell(value.astimezone(zone))
+        return xlsx.cell(value)
 
-    return cell
+    def moment(value: datetime | None) -> str:
+        return xlsx.EMPTY if value is None else xlsx.date_cell(value.astimezone(zone))
+
+    cells = _column_cells(
+        report,
+        {
+            "str": xlsx.text_cell,
+            "int": xlsx.number_cell,
+            "bool": yes_no.__getitem__,
+            "datetime": moment,
+        },
+        general,
+    )
+    return lambda row: "".join([cell(row) for cell in cells])
+
+
+def _column_cells(
+    report: Report, by_kind: dict[str, Callable[[Any], str]], general: Callable[[Any], str]
+) -> list[Callable[[Row], str]]:
+    """Per column, its cell of a row: by_kind[kind] of the value where the column shows one
+    field (never None, or a datetime: those functions take None), else general() of the
+    column's value."""
+    cells = []
+    for column in report.columns:
+        field = FIELDS[column.fields[0]] if len(column.fields) == 1 else None
+        if field is not None and (not field.nullable or field.kind == "datetime"):
+            cells.append(_reading(column.fields[0], by_kind[field.kind]))
+        else:
+            cells.append(_computing(column.value, general))
+    return cells
+
+
+def _reading(name: str, convert: Callable[[Any], str]) -> Callable[[Row], str]:
+    return lambda row: convert(row[name])
+
+
+def _computing(value: Callable[[Row], Any], convert: Callable[[Any], str]) -> Callable[[Row], str]:
+    return lambda row: convert(value(row))
 
 
 class _Line:
@@ -100,24 +158,30 @@ class _Line:
         return value
 
 
-def _cells(report: Report, rows: Iterable[Row], cell: Callable[[Any], Any]) -> Iterator[list[Any]]:
-    yield [column.header for column in report.columns]
-    for row in rows:
-        yield [cell(column.value(row)) for column in report.columns]
+def _csv_row(report: Report) -> Callable[[Row], list[str]]:
+    """A row's CSV cells: display() and inert(), decided per column where its one field's
+    kind is known (an export formats hundreds of thousands of rows)."""
+    text = display_function()
+
+    def general(value: Any) -> str:
+        return inert(value) if isinstance(value, str) else text(value)
+
+    cells = _column_cells(
+        report, {"str": inert, "int": str, "bool": text, "datetime": text}, general
+    )
+    return lambda row: [cell(row) for cell in cells]
 
 
 def csv_lines(report: Report, rows: Iterable[Row], batch: int = 500) -> Iterator[str]:
     """UTF-8 with BOM and ';' between fields, so that Dutch Excel opens it as is; sent in
     batches of lines (a chunk per line costs more than the line)."""
     writer = csv.writer(_Line(), delimiter=";")
-    text = display_function()
-
-    def cell(value: Any) -> str:
-        return inert(value) if isinstance(value, str) else text(value)
-
-    lines = ["\ufeff"]
-    for cells in _cells(report, rows, cell):
-        lines.append(writer.writerow(cells))
+    cells = _csv_row(report)
+    # the header at once: the download begins
+    yield "\ufeff" + writer.writerow([column.header for column in report.columns])
+    lines = []
+    for row in rows:
+        lines.append(writer.writerow(cells(row)))
         if len(lines) >= batch:
             yield "".join(lines)
             lines.clear()
@@ -126,8 +190,10 @@ def csv_lines(report: Report, rows: Iterable[Row], batch: int = 500) -> Iterator
 
 def xlsx_chunks(report: Report, rows: Iterable[Row], language: str) -> Iterator[bytes]:
     """The report as an XLSX workbook, streamed."""
-    return xlsx.stream(
-        _cells(report, rows, _xlsx_cell()),
+    cells = _xlsx_row(report)
+    header = "".join(xlsx.text_cell(column.header) for column in report.columns)
+    return xlsx.stream_cells(
+        itertools.chain([header], map(cells, rows)),
         sheet_name=report.sheet_name,
         date_format=EXCEL_DATE_FORMAT.get(language, EXCEL_DATE_FORMAT["nl"]),
     )

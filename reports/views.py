@@ -1,18 +1,19 @@
 from django.contrib.auth.decorators import login_required, permission_required
 from django.http import Http404, HttpResponse, HttpResponseBase
 from django.shortcuts import render
-from django.utils import timezone
+from django.utils import formats, timezone
 
 from accounts.http import AuthenticatedRequest
 from livits import clock
+from mfa import rollout
 from mfa.models import MfaSettings
-from mfa.rollout import rollout
 
 from . import exports, selectors
 from .forms import FILTER_LABELS, ReportQueryForm
 from .reports import REPORTS
 
 PAGE_SIZE = 50
+COUNT_LIMIT = 1000  # beyond it a page says "more than 1,000"
 
 
 @login_required
@@ -50,7 +51,12 @@ def report(request: AuthenticatedRequest, slug: str, export: str | None = None) 
         last="last" in request.GET,
         size=PAGE_SIZE,
     )
-    linked, total = rollout(now)
+    linked, total = rollout.rollout_figure(now)
+    matching = (
+        page.matching
+        if page.matching is not None
+        else selectors.count(now, show=show, search=search, limit=COUNT_LIMIT)
+    )
     display = exports.display_function()
     mfa_settings = MfaSettings.load()
     context = {
@@ -59,7 +65,10 @@ def report(request: AuthenticatedRequest, slug: str, export: str | None = None) 
         "rows": [(row, [display(c.value(row)) for c in report.columns]) for row in page.rows],
         "previous": page.boundary(page.rows[0]) if page.rows and not page.first else None,
         "next": page.boundary(page.rows[-1]) if page.rows and not page.last else None,
-        "matching": selectors.count(now, show=show, search=search),
+        "matching": matching,
+        "more_than": formats.number_format(COUNT_LIMIT, force_grouping=True)
+        if matching > COUNT_LIMIT
+        else None,
         "show": show,
         "search": search,
         "sort": sort.header,

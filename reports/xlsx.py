@@ -68,17 +68,36 @@ def _text(value: str) -> str:
     return escape(_UNSAFE.sub(lambda match: f"_x{ord(match.group()):04X}_", value))
 
 
-def _cell(value: Any) -> str:
+EMPTY = "<c/>"
+
+
+def number_cell(value: int | float) -> str:
+    return f"<c><v>{value!r}</v></c>"
+
+
+def date_cell(value: datetime) -> str:
+    """A naive datetime (local time) as an Excel date."""
+    serial = (value.replace(tzinfo=None) - EXCEL_EPOCH).total_seconds() / 86400
+    return f'<c s="{DATE_STYLE}"><v>{serial!r}</v></c>'
+
+
+def text_cell(value: str) -> str:
+    if not value:
+        return EMPTY
+    return f'<c t="inlineStr"><is><t xml:space="preserve">{_text(value)}</t></is></c>'
+
+
+def cell(value: Any) -> str:
+    """A cell of any of the values stream() takes."""
     if value is None or value == "":
-        return "<c/>"
+        return EMPTY
     if isinstance(value, bool):
         raise TypeError("booleans are written as words; give the text")
     if isinstance(value, int | float):
-        return f"<c><v>{value!r}</v></c>"
+        return number_cell(value)
     if isinstance(value, datetime):
-        serial = (value.replace(tzinfo=None) - EXCEL_EPOCH).total_seconds() / 86400
-        return f'<c s="{DATE_STYLE}"><v>{serial!r}</v></c>'
-    return f'<c t="inlineStr"><is><t xml:space="preserve">{_text(str(value))}</t></is></c>'
+        return date_cell(value)
+    return text_cell(str(value))
 
 
 class _Sink(io.RawIOBase):
@@ -107,6 +126,18 @@ def stream(
 
     Values: str (text), int/float, naive datetime (local time), None (empty).
     """
+    return stream_cells(
+        ("".join(map(cell, row)) for row in rows),
+        sheet_name=sheet_name,
+        date_format=date_format,
+        flush_every=flush_every,
+    )
+
+
+def stream_cells(
+    rows: Iterable[str], *, sheet_name: str, date_format: str, flush_every: int = 500
+) -> Iterator[bytes]:
+    """stream() of rows given as their cells' XML (made by the *_cell functions)."""
     sink = _Sink()
     with zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         for name, text in (
@@ -121,7 +152,7 @@ def stream(
             sheet.write(_SHEET_START.encode())
             pending = []
             for count, row in enumerate(rows, start=1):
-                pending.append("<row>" + "".join(_cell(value) for value in row) + "</row>")
+                pending.append("<row>" + row + "</row>")
                 if count % flush_every == 0:
                     sheet.write("".join(pending).encode())
                     pending.clear()

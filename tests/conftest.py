@@ -59,6 +59,19 @@ def outbox_delivers_at_once(monkeypatch):
 
 
 @pytest.fixture(autouse=True)
+def password_links_at_once(monkeypatch):
+    """The task behind "Wachtwoord vergeten" (accounts.tasks.password_links) runs at once,
+    on the server's clock: the person's mail is in the outbox when the page answers."""
+    from accounts import passwords
+    from livits import clock
+
+    def send_now(*, name, ip, language):
+        passwords.password_links_send(name=name, ip=ip, now=clock.now(), language=language)
+
+    monkeypatch.setattr(passwords, "_enqueue", send_now)
+
+
+@pytest.fixture(autouse=True)
 def fast_password_hasher(settings):
     # Argon2 (the production hasher) costs ~0.2 s per check; tests that are not
     # about hashing use a fast one. tests/accounts/test_models.py checks Argon2.
@@ -145,8 +158,8 @@ def backoffice(admin_user, linked_user, frozen_now):
             first_name="Astrid", infix="de", last_name="Jong", email="astrid@example.org"
         ),
     )
-    TrustedLocation.objects.create(name="Kantoor", network="203.0.113.0/24")
+    office = TrustedLocation.objects.create(name="Kantoor", network="203.0.113.0/24")
     login.login_attempt(username="adejong", password="wrong", code="", ip=None, now=now)
     # a planned go-live: Astrid, who has no app, sees the banner on every page
     MfaSettings.objects.update_or_create(pk=1, defaults={"go_live_at": now + timedelta(days=30)})
-    return main_pages(linked=linked_user, unlinked=astrid)
+    return main_pages(linked=linked_user, unlinked=astrid, location=office)

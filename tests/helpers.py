@@ -104,8 +104,14 @@ def confirmed(client, user):
     return client
 
 
-def main_pages(*, linked, unlinked):
-    """The pages a beheerder works with: (name, url). `linked` has MFA, `unlinked` not."""
+def main_pages(*, linked, unlinked, location=None):
+    """The pages a beheerder works with: (name, url). `linked` has MFA, `unlinked` not;
+    `location` a trusted location (its removal asks first)."""
+    locations = (
+        [("remove trusted location", reverse("mfa:location_remove", args=[location.pk]))]
+        if location
+        else []
+    )
     persons = [
         ("person", reverse("accounts:person_detail", args=[linked.person.pk])),
         ("user tab", reverse("accounts:person_detail", args=[linked.person.pk]) + "?tab=user"),
@@ -128,7 +134,10 @@ def main_pages(*, linked, unlinked):
         ("rights structure", reverse("reports:index")),
         *reports,
         ("MFA settings", reverse("mfa:settings")),
+        *locations,
         ("go-live", reverse("mfa:go_live")),
         ("reminders", reverse("mfa:reminders")),
+        ("recovery codes, shown already", reverse("mfa:recovery_make")),
+        ("an action opened directly", reverse("mfa:step_up")),
         ("not found", "/persons/999999/"),
     ]

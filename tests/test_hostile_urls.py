@@ -11,7 +11,8 @@ from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from accounts.forms import PersonForm, SystemUserForm
+from accounts import passwords
+from accounts.forms import PasswordChangeForm, PersonForm, SystemUserForm
 from accounts.models import Person
 from mfa.models import Device, TrustedLocation
 from mfa.sessions import session_record
@@ -20,6 +21,8 @@ from tests.helpers import login_with_code
 # The forms' own fields, so that a field added to a form cannot escape the hostile values.
 PERSON_FIELDS = tuple(PersonForm.base_fields)
 SYSTEM_USER_FIELDS = tuple(SystemUserForm.base_fields)
+PASSWORD_CHANGE_FIELDS = tuple(PasswordChangeForm.base_fields)
+PASSWORD_LINK_FIELDS = ("new_password1", "new_password2", "code")
 # name: (path arguments, GET parameters, POST fields)
 ROUTES = {
     "healthz": ((), (), ()),
@@ -33,15 +36,19 @@ ROUTES = {
     "accounts:person_update": (("person",), (), PERSON_FIELDS),
     "accounts:person_delete": (("person",), (), ()),
     "accounts:system_user_edit": (("person",), (), SYSTEM_USER_FIELDS),
+    "accounts:password_change": ((), (), PASSWORD_CHANGE_FIELDS),
+    "accounts:password_forgot": ((), (), ("name",)),
+    # a real link and forged ones; the page a real link opens: tests/accounts/test_passwords.py
+    "accounts:password_link": (("kind", "uidb64", "token"), (), PASSWORD_LINK_FIELDS),
     "mfa:enrol": ((), ("renewed",), ("code",)),
     "mfa:step_up": ((), (), ("password", "code")),
-    "mfa:device_remove": ((), (), ("device", "password", "code")),
+    "mfa:device_remove": ((), (), ("device",)),
     "mfa:device_rename": (("device",), (), ("name",)),
     "mfa:recovery_make": ((), (), ()),
     "mfa:passkey_options": ((), (), ()),
     "mfa:passkey_add": ((), (), ("name", "credential")),
     "mfa:passkey_rename": (("device",), (), ("name",)),
-    "mfa:passkey_remove": ((), (), ("passkey", "password", "code")),
+    "mfa:passkey_remove": ((), (), ("passkey",)),
     "mfa:passkey_login_options": ((), (), ()),
     "mfa:passkey_login": ((), (), ("credential", "next")),
     "mfa:passkeys_switch": ((), (), ("allowed",)),
@@ -143,7 +150,15 @@ def world(admin_user, linked_user):
         "location": location.pk,
         "slug": "personen-met-mfa",
         "export": "csv",
+        "kind": passwords.RESET_LINK,
+        **dict(zip(("uidb64", "token"), link_parts(linked_user), strict=True)),
     }
+
+
+def link_parts(user):
+    """The uid and token of a fresh reset link of `user`."""
+    url = passwords.link_url(user=user, kind=passwords.RESET_LINK)
+    return url.rstrip("/").split("/")[-2:]
 
 
 def url_for(name, args, world, drawn):

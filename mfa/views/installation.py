@@ -48,7 +48,7 @@ def _settings_page(
         "issuer_form": issuer_form or IssuerForm(initial={"issuer": mfa_settings.issuer_name}),
         "passkeys_form": PasskeysAllowedForm(initial={"allowed": mfa_settings.passkeys_allowed}),
         "rp_id": settings.MFA_WEBAUTHN_RP_ID,
-        "rollout": rollout.rollout(now),
+        "rollout": rollout.rollout_figure(now),
         "mails_failed": mails_failed_count(),
     }
     return render(request, "mfa/settings.html", context)
@@ -115,8 +115,15 @@ def passkeys_switch(request: AuthenticatedRequest) -> HttpResponse:
 
 @login_required
 @permission_required("mfa.change_mfasettings", raise_exception=True)
-@require_POST
 def location_remove(request: AuthenticatedRequest, pk: int) -> HttpResponse:
+    """Remove a trusted location, after confirmation (from then on a code is asked there)."""
     location = get_object_or_404(TrustedLocation, pk=pk)
+    if request.method != "POST":
+        return render(request, "mfa/location_remove.html", {"location": location})
     locations.trusted_location_remove(location=location, by=request.user, ip=client_ip(request))
-    return _settings_saved(request)
+    messages.success(
+        request,
+        _("The trusted location %(name)s (%(network)s) has been removed.")
+        % {"name": location.name, "network": location.network},
+    )
+    return redirect("mfa:settings")

@@ -12,9 +12,11 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
+from django_stubs_ext import StrOrPromise
 
 from accounts.http import AuthenticatedRequest
 from livits import clock
@@ -29,6 +31,12 @@ from ..network import client_ip
 from ..recovery import normalize, shown
 
 RENEWED = "renewed"
+
+# "Beveiliging" on the padlock page: the account's other security pages, one line each:
+# (label, URL name).
+SECURITY_LINKS: list[tuple[StrOrPromise, str]] = [
+    (gettext_lazy("Change password"), "accounts:password_change"),
+]
 
 
 View = Callable[..., HttpResponse]
@@ -58,25 +66,28 @@ def enrol_page(
     *,
     link_form: LinkForm | None = None,
     step_up_form: StepUpForm | None = None,
-    remove_form: DeviceRemoveForm | None = None,
-    passkey_remove_form: PasskeyRemoveForm | None = None,
+    remove_form: DeviceRemoveForm | PasskeyRemoveForm | None = None,
 ) -> HttpResponse:
+    """The padlock page: one confirmation (step-up) for the page, then every action in
+    one place: a device's or passkey's own row, the recovery codes, linking."""
     now = clock.now()
     has_mfa = factors.has_mfa(request.user, now)
     confirmed = enrolment.recently_confirmed(request.session, now)
     passkeys_allowed = MfaSettings.load().passkeys_allowed
+    enrolment.recovery_forget(request.session)  # the codes' page was left: not shown again
     context = {
         "devices": selectors.devices_of(request.user),
         "passkeys": list(request.user.passkeys.all()),
         "passkeys_allowed": passkeys_allowed,
+        "may_change": has_mfa and confirmed,
         "may_add_passkey": passkeys_allowed and has_mfa and confirmed,
-        "passkey_remove_form": passkey_remove_form or PasskeyRemoveForm(user=request.user),
-        "step_up_form": step_up_form or StepUpForm(),
-        "remove_form": remove_form or DeviceRemoveForm(user=request.user),
+        "step_up_form": (step_up_form or StepUpForm()) if has_mfa and not confirmed else None,
+        "remove_form": remove_form,
         "renewed": RENEWED in request.GET,
         "just_linked": request.session.pop(enrolment.JUST_LINKED, False),
         "recovery": recovery.recovery_status(request.user) if has_mfa else None,
         "may_make_recovery": has_mfa and confirmed,
+        "security_links": SECURITY_LINKS,
     }
     if enrolment.may_link(request.session, request.user, now):
         context.update(enrolment.link_steps(request.session, request.user, link_form or LinkForm()))
@@ -108,7 +119,8 @@ def enrol(request: AuthenticatedRequest) -> HttpResponse:
 @login_required
 @require_POST
 def step_up(request: AuthenticatedRequest) -> HttpResponse:
-    """Password and a current code again, before linking a further device."""
+    """Password and a current code again: the padlock page's one confirmation, before the
+    person's factors change (link, remove, recovery codes, passkeys)."""
     form = StepUpForm(request.POST)
     now = clock.now()
     if form.is_valid() and stepup.step_up(
@@ -125,27 +137,38 @@ def step_up(request: AuthenticatedRequest) -> HttpResponse:
     return enrol_page(request, step_up_form=form)
 
 
-@sensitive_post_parameters("password", "code")
+def confirmed_required(view: View) -> View:
+    """The session must have just confirmed password and a second factor (step_up): the
+    padlock page's one confirmation, before any factor of the person changes."""
+
+    @wraps(view)
+    def wrapper(request: AuthenticatedRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not enrolment.recently_confirmed(request.session, clock.now()):
+            messages.error(request, _("Confirm with your password and access code first."))
+            return redirect("mfa:enrol")
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
 @never_cache
 @login_required
 @require_POST
+@confirmed_required
 def device_remove(request: AuthenticatedRequest) -> HttpResponse:
-    """Remove one of one's own devices, after password and a current code."""
+    """Remove one of one's own devices (its button in the table)."""
     form = DeviceRemoveForm(request.POST, user=request.user)
     if form.is_valid():
+        device = form.cleaned_data["device"]
         try:
-            stepup.device_remove_own(
-                **form.cleaned_data,
-                ip=client_ip(request),
-                now=clock.now(),
-                marks=cookie_marks(request),
-            )
+            stepup.device_remove_own(device=device, ip=client_ip(request), now=clock.now())
         except MfaError as error:
             form.refuse(error.code, field=None)
         else:
             session_keep(request)
-            name = form.cleaned_data["device"].name
-            messages.success(request, _("The device %(name)s has been removed.") % {"name": name})
+            messages.success(
+                request, _("The device %(name)s has been removed.") % {"name": device.name}
+            )
             return redirect("mfa:enrol")
     return enrol_page(request, remove_form=form)
 
@@ -165,25 +188,36 @@ def device_rename(request: AuthenticatedRequest, pk: int) -> HttpResponse:
             )
         except MfaError as error:
             form.refuse(error.code, field="name")
+        else:
+            messages.success(
+                request,
+                _("The name %(name)s has been saved.") % {"name": form.cleaned_data["name"]},
+            )
     for message in form.errors.get("name", []):
         messages.error(request, str(message))
     return redirect("mfa:enrol")
 
 
-@sensitive_post_parameters("code")
 @never_cache
 @login_required
-@require_POST
 def recovery_make(request: AuthenticatedRequest) -> HttpResponse:
-    """A new set of recovery codes, shown this once (never kept in the session)."""
+    """POST: a new set of recovery codes, then to its page. GET: that page, with the set
+    kept (encrypted) in the session until the person leaves it: a reload shows the same
+    codes and never makes new ones; later it says they were shown."""
     now = clock.now()
+    if request.method != "POST":
+        codes = enrolment.recovery_kept(request.session)
+        if codes and not recovery.recovery_set_holds(request.user, codes):
+            codes = []  # a newer set was made meanwhile (another tab): this one is void
+        return render(request, "mfa/recovery_codes.html", {"codes": [shown(c) for c in codes]})
     if not (
         factors.has_mfa(request.user, now) and enrolment.recently_confirmed(request.session, now)
     ):
         messages.error(request, _("Confirm with your password and access code first."))
         return redirect("mfa:enrol")
     codes = recovery.recovery_codes_make(user=request.user, ip=client_ip(request), now=now)
-    return render(request, "mfa/recovery_codes.html", {"codes": [shown(c) for c in codes]})
+    enrolment.recovery_keep(request.session, codes)
+    return redirect("mfa:recovery_make")
 
 
 @sensitive_post_parameters("code")

@@ -12,7 +12,6 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
-from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 
 from accounts.http import AuthenticatedRequest
@@ -27,7 +26,7 @@ from ..marks import cookie_marks
 from ..middleware import session_keep, sign_in
 from ..models import MfaSettings
 from ..network import client_ip
-from .padlock import enrol_page
+from .padlock import confirmed_required, enrol_page
 
 REGISTER_CHALLENGE = "webauthn_register_challenge"
 LOGIN_CHALLENGE = "webauthn_login_challenge"
@@ -103,33 +102,36 @@ def passkey_rename(request: AuthenticatedRequest, pk: int) -> HttpResponse:
             )
         except MfaError as error:
             form.refuse(error.code, field="name")
+        else:
+            messages.success(
+                request,
+                _("The name %(name)s has been saved.") % {"name": form.cleaned_data["name"]},
+            )
     for message in form.errors.get("name", []):
         messages.error(request, str(message))
     return redirect("mfa:enrol")
 
 
-@sensitive_post_parameters("password", "code")
 @never_cache
 @login_required
 @require_POST
+@confirmed_required
 def passkey_remove(request: AuthenticatedRequest) -> HttpResponse:
+    """Remove one of one's own passkeys (its button in the list)."""
     form = PasskeyRemoveForm(request.POST, user=request.user)
     if form.is_valid():
+        passkey = form.cleaned_data["passkey"]
         try:
-            stepup.passkey_remove_own(
-                **form.cleaned_data,
-                ip=client_ip(request),
-                now=clock.now(),
-                marks=cookie_marks(request),
-            )
+            stepup.passkey_remove_own(passkey=passkey, ip=client_ip(request), now=clock.now())
         except MfaError as error:
             form.refuse(error.code, field=None)
         else:
             session_keep(request)
-            name = form.cleaned_data["passkey"].name
-            messages.success(request, _("The passkey %(name)s has been removed.") % {"name": name})
+            messages.success(
+                request, _("The passkey %(name)s has been removed.") % {"name": passkey.name}
+            )
             return redirect("mfa:enrol")
-    return enrol_page(request, passkey_remove_form=form)
+    return enrol_page(request, remove_form=form)
 
 
 @csrf_protect

@@ -85,7 +85,7 @@ def reminders(request: AuthenticatedRequest) -> HttpResponse:
     due = list(rollout.reminders_due(now, include_hidden=include_hidden))
     everyone = rollout.reminder_recipients(now, include_hidden=include_hidden).count()
     subject, body = rollout.reminder_mail(
-        due[0] if due else request.user, site_url=site_url, language=request.LANGUAGE_CODE
+        due[0] if due else None, site_url=site_url, language=request.LANGUAGE_CODE
     )
     context = {
         "form": form if form.is_bound else ReminderForm(),

@@ -63,7 +63,10 @@ def admin_link(request: AuthenticatedRequest, person_pk: int) -> HttpResponse:
     ):
         messages.success(
             request,
-            _("MFA has been linked via your app. %(name)s logs in with the code from your app.")
+            _(
+                "MFA has been linked via your app. Give %(name)s the next code your app "
+                "shows: the code you just saved with works only once."
+            )
             % {"name": person.informal_name},
         )
         return _user_tab(person)
@@ -89,7 +92,9 @@ def admin_unlink(request: AuthenticatedRequest, person_pk: int) -> HttpResponse:
     now = clock.now()
     if request.method == "POST":
         try:
-            devices.device_unlink_all(user=user, by=request.user, ip=client_ip(request), now=now)
+            devices.device_unlink_all(
+                user=user, by=request.user, ip=client_ip(request), now=now, spare_temporary=True
+            )
         except MfaError as error:
             messages.error(request, CODE_ERRORS[error.code])
         else:

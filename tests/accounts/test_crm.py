@@ -298,4 +298,4 @@ def test_the_last_active_superuser_cannot_be_deleted(client, root, db):
         services.person_delete(person=other.person, by=None, ip=None)
     assert User.objects.filter(username="root2").exists()
     response = client.post(reverse("accounts:person_delete", args=[other.person.pk]), follow=True)
-    assert "Je kunt jezelf niet verwijderen." in response.content.decode()
+    assert "U kunt uzelf niet verwijderen." in response.content.decode()

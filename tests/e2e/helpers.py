@@ -122,3 +122,17 @@ def create_person_with_system_user(page, *, first, last, username, password, inf
     page.get_by_label("Wachtwoord (nogmaals)").fill(password)
     page.get_by_role("button", name="Opslaan").click()
     expect(page.get_by_test_id("username")).to_have_text(username)
+
+
+def confirm_session(context):
+    """The session of the browser `context` just confirmed password and code (the padlock
+    page's step-up), from the server's clock on."""
+    from importlib import import_module
+
+    from livits import clock
+    from mfa.enrolment import allow_linking
+
+    cookie = next(c for c in context.cookies() if c["name"] == settings.SESSION_COOKIE_NAME)
+    session = import_module(settings.SESSION_ENGINE).SessionStore(session_key=cookie["value"])
+    allow_linking(session, clock.now())
+    session.save()

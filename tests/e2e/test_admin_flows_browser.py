@@ -75,7 +75,7 @@ def link_with_admin_app(admin_page, name, clock):
     temporary = Authenticator(shown_key(admin_page), clock)
     admin_page.get_by_label("Vul hier de toegangscode in").fill(temporary.code())
     admin_page.get_by_role("button", name="Opslaan").click()
-    expect(admin_page.get_by_text("MFA is gekoppeld via jouw app")).to_be_visible()
+    expect(admin_page.get_by_text("MFA is gekoppeld via uw app")).to_be_visible()
     expect(admin_page.locator("#flag-mfa")).to_be_checked()
     expect(admin_page.get_by_text("via beheerder Sabrina Boetzkes")).to_be_visible()
     return temporary
@@ -129,7 +129,7 @@ def test_new_user_after_go_live(page, admin_page, clock):
     )
 
     log_in(page, "nnieuw", "Een-lang-wachtwoord-7")
-    expect_refused(page, "Vraag een beheerder om MFA voor je te koppelen")
+    expect_refused(page, "Vraag een beheerder om MFA voor u te koppelen")
 
     temporary = link_with_admin_app(admin_page, "Nina Nieuw", clock)
     log_in(page, "nnieuw", "Een-lang-wachtwoord-7", code=temporary.code())

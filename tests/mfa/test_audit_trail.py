@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import pytest
 from django.core import mail
+from django.urls import reverse
 from django.utils import formats, timezone, translation
 
 from accounts.models import Person, User
@@ -174,13 +175,7 @@ def test_removing_an_own_device_is_recorded_and_mailed(
     second = link(linked_user, frozen_now - timedelta(seconds=30))
     before = last_pk()
     with django_capture_on_commit_callbacks(execute=True):
-        stepup.device_remove_own(
-            device=second,
-            password=PASSWORD,
-            code=code_at(secret, frozen_now),
-            ip=IP,
-            now=frozen_now,
-        )
+        stepup.device_remove_own(device=second, ip=IP, now=frozen_now)
     removed = (Action.DEVICE_REMOVED, linked_user, linked_user, "rdewit", IP, frozen_now)
     assert trail(before) == [(*removed, {"device": second.name})]
     message = mail.outbox[-1]
@@ -343,26 +338,30 @@ def test_a_step_up_takes_a_recovery_code_of_the_set_once_and_no_other(linked_use
     assert RecoveryCode.objects.get(user=linked_user, number=5).used_at == later
 
 
-def test_a_refused_removal_is_recorded_with_where_it_came_from(linked_user, secret, frozen_now):
+def test_a_refused_confirmation_is_recorded_with_where_it_came_from(
+    client, linked_user, secret, frozen_clock
+):
+    """The padlock page's one confirmation (step-up) refused: recorded as a step-up's
+    failure, and the removal it would have allowed is refused too."""
     from mfa.models import Passkey
 
     device = Device.objects.get(user=linked_user)
     passkey = Passkey.objects.create(
         user=linked_user, name="Sleutel", credential_id="c1", public_key=b""
     )
-    for remove, thing in (
-        (stepup.device_remove_own, {"device": device}),
-        (stepup.passkey_remove_own, {"passkey": passkey}),
-    ):
-        before = last_pk()
-        with pytest.raises(MfaError):
-            remove(
-                **thing, password="wrong", code=code_at(secret, frozen_now), ip=IP, now=frozen_now
-            )
-        step = {"step_up": True}
-        assert trail(before) == [
-            (Action.LOGIN_FAILED, linked_user, None, "rdewit", IP, frozen_now, step)
-        ]
+    client.force_login(linked_user)
+    before = last_pk()
+    client.post(
+        reverse("mfa:step_up"),
+        {"password": "wrong", "code": code_at(secret, frozen_clock)},
+        REMOTE_ADDR=IP,
+    )
+    step = {"step_up": True}
+    assert trail(before) == [
+        (Action.LOGIN_FAILED, linked_user, None, "rdewit", IP, frozen_clock, step)
+    ]
+    client.post(reverse("mfa:device_remove"), {"device": device.pk})
+    client.post(reverse("mfa:passkey_remove"), {"passkey": passkey.pk})
     assert Device.objects.filter(pk=device.pk).exists() and Passkey.objects.exists()
 
 

@@ -68,9 +68,7 @@ def test_f1_a_passkey_only_person_never_gets_in_with_the_password_alone(
     allow_passkeys()
     passkey_of(linked_user)
     device = Device.objects.get(user=linked_user)
-    stepup.device_remove_own(
-        device=device, password=PASSWORD, code=code_at(secret, frozen_now), ip=HOME, now=frozen_now
-    )
+    stepup.device_remove_own(device=device, ip=HOME, now=frozen_now)
     assert factors.has_mfa(linked_user, frozen_now)  # the report counts a factor ...
     if live:
         go_live(frozen_now)
@@ -169,13 +167,7 @@ def _end_by_expiry(user, admin, frozen_now):
 
 def _end_by_own_removal(user, admin, frozen_now):
     device = Device.objects.get(user=user)
-    stepup.device_remove_own(
-        device=device,
-        password=PASSWORD,
-        code=code_at(user.test_secret, frozen_now, 1),
-        ip=HOME,
-        now=frozen_now,
-    )
+    stepup.device_remove_own(device=device, ip=HOME, now=frozen_now)
 
 
 def _end_by_unlink(user, admin, frozen_now):
@@ -229,13 +221,7 @@ def test_a_factor_that_is_not_the_last_leaves_codes_and_sessions_alone(
     second = link(linked_user, frozen_clock - timedelta(minutes=1))
     recovery.recovery_codes_make(user=linked_user, ip=None, now=frozen_clock)
     browser = signed_in_client(linked_user, frozen_clock)
-    stepup.device_remove_own(
-        device=second,
-        password=PASSWORD,
-        code=code_at(secret, frozen_clock, 1),
-        ip=HOME,
-        now=frozen_clock,
-    )
+    stepup.device_remove_own(device=second, ip=HOME, now=frozen_clock)
     assert RecoveryCode.objects.filter(user=linked_user).count() == 10
     assert not AuditEvent.objects.filter(action=Action.SESSIONS_ENDED).exists()
     assert not logged_out(browser)
@@ -249,10 +235,7 @@ def test_the_person_who_removes_their_own_last_factor_stays_signed_in_here(
     confirmed(client, linked_user)
     elsewhere = signed_in_client(linked_user, frozen_clock)
     device = Device.objects.get(user=linked_user)
-    response = client.post(
-        reverse("mfa:device_remove"),
-        {"device": device.pk, "password": PASSWORD, "code": code_at(secret, frozen_clock, 1)},
-    )
+    response = client.post(reverse("mfa:device_remove"), {"device": device.pk})
     assert response.status_code == 302 and not Device.objects.filter(pk=device.pk).exists()
     assert client.get(reverse("mfa:enrol")).status_code == 200  # this session goes on
     assert logged_out(elsewhere)  # the others end

@@ -28,8 +28,7 @@ def test_step_up_and_remove(client, linked_user, password, code, device):
     assert (
         client.post(reverse("mfa:step_up"), {"password": password, "code": code}).status_code == 200
     )
-    data = {"device": device, "password": password, "code": code}
-    assert client.post(reverse("mfa:device_remove"), data).status_code == 200
+    assert client.post(reverse("mfa:device_remove"), {"device": device}).status_code == 302
     assert Device.objects.count() == 1
 
 

@@ -41,7 +41,8 @@ def cidrs(draw):
         ("10.0.0.2", "203.0.113.10, 198.51.100.7", PROXY, "198.51.100.7"),
         ("10.0.0.2", "203.0.113.10, 198.51.100.7, 10.0.0.5", PROXY, "198.51.100.7"),
         ("10.0.0.2", "", PROXY, "10.0.0.2"),
-        ("10.0.0.2", "garbage", PROXY, "10.0.0.2"),
+        # unreadable: never the proxy in the client's place (issue 18 attack, H5)
+        ("10.0.0.2", "garbage", PROXY, None),
         ("::1", "2001:db8::1", ["::1/128"], "2001:db8::1"),
         ("not-an-ip", "", [], None),
         # IPv4-mapped addresses (a dual-stack socket, e.g. gunicorn on [::]) are IPv4

@@ -247,18 +247,16 @@ def test_a_passkey_alone_counts_as_mfa_while_passkeys_are_allowed(rob_with_passk
     assert not has_mfa(linked_user, timezone.now())
 
 
-def test_removing_a_passkey_needs_password_and_code(rob_with_passkey, linked_user, secret):
-    from tests.helpers import code_at
+def test_removing_a_passkey_needs_the_pages_confirmation(rob_with_passkey, linked_user, secret):
+    from tests.helpers import confirmed
 
     client = login_with_code(Client(), linked_user)
     passkey = Passkey.objects.get()
-    Device.objects.update(last_used_step=0)
     url = reverse("mfa:passkey_remove")
-    client.post(url, {"passkey": passkey.pk, "password": PASSWORD, "code": "000000"})
-    assert Passkey.objects.exists()
-    client.post(
-        url, {"passkey": passkey.pk, "password": PASSWORD, "code": code_at(secret, timezone.now())}
-    )
+    client.post(url, {"passkey": passkey.pk})
+    assert Passkey.objects.exists()  # not confirmed: refused
+    confirmed(client, linked_user)
+    client.post(url, {"passkey": passkey.pk})
     assert not Passkey.objects.exists()
     assert AuditEvent.objects.filter(action=Action.PASSKEY_REMOVED).exists()
 
@@ -409,7 +407,7 @@ def test_a_passkey_is_renamed_on_the_padlock_page_and_a_taken_name_refused(
     response = client.post(
         reverse("mfa:passkey_rename", args=[yubikey.pk]), {"name": "Laptop"}, follow=True
     )
-    assert "Je hebt al een apparaat met deze naam." in response.content.decode()
+    assert "U heeft al een apparaat met deze naam." in response.content.decode()
     assert Passkey.objects.get(pk=yubikey.pk).name == "Sleutelbos"
     assert AuditEvent.objects.filter(action=Action.PASSKEY_RENAMED).count() == 1
     laptop = passkeys.passkey_rename(passkey=laptop, name="Werklaptop", by=linked_user, ip=None)
@@ -421,15 +419,11 @@ def test_removing_a_passkey_is_recorded_and_mailed(
 ):
     from django.utils import formats, translation
 
-    from tests.helpers import code_at
-
     now = timezone.now() - timedelta(hours=3)  # the moment the service is given, not the clock
     Device.objects.update(last_used_step=0)
     passkey = Passkey.objects.get()
     with django_capture_on_commit_callbacks(execute=True):
-        stepup.passkey_remove_own(
-            passkey=passkey, password=PASSWORD, code=code_at(secret, now), ip="192.0.2.7", now=now
-        )
+        stepup.passkey_remove_own(passkey=passkey, ip="192.0.2.7", now=now)
     with translation.override("nl"):
         when = formats.date_format(timezone.localtime(now), "SHORT_DATETIME_FORMAT")
     removed = AuditEvent.objects.get(action=Action.PASSKEY_REMOVED)
@@ -440,31 +434,29 @@ def test_removing_a_passkey_is_recorded_and_mailed(
         now,
     )
     assert removed.data == {"passkey": "Laptop"}
-    assert mail.outbox[-1].subject == "Livits: er is een passkey van je account verwijderd"
-    assert f"Op {when} is een passkey (Laptop) van je account verwijderd." in mail.outbox[-1].body
+    assert mail.outbox[-1].subject == "Livits: er is een passkey van uw account verwijderd"
+    assert f"Op {when} is een passkey (Laptop) van uw account verwijderd." in mail.outbox[-1].body
 
 
 def test_after_the_go_live_the_last_way_in_stays_and_a_removed_one_is_gone(
     rob_with_passkey, linked_user, secret
 ):
-    from tests.helpers import code_at
-
     now = timezone.now()
     MfaSettings.objects.update(go_live_at=now - timedelta(days=1))
-    codes = recovery.recovery_codes_make(user=linked_user, ip=None, now=now)
+    recovery.recovery_codes_make(user=linked_user, ip=None, now=now)  # codes are no way in
     passkey = Passkey.objects.get()
 
-    def remove(code):
-        stepup.passkey_remove_own(passkey=passkey, password=PASSWORD, code=code, ip=None, now=now)
+    def remove():
+        stepup.passkey_remove_own(passkey=passkey, ip=None, now=now)
 
     Device.objects.filter(user=linked_user).delete()  # the passkey is the last way in
     with pytest.raises(MfaError) as refused:
-        remove(codes[0])
+        remove()
     assert refused.value.code == "last_device_after_go_live"
     assert Passkey.objects.filter(pk=passkey.pk).exists()
     link(linked_user, now - timedelta(minutes=1), secret=secret)  # with an app again: it may go
-    remove(codes[1])
+    remove()
     assert not Passkey.objects.exists()
     with pytest.raises(MfaError) as refused:
-        remove(code_at(secret, now))
+        remove()
     assert refused.value.code == "gone"

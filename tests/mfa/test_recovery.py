@@ -24,7 +24,7 @@ MAKE = reverse("mfa:recovery_make")
 
 
 def make_codes(client):
-    html = client.post(MAKE).content.decode()
+    html = client.post(MAKE, follow=True).content.decode()
     return re.findall(r"<code>([A-Z2-9]{5}-[A-Z2-9]{5})</code>", html)
 
 
@@ -63,7 +63,7 @@ def test_codes_are_made_after_step_up_shown_once_and_stored_as_hmacs(client, lin
     assert client.post(MAKE).status_code == 302  # no step-up: refused
     assert not RecoveryCode.objects.exists()
     confirmed(client, linked_user)
-    response = client.post(MAKE)
+    response = client.post(MAKE, follow=True)
     codes = re.findall(r"<code>([A-Z2-9]{5}-[A-Z2-9]{5})</code>", response.content.decode())
     assert len(codes) == 10 and "no-store" in response["Cache-Control"]
     stored = repr(list(RecoveryCode.objects.values_list()))
@@ -140,7 +140,7 @@ def test_a_recovery_code_in_toegangscode_logs_in_once(
         response = client.post(reverse("accounts:login"), data, follow=True)
     html = response.content.decode()
     assert 'data-testid="current-user">Rob de Wit<' in html
-    assert "Je bent ingelogd met een herstelcode; je hebt nog 9 ongebruikte codes." in html
+    assert "U bent ingelogd met een herstelcode; u heeft nog 9 ongebruikte codes." in html
     assert "Telefoon kwijt?" in html
     used = AuditEvent.objects.get(action=Action.RECOVERY_USED)
     assert used.data == {"number": 3} and codes[2] not in str(used.data)
@@ -206,9 +206,7 @@ def test_after_a_recovery_login_the_lost_phone_is_replaced_without_waiting(clien
     assert key  # linking is open: the code was a fresh second factor
     client.post(ENROL, {"code": code_at(key, timezone.now())})
     lost = Device.objects.get(user=linked_user, name="Apparaat 1")
-    client.post(
-        reverse("mfa:device_remove"), {"device": lost.pk, "password": PASSWORD, "code": codes[1]}
-    )
+    client.post(reverse("mfa:device_remove"), {"device": lost.pk})
     assert list(Device.objects.filter(user=linked_user).values_list("secret_encrypted", flat=True))
     assert not Device.objects.filter(pk=lost.pk).exists()
 
@@ -279,3 +277,49 @@ def test_two_simultaneous_logins_with_one_recovery_code_let_exactly_one_in():
     results = at_once(attempt, 8)
     assert [status.value for status in results].count("ok") == 1  # the rest: failed or locked
     assert RecoveryCode.objects.filter(used_at__isnull=False).count() == 1
+
+
+# --- The codes' page: made by POST, shown on GET (issue 22, item 1) -------------------
+
+
+def test_a_reload_shows_the_same_codes_and_never_makes_new_ones(client, linked_user):
+    confirmed(client, linked_user)
+    made = client.post(MAKE)
+    assert made.status_code == 302 and made["Location"] == MAKE
+    codes = make_codes_shown(client)
+    assert len(codes) == 10 and make_codes_shown(client) == codes
+    assert RecoveryCode.objects.count() == 10
+    assert AuditEvent.objects.filter(action=Action.RECOVERY_MADE).count() == 1
+    assert "no-store" in client.get(MAKE)["Cache-Control"]
+    # the download still takes the set on the page
+    download = client.post(reverse("mfa:recovery_download"), {"code": codes})
+    assert download.status_code == 200 and codes[0] in download.content.decode()
+
+
+def test_after_leaving_the_page_it_says_the_codes_were_shown(client, linked_user):
+    confirmed(client, linked_user)
+    codes = make_codes(client)
+    client.get(ENROL)
+    page = client.get(MAKE).content.decode()
+    assert 'data-testid="recovery-shown"' in page and codes[0] not in page
+    assert make_codes_shown(client) == []
+    assert RecoveryCode.objects.count() == 10
+
+
+def test_a_set_made_elsewhere_voids_the_one_kept_for_the_page(client, linked_user):
+    confirmed(client, linked_user)
+    make_codes(client)
+    recovery.recovery_codes_make(user=linked_user, ip=None, now=timezone.now())
+    assert make_codes_shown(client) == []
+
+
+def test_opened_directly_without_a_set_it_says_so(client, linked_user):
+    login_with_code(client, linked_user)
+    response = client.get(MAKE)
+    assert response.status_code == 200
+    assert 'data-testid="recovery-shown"' in response.content.decode()
+
+
+def make_codes_shown(client):
+    html = client.get(MAKE).content.decode()
+    return re.findall(r"<code>([A-Z2-9]{5}-[A-Z2-9]{5})</code>", html)

@@ -68,7 +68,7 @@ def test_a_planned_go_live_shows_a_banner_to_who_has_no_app(client, system_user,
     for url in ("/", reverse("mfa:enrol")):
         html = client.get(url).content.decode()
         assert 'data-testid="rollout-banner"' in html
-        assert "is een toegangscode verplicht. Koppel nu je authenticator-app." in html
+        assert "is een toegangscode verplicht. Koppel nu uw authenticator-app." in html
         assert "(nog 30 dagen)" in html and 'href="/mfa/"' in html
 
 

@@ -57,13 +57,13 @@ def test_an_expired_session_during_linking_says_so_and_comes_back(client, system
     response = client.post(ENROL, {"code": code_at(old_key, timezone.now())})
     assert response.status_code == 302
     login_page = client.get(response["Location"]).content.decode()
-    assert "Je sessie is verlopen, daarom is er niets gekoppeld." in login_page
+    assert "Uw sessie is verlopen, daarom is er niets gekoppeld." in login_page
     next_url = parse_qs(urlsplit(response["Location"]).query)["next"][0]
     response = post_login(client, next=next_url)
     assert response["Location"] == f"{ENROL}?renewed=1"
     page = client.get(response["Location"]).content.decode()
     assert "De QR-code hieronder is nieuw" in page
-    assert "verwijder dat account dan uit je authenticator-app".lower() in page.lower()
+    assert "verwijder dat account dan uit uw authenticator-app".lower() in page.lower()
     assert shown_key(page) != old_key
     assert not Device.objects.exists()
 
@@ -81,10 +81,25 @@ def test_the_green_message_stands_under_the_qr_for_the_next_device(user_client, 
     assert message not in user_client.get(ENROL).content.decode()  # said once
 
 
-def test_the_device_choice_says_what_to_choose(client, linked_user):
+def test_the_padlock_page_asks_one_confirmation_then_each_action_is_in_one_place(
+    client, linked_user
+):
+    from mfa.models import MfaSettings, Passkey
+    from tests.helpers import confirmed
+
+    MfaSettings.objects.update_or_create(pk=1, defaults={"passkeys_allowed": True})
+    Passkey.objects.create(user=linked_user, name="Laptop", credential_id="c1", public_key=b"k")
     client.force_login(linked_user)
     html = client.get(ENROL).content.decode()
-    assert "Kies een apparaat" in html and "---------" not in html
+    assert html.count('type="password"') == 1 and html.count('action="/mfa/step-up/"') == 1
+    assert 'action="/mfa/devices/remove/"' not in html and "/mfa/passkeys/remove/" not in html
+    assert 'action="/mfa/recovery-codes/"' not in html
+    html = confirmed(client, linked_user).get(ENROL).content.decode()
+    assert 'type="password"' not in html and "/mfa/step-up/" not in html
+    assert html.count('action="/mfa/devices/remove/"') == Device.objects.count() == 1
+    assert html.count('action="/mfa/passkeys/remove/"') == 1
+    assert html.count('action="/mfa/recovery-codes/"') == 1  # also right after linking
+    assert html.count('action="/mfa/passkeys/"') == 1 and html.count('data-testid="qr"') == 1
 
 
 def test_the_issuer_heading_is_not_also_the_label(admin_client):

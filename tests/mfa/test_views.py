@@ -12,7 +12,14 @@ from django.utils import timezone
 from accounts.models import Person, User
 from mfa import crypto
 from mfa.models import AuditEvent, Device, LoginThrottle, MfaSettings, TrustedLocation
-from tests.helpers import PASSWORD, code_at, link, login_with_code, post_login, shown_key
+from tests.helpers import (
+    PASSWORD,
+    code_at,
+    confirmed,
+    link,
+    post_login,
+    shown_key,
+)
 
 ENROL = reverse("mfa:enrol")
 LOGIN = reverse("accounts:login")
@@ -102,28 +109,28 @@ def test_step_up_with_password_and_code_allows_another_device(client, linked_use
     assert Device.objects.count() == 2
 
 
-def test_removing_own_device_needs_password_and_code(client, linked_user, secret):
+def test_removing_own_device_needs_the_pages_confirmation(client, linked_user, secret):
     client.force_login(linked_user)
     device = Device.objects.get()
     Device.objects.update(last_used_step=0)
     url = reverse("mfa:device_remove")
-    response = client.post(url, {"device": device.pk, "password": PASSWORD, "code": "000000"})
-    assert response.context["remove_form"].has_error("__all__", "step_up_failed")
+    response = client.post(url, {"device": device.pk}, follow=True)
+    assert "Bevestig eerst met uw wachtwoord en toegangscode." in response.content.decode()
     assert Device.objects.exists()
-    client.post(url, {"device": device.pk, "password": PASSWORD, "code": now_code(secret)})
+    client.post(reverse("mfa:step_up"), {"password": PASSWORD, "code": "000000"})
+    client.post(url, {"device": device.pk})
+    assert Device.objects.exists()  # a refused confirmation confirms nothing
+    client.post(reverse("mfa:step_up"), {"password": PASSWORD, "code": now_code(secret)})
+    client.post(url, {"device": device.pk})
     assert not Device.objects.exists()
     assert AuditEvent.objects.filter(action=AuditEvent.Action.DEVICE_REMOVED).exists()
 
 
 def test_last_device_cannot_be_removed_after_go_live(client, linked_user, secret):
     MfaSettings.objects.update_or_create(pk=1, defaults={"go_live_at": timezone.now()})
-    login_with_code(client, linked_user)
+    confirmed(client, linked_user)
     device = Device.objects.get()
-    Device.objects.update(last_used_step=0)
-    response = client.post(
-        reverse("mfa:device_remove"),
-        {"device": device.pk, "password": PASSWORD, "code": now_code(secret)},
-    )
+    response = client.post(reverse("mfa:device_remove"), {"device": device.pk})
     assert response.context["remove_form"].has_error("__all__", "last_device_after_go_live")
     assert Device.objects.exists()
     assert not AuditEvent.objects.filter(action=AuditEvent.Action.DEVICE_REMOVED).exists()
@@ -136,22 +143,17 @@ def test_an_expired_temporary_device_does_not_count_as_the_other_device(
     MfaSettings.objects.update_or_create(pk=1, defaults={"go_live_at": timezone.now()})
     expired = link(linked_user, timezone.now() - timedelta(hours=2), by=admin_user)
     Device.objects.filter(pk=expired.pk).update(expires_at=timezone.now() - timedelta(hours=1))
-    login_with_code(client, linked_user)
+    confirmed(client, linked_user)
     own = Device.objects.get(pk=Device.objects.exclude(pk=expired.pk).get().pk)
-    Device.objects.update(last_used_step=0)
-    response = client.post(
-        reverse("mfa:device_remove"),
-        {"device": own.pk, "password": PASSWORD, "code": now_code(secret)},
-    )
+    response = client.post(reverse("mfa:device_remove"), {"device": own.pk})
     assert response.context["remove_form"].has_error("__all__", "last_device_after_go_live")
     assert Device.objects.filter(pk=own.pk).exists()
 
 
-def test_someone_elses_device_cannot_be_removed_or_renamed(admin_client, linked_user):
+def test_someone_elses_device_cannot_be_removed_or_renamed(client, admin_user, linked_user):
     device = Device.objects.get()
-    response = admin_client.post(
-        reverse("mfa:device_remove"), {"device": device.pk, "password": PASSWORD, "code": "1"}
-    )
+    admin_client = confirmed(client, admin_user)
+    response = admin_client.post(reverse("mfa:device_remove"), {"device": device.pk})
     assert response.context["remove_form"].has_error("device")
     assert (
         admin_client.post(reverse("mfa:device_rename", args=[device.pk]), {"name": "x"}).status_code
@@ -210,7 +212,7 @@ def test_after_go_live_every_failure_gives_one_answer_that_names_the_way_out(
         body = re.sub(r'value="[^"]*"', "", response.content.decode().replace(username, "X"))
         bodies.add(body)
     assert len(bodies) == 1
-    assert "Vraag een beheerder om MFA voor je te koppelen" in bodies.pop()
+    assert "Vraag een beheerder om MFA voor u te koppelen" in bodies.pop()
     assert AuditEvent.objects.filter(
         subject=other, action=AuditEvent.Action.LOGIN_NO_DEVICE
     ).exists()

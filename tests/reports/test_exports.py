@@ -24,6 +24,16 @@ HOSTILE = [
     "@SUM(A1:A2)",
     "\tTab",
     "\rCR",
+    "＝1+2",  # full-width forms: NFKC folds them to = + - @
+    "＋31 6 1234",
+    "－2+3",
+    "＠SUM(A1:A2)",
+    "﹦1+2",  # small form
+    "\u200b=1+2",  # zero-width space
+    "\u200d+1",  # zero-width joiner
+    "\ufeff-2",  # byte order mark
+    "\u202e@SUM(A1)",  # right-to-left override
+    "\u2066\u200e=1",  # bidi isolate and mark
 ]
 CSV_URL = reverse("reports:export", args=["personen-met-mfa", "csv"])
 XLSX_URL = reverse("reports:export", args=["personen-met-mfa", "xlsx"])
@@ -56,6 +66,8 @@ def test_csv_cells_that_would_be_formulas_read_back_as_literal_text(admin_client
 def test_inert_guards_only_formula_starts():
     assert [inert(name) for name in HOSTILE] == ["'" + name for name in HOSTILE]
     assert inert("Rob de Wit") == "Rob de Wit" and inert("") == ""
+    for harmless in ("Ｒob", "\u200bRob", "\ufeff", "de Wit-Jansen", "Ａ=1", " =1"):
+        assert inert(harmless) == harmless, harmless
 
 
 def test_no_xlsx_cell_is_a_formula_and_dates_and_numbers_stay_typed(admin_client, hostile_names):
@@ -96,3 +108,13 @@ def test_the_xlsx_leaves_in_pieces_before_the_last_row_is_read():
     assert first.startswith(b"PK") and len(produced) < 3000
     rest = b"".join(chunks)
     assert first_sheet(first + rest).max_row == 3000
+
+
+def test_csv_usernames_that_would_be_formulas_read_back_as_literal_text(admin_client):
+    for number, username in enumerate(["@evil", "+31", "-min"]):
+        person = Person.objects.create(first_name="Naam", last_name=f"Gebruiker{number}")
+        User.objects.create_user(username, PASSWORD, person=person)
+    url = reverse("reports:export", args=["systeemgebruikers-en-inlog-stats", "csv"])
+    rows = list(csv.reader(io.StringIO(body(admin_client.get(url)).decode()[1:]), delimiter=";"))
+    column = rows[0].index("Gebruikersnaam")
+    assert {"'@evil", "'+31", "'-min"} <= {row[column] for row in rows[1:]}

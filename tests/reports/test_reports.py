@@ -12,6 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import Person, User
+from mfa import crypto, totp
 from mfa.audit import audit
 from mfa.models import AuditEvent, Device, LoginThrottle, MfaSettings
 from tests.helpers import PASSWORD, first_sheet, link
@@ -276,11 +277,15 @@ def test_the_page_issues_a_constant_number_of_queries(
 ):
     _system_users(count)
     MfaSettings.load()  # the settings row exists in every installation (migration 0002)
-    # session, user, settings, permissions..., then the page: its sort keys, its rows,
-    # the count of matching rows and the rollout figure
+    admin_client.get(url)  # counts the rollout figure, which the cache then keeps
+    # session, user, settings, permissions..., then the page: its sort keys, its rows, the
+    # count of matching rows (up to 1,001) and the rollout figure from the cache (a read
+    # of the database cache in the tests)
     with django_assert_max_num_queries(11):
         response = admin_client.get(url, {"sort": "MFA_gewijzigd"})
     assert len(response.context["rows"]) == min(count + 1, 50)
+    assert response.context["matching"] == min(count + 1, 1001)
+    assert (response.context["more_than"] is not None) == (count + 1 > 1000)
 
 
 # --- Keyset pages -------------------------------------------------------------
@@ -415,3 +420,141 @@ def test_a_page_shows_the_same_figures_as_the_export_of_every_row(admin_user):
             assert row == every[row["id"]]
         figures = [key for key in report.fields if selectors.FIELDS[key].join != "person"]
         assert len({tuple(row[key] for key in figures) for row in shown}) >= 5  # they differ
+
+
+# --- The rollout figure at scale ---------------------------------------------
+
+
+def test_the_rollout_figure_is_counted_once_and_again_after_a_change(
+    admin_client, manual_five, django_assert_num_queries, django_capture_on_commit_callbacks
+):
+    assert admin_client.get(PERSONS).context["linked"] == 3
+    jjacobs = manual_five["jjacobs"]
+    secret = totp.new_secret()
+    # a change made behind the factors' back: the cache keeps the figure ...
+    Device.objects.create(user=jjacobs, slot=1, name="x", secret_encrypted=crypto.encrypt(secret))
+    assert admin_client.get(PERSONS).context["linked"] == 3
+    Device.objects.filter(user=jjacobs).delete()
+    # ... a link through the factors forgets it when it commits
+    with django_capture_on_commit_callbacks(execute=True):
+        link(jjacobs, timezone.now())
+    response = admin_client.get(PERSONS)
+    assert (response.context["linked"], response.context["total"]) == (4, 6)
+    assert "4 van 6 systeemgebruikers gekoppeld (67%)" in response.content.decode()
+
+
+def test_a_change_not_committed_leaves_the_rollout_figure(admin_client, manual_five):
+    from django.db import transaction
+
+    admin_client.get(PERSONS)
+    with transaction.atomic():  # a link that is never committed (a test's transaction)
+        link(manual_five["jjacobs"], timezone.now())
+    assert admin_client.get(PERSONS).context["linked"] == 3
+
+
+def test_a_count_beyond_the_limit_says_more_than(admin_client, monkeypatch):
+    from reports import views
+
+    monkeypatch.setattr(views, "COUNT_LIMIT", 20)
+    _system_users(40)
+    html = admin_client.get(PERSONS, {"q": "L000"}).content.decode()
+    assert "Meer dan 20 systeemgebruikers" in html
+    response = admin_client.get(PERSONS, {"q": "L0001"})  # L00010..L00019
+    assert response.context["matching"] == 10 and response.context["more_than"] is None
+    assert "10 systeemgebruikers" in response.content.decode()
+
+
+@pytest.mark.parametrize("dense", [False, True])
+@pytest.mark.parametrize("search", ["Wi", "wit", "DE WIT", "rdew", "ob de", "x%", "o_"])
+def test_a_search_finds_what_icontains_finds(admin_client, manual_five, monkeypatch, search, dense):
+    """Short words and words the statistics expect often are checked on the rows, others
+    found through the trigram indexes on PostgreSQL: either way a word matches a name
+    part or the username, ignoring case, and % and _ are plain characters."""
+    from django.db.models import Q
+
+    from reports import selectors
+
+    monkeypatch.setattr(selectors, "_dense", lambda pattern: dense)
+
+    expected = User.objects.all()
+    for word in search.split():
+        expected = expected.filter(
+            Q(person__first_name__icontains=word)
+            | Q(person__infix__icontains=word)
+            | Q(person__last_name__icontains=word)
+            | Q(username__icontains=word)
+        )
+    rows = admin_client.get(PERSONS, {"q": search}).context["rows"]
+    assert {row["id"] for row, _cells in rows} == set(expected.values_list("pk", flat=True))
+
+
+def test_the_search_indexes_hold_the_searched_texts(db):
+    """The expressions that migration 0002 indexes are the ones the search compares."""
+    import importlib
+
+    from reports import selectors
+
+    migration = importlib.import_module("reports.migrations.0002_search_indexes")
+    assert selectors.SEARCH_TEXT["name"] in migration.INDEXES["reports_person_name_trgm"]
+    assert selectors.SEARCH_TEXT["username"] in migration.INDEXES["reports_user_username_trgm"]
+
+
+def test_a_selective_search_uses_the_trigram_indexes_on_postgresql(db):
+    from django.db import connection
+
+    from livits import clock
+    from reports import selectors
+
+    if connection.vendor != "postgresql":
+        pytest.skip("the trigram indexes exist on PostgreSQL only")
+    inner, params = selectors._query(clock.now(), ["id"], search="wittebrood")
+    with connection.cursor() as cursor:
+        # tiny tables: forbid the scans a planner prefers there, so an index is chosen when
+        # the search's expressions match it (else only a sequential scan remains)
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("SET LOCAL enable_indexscan = off")
+        cursor.execute("SET LOCAL enable_indexonlyscan = off")
+        cursor.execute(f"EXPLAIN {inner}", params)
+        plan = "\n".join(line for (line,) in cursor.fetchall())
+    assert "reports_person_name_trgm" in plan and "reports_user_username_trgm" in plan, plan
+
+
+def test_an_export_beyond_its_first_batch_has_every_row_once_in_order(admin_client, monkeypatch):
+    """The first rows are read like a page, the rest in one pass after them: together every
+    row once, in the order of the pages."""
+    from reports import selectors
+
+    monkeypatch.setattr(selectors, "EXPORT_FIRST", 7)
+    _system_users(40)
+    params = {"sort": "Sorteer_naam", "dir": "desc"}
+    walked = _walk(admin_client, PERSONS, params)
+    url = reverse("reports:export", args=["personen-met-mfa", "csv"])
+    body = b"".join(admin_client.get(url, params).streaming_content).decode("utf-8-sig")
+    lines = list(csv.reader(io.StringIO(body), delimiter=";"))[1:]
+    names = {u.pk: u.person.informal_name for u in User.objects.select_related("person")}
+    assert [line[0] for line in lines] == [names[pk] for pk in walked]
+    assert len(walked) == User.objects.count() == 41
+
+
+def test_a_selective_search_counts_its_matches_in_the_pass_of_its_first_page(
+    admin_client, monkeypatch
+):
+    """Its matches are gathered through the index before the page is sorted: the same
+    pass counts them, and no second query does."""
+    from django.db import connection
+
+    from reports import selectors, views
+
+    if connection.vendor != "postgresql":
+        pytest.skip("the trigram indexes exist on PostgreSQL only")
+    monkeypatch.setattr(selectors, "_dense", lambda pattern: False)
+    monkeypatch.setattr(views, "PAGE_SIZE", 7)
+    _system_users(40)
+
+    def count_again(*args, **kwargs):
+        raise AssertionError("counted in a second query")
+
+    monkeypatch.setattr(selectors, "count", count_again)
+    response = admin_client.get(PERSONS, {"q": "L0001"})  # L00010..L00019
+    assert response.context["matching"] == 10 and len(response.context["rows"]) == 7
+    assert "10 systeemgebruikers" in response.content.decode()

@@ -177,10 +177,12 @@ class Command(BaseCommand):
         mfa_settings = MfaSettings.load()
         self.stdout.write(f"Go-live: {go_live_state(mfa_settings, now)}")
         self.stdout.write(f"Issuer: {mfa_settings.issuer_name}")
-        locations = TrustedLocation.objects.all()
-        self.stdout.write(f"Trusted locations: {len(locations)}")
-        for location in locations:
-            self.stdout.write(f"  {location.network}\t{location.name}")
+        trusted = list(TrustedLocation.objects.all())
+        usable = set(locations.usable_networks([location.network for location in trusted]))
+        self.stdout.write(f"Trusted locations: {len(trusted)}")
+        for location in trusted:
+            refused = "" if location.network in usable else "\tREFUSED (trusts nobody: too broad)"
+            self.stdout.write(f"  {location.network}\t{location.name}{refused}")
         self._list_without_device(now)
 
     def handle_mail(self, *, failed: bool, requeue: bool, **options: Any) -> None:

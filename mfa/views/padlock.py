@@ -36,6 +36,7 @@ RENEWED = "renewed"
 # (label, URL name).
 SECURITY_LINKS: list[tuple[StrOrPromise, str]] = [
     (gettext_lazy("Change password"), "accounts:password_change"),
+    (gettext_lazy("Sessions and browsers"), "mfa:sessions"),
 ]
 
 

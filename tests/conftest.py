@@ -72,6 +72,19 @@ def password_links_at_once(monkeypatch):
 
 
 @pytest.fixture(autouse=True)
+def own_cache(settings, request):
+    """Every test its own empty cache: the database cache's table is no model, so rows a
+    transactional test left (say, the rollout figure) would outlive its flush and reach
+    the next test on that worker."""
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "LOCATION": request.node.nodeid,
+        }
+    }
+
+
+@pytest.fixture(autouse=True)
 def fast_password_hasher(settings):
     # Argon2 (the production hasher) costs ~0.2 s per check; tests that are not
     # about hashing use a fast one. tests/accounts/test_models.py checks Argon2.

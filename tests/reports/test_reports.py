@@ -279,8 +279,7 @@ def test_the_page_issues_a_constant_number_of_queries(
     MfaSettings.load()  # the settings row exists in every installation (migration 0002)
     admin_client.get(url)  # counts the rollout figure, which the cache then keeps
     # session, user, settings, permissions..., then the page: its sort keys, its rows, the
-    # count of matching rows (up to 1,001) and the rollout figure from the cache (a read
-    # of the database cache in the tests)
+    # count of matching rows (up to 1,001) and the rollout figure from the cache
     with django_assert_max_num_queries(11):
         response = admin_client.get(url, {"sort": "MFA_gewijzigd"})
     assert len(response.context["rows"]) == min(count + 1, 50)

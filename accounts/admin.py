@@ -2,12 +2,12 @@ from typing import Any
 
 from django.contrib import admin
 from django.contrib.admin.forms import AdminPasswordChangeForm
-from django.contrib.auth import update_session_auth_hash
 from django.contrib.auth.views import PasswordChangeView, redirect_to_login
 from django.forms import BaseFormSet, ModelForm
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 
+from mfa.middleware import session_keep
 from mfa.network import client_ip
 
 from . import services
@@ -35,7 +35,7 @@ class AuditedPasswordChangeView(PasswordChangeView):
             by=self.request.user,  # type: ignore[arg-type]
             ip=client_ip(self.request),
         )
-        update_session_auth_hash(self.request, form.user)
+        session_keep(self.request)  # type: ignore[arg-type]  # this session goes on, on a new key
         return HttpResponseRedirect(self.get_success_url())
 
 

@@ -118,7 +118,7 @@ def create_person_with_system_user(page, *, first, last, username, password, inf
     page.get_by_role("link", name="Gebruikersgegevens").click()
     page.get_by_role("link", name="Systeemgebruiker aanmaken").click()
     page.get_by_label("Gebruikersnaam").fill(username)
-    page.get_by_label("Wachtwoord*", exact=True).fill(password)
+    page.get_by_label("Wachtwoord", exact=True).fill(password)
     page.get_by_label("Wachtwoord (nogmaals)").fill(password)
     page.get_by_role("button", name="Opslaan").click()
     expect(page.get_by_test_id("username")).to_have_text(username)

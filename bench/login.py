@@ -208,7 +208,9 @@ def main():
             unhashed["ours"] / unhashed["stock"],
         ),
     ]
-    for outcome, goal in (("success", 12), ("failure", 8)):
+    # success: 12 before round 3, plus the two issue 19 allows (the browser mark, the
+    # session record)
+    for outcome, goal in (("success", 14), ("failure", 8)):
         ours_n, stock_n = counts[("ours", outcome)], counts[("stock", outcome)]
         rows.append((f"SQL statements, {outcome}: ours (goal <= {goal})", ours_n, "", None, None))
         rows.append(

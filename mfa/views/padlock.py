@@ -22,6 +22,7 @@ from accounts.http import AuthenticatedRequest
 from livits import clock
 
 from .. import devices, enrolment, factors, recovery, selectors, stepup
+from ..devices import Named
 from ..errors import MfaError
 from ..forms import DeviceRemoveForm, DeviceRenameForm, LinkForm, PasskeyRemoveForm, StepUpForm
 from ..marks import cookie_marks
@@ -174,29 +175,28 @@ def device_remove(request: AuthenticatedRequest) -> HttpResponse:
     return enrol_page(request, remove_form=form)
 
 
+def renamed(request: AuthenticatedRequest, thing: Named, action: str) -> HttpResponse:
+    """Rename one of the person's own devices or passkeys (devices.rename, recorded as
+    `action`), then back to the padlock page with what happened."""
+    form = DeviceRenameForm(request.POST)
+    if form.is_valid():
+        name = form.cleaned_data["name"]
+        try:
+            devices.rename(thing, name, by=request.user, ip=client_ip(request), action=action)
+        except MfaError as error:
+            form.refuse(error.code, field="name")
+        else:
+            messages.success(request, _("The name %(name)s has been saved.") % {"name": name})
+    for message in form.errors.get("name", []):
+        messages.error(request, str(message))
+    return redirect("mfa:enrol")
+
+
 @login_required
 @require_POST
 def device_rename(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     device = get_object_or_404(request.user.mfa_devices, pk=pk)
-    form = DeviceRenameForm(request.POST)
-    if form.is_valid():
-        try:
-            devices.device_rename(
-                device=device,
-                name=form.cleaned_data["name"],
-                by=request.user,
-                ip=client_ip(request),
-            )
-        except MfaError as error:
-            form.refuse(error.code, field="name")
-        else:
-            messages.success(
-                request,
-                _("The name %(name)s has been saved.") % {"name": form.cleaned_data["name"]},
-            )
-    for message in form.errors.get("name", []):
-        messages.error(request, str(message))
-    return redirect("mfa:enrol")
+    return renamed(request, device, AuditEvent.Action.DEVICE_RENAMED)
 
 
 @never_cache

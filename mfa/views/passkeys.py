@@ -21,12 +21,12 @@ from livits.http import redirect_back
 from .. import enrolment, login, passkeys, stepup
 from ..errors import MfaError
 from ..fields import LOGIN_REFUSALS
-from ..forms import CODE_ERRORS, DeviceRenameForm, PasskeyAddForm, PasskeyRemoveForm
+from ..forms import CODE_ERRORS, PasskeyAddForm, PasskeyRemoveForm
 from ..marks import cookie_marks
 from ..middleware import session_keep, sign_in
-from ..models import MfaSettings
+from ..models import AuditEvent, MfaSettings
 from ..network import client_ip
-from .padlock import confirmed_required, enrol_page
+from .padlock import confirmed_required, enrol_page, renamed
 
 REGISTER_CHALLENGE = "webauthn_register_challenge"
 LOGIN_CHALLENGE = "webauthn_login_challenge"
@@ -91,25 +91,7 @@ def passkey_add(request: AuthenticatedRequest) -> JsonResponse:
 @require_POST
 def passkey_rename(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     passkey = get_object_or_404(request.user.passkeys, pk=pk)
-    form = DeviceRenameForm(request.POST)
-    if form.is_valid():
-        try:
-            passkeys.passkey_rename(
-                passkey=passkey,
-                name=form.cleaned_data["name"],
-                by=request.user,
-                ip=client_ip(request),
-            )
-        except MfaError as error:
-            form.refuse(error.code, field="name")
-        else:
-            messages.success(
-                request,
-                _("The name %(name)s has been saved.") % {"name": form.cleaned_data["name"]},
-            )
-    for message in form.errors.get("name", []):
-        messages.error(request, str(message))
-    return redirect("mfa:enrol")
+    return renamed(request, passkey, AuditEvent.Action.PASSKEY_RENAMED)
 
 
 @never_cache

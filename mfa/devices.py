@@ -14,6 +14,7 @@ from typing import TypeVar
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from accounts.models import User
 
@@ -25,6 +26,7 @@ from .models import AuditEvent, Device, Passkey
 from .notify import local_moment, notify
 
 Action = AuditEvent.Action
+Named = TypeVar("Named", Device, Passkey)  # a person's device or passkey
 
 
 def code_consume(devices: Iterable[Device], code: str, now: datetime) -> tuple[Device | None, bool]:
@@ -112,38 +114,52 @@ def device_link(
     return device
 
 
+# What removing one device or passkey records and mails: (action, audit data key, subject,
+# body with %(name)s and %(when)s).
+REMOVALS: dict[type[Device] | type[Passkey], tuple[str, str, str, str]] = {
+    Device: (
+        Action.DEVICE_REMOVED,
+        "device",
+        gettext_noop("Livits: a device was removed from your account"),
+        gettext_noop(
+            "A device (%(name)s) was removed from multi-factor authentication on %(when)s."
+        ),
+    ),
+    Passkey: (
+        Action.PASSKEY_REMOVED,
+        "passkey",
+        gettext_noop("Livits: a passkey was removed from your account"),
+        gettext_noop("A passkey (%(name)s) was removed from your account on %(when)s."),
+    ),
+}
+
+
 @transaction.atomic
-def device_remove(
+def factor_remove(
     *,
-    device: Device,
+    thing: Named,
     by: User,
     ip: str | None,
     now: datetime,
     keep_last_after_go_live: bool = False,
 ) -> None:
-    """Remove one device. With `keep_last_after_go_live`, refuse when it would leave the
-    user without MFA after the go-live (decided after the delete, in the same lock)."""
-    user = User.objects.select_for_update().get(pk=device.user_id)
-    deleted, _rows = Device.objects.filter(pk=device.pk).delete()
+    """Remove one device or passkey. With `keep_last_after_go_live`, refuse when it would
+    leave the person without MFA after the go-live (decided after the delete, in the same
+    lock). What follows (codes, sessions) is mfa.factors'; recorded and mailed."""
+    user = User.objects.select_for_update().get(pk=thing.user_id)
+    deleted, _rows = type(thing).objects.filter(pk=thing.pk).delete()
     if not deleted:
         raise MfaError("gone")
     if keep_last_after_go_live:
         last_way_in_guard(user, now)  # rolls the delete back
     factors_changed(user, by=by, ip=ip, now=now, reason="removed")
-    audit(
-        action=Action.DEVICE_REMOVED,
-        subject=user,
-        actor=by,
-        ip=ip,
-        data={"device": device.name},
-        at=now,
-    )
-    notify(
-        user,
-        _("Livits: a device was removed from your account"),
-        _("A device (%(name)s) was removed from multi-factor authentication on %(when)s.")
-        % {"name": device.name, "when": local_moment(now)},
-    )
+    action, key, subject, body = REMOVALS[type(thing)]
+    audit(action=action, subject=user, actor=by, ip=ip, data={key: thing.name}, at=now)
+    notify(user, _(subject), _(body) % {"name": thing.name, "when": local_moment(now)})
+
+
+def device_remove(*, device: Device, by: User, ip: str | None, now: datetime) -> None:
+    factor_remove(thing=device, by=by, ip=ip, now=now)
 
 
 @transaction.atomic
@@ -200,9 +216,6 @@ def devices_expire(*, user: User, ip: str | None, now: datetime) -> int:
         )
     factors_changed(user, by=None, ip=ip, now=now, reason="expired")
     return len(expired)
-
-
-Named = TypeVar("Named", Device, Passkey)
 
 
 def rename(thing: Named, name: str, *, by: User, ip: str | None, action: str) -> Named:

@@ -11,19 +11,15 @@ remove a device; after the go-live never the last way in.
 from datetime import datetime
 
 from django.db import transaction
-from django.utils.translation import gettext as _
 
 from accounts.models import User
 from accounts.services import password_dummy_check
 
-from .audit import audit
-from .devices import device_remove
-from .errors import MfaError
-from .factors import factors_changed, factors_of, last_way_in_guard
+from .devices import Named, factor_remove
+from .factors import factors_of
 from .login import second_factor
 from .marks import Marks, mark_of
-from .models import AuditEvent, Device, Passkey
-from .notify import local_moment, notify
+from .models import AuditEvent
 from .throttle import (
     Budget,
     address_blocked,
@@ -92,35 +88,7 @@ def step_up(
     return True
 
 
-def device_remove_own(*, device: Device, ip: str | None, now: datetime) -> None:
-    """A user removes one of their own devices (after a step-up of the session).
-
-    After the go-live the last device stays: without it the user could not log in.
-    """
-    device_remove(device=device, by=device.user, ip=ip, now=now, keep_last_after_go_live=True)
-
-
-def passkey_remove_own(*, passkey: Passkey, ip: str | None, now: datetime) -> None:
-    """A user removes one of their passkeys (after a step-up of the session); after the
-    go-live not the last way in."""
-    user = passkey.user
-    with transaction.atomic():
-        User.objects.select_for_update().get(pk=user.pk)
-        if not Passkey.objects.filter(pk=passkey.pk).delete()[0]:
-            raise MfaError("gone")
-        last_way_in_guard(user, now)  # rolls the delete back
-        factors_changed(user, by=user, ip=ip, now=now, reason="removed")
-        audit(
-            action=Action.PASSKEY_REMOVED,
-            subject=user,
-            actor=user,
-            ip=ip,
-            data={"passkey": passkey.name},
-            at=now,
-        )
-        notify(
-            user,
-            _("Livits: a passkey was removed from your account"),
-            _("A passkey (%(name)s) was removed from your account on %(when)s.")
-            % {"name": passkey.name, "when": local_moment(now)},
-        )
+def factor_remove_own(*, thing: Named, ip: str | None, now: datetime) -> None:
+    """A person removes one of their own devices or passkeys (after a step-up of the
+    session); after the go-live not the last way in."""
+    factor_remove(thing=thing, by=thing.user, ip=ip, now=now, keep_last_after_go_live=True)

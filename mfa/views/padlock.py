@@ -160,17 +160,26 @@ def confirmed_required(view: View) -> View:
 def device_remove(request: AuthenticatedRequest) -> HttpResponse:
     """Remove one of one's own devices (its button in the table)."""
     form = DeviceRemoveForm(request.POST, user=request.user)
+    return removed(request, form, "device", _("The device %(name)s has been removed."))
+
+
+def removed(
+    request: AuthenticatedRequest,
+    form: DeviceRemoveForm | PasskeyRemoveForm,
+    field: str,
+    done: str,
+) -> HttpResponse:
+    """Remove the person's own device or passkey that `form` names in `field`
+    (stepup.factor_remove_own); this session goes on."""
     if form.is_valid():
-        device = form.cleaned_data["device"]
+        thing = form.cleaned_data[field]
         try:
-            stepup.device_remove_own(device=device, ip=client_ip(request), now=clock.now())
+            stepup.factor_remove_own(thing=thing, ip=client_ip(request), now=clock.now())
         except MfaError as error:
             form.refuse(error.code, field=None)
         else:
             session_keep(request)
-            messages.success(
-                request, _("The device %(name)s has been removed.") % {"name": device.name}
-            )
+            messages.success(request, done % {"name": thing.name})
             return redirect("mfa:enrol")
     return enrol_page(request, remove_form=form)
 

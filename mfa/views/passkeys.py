@@ -7,7 +7,7 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import get_object_or_404, redirect
+from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
@@ -18,15 +18,15 @@ from accounts.http import AuthenticatedRequest
 from livits import clock
 from livits.http import redirect_back
 
-from .. import enrolment, login, passkeys, stepup
+from .. import enrolment, login, passkeys
 from ..errors import MfaError
 from ..fields import LOGIN_REFUSALS
 from ..forms import CODE_ERRORS, PasskeyAddForm, PasskeyRemoveForm
 from ..marks import cookie_marks
-from ..middleware import session_keep, sign_in
+from ..middleware import sign_in
 from ..models import AuditEvent, MfaSettings
 from ..network import client_ip
-from .padlock import confirmed_required, enrol_page, renamed
+from .padlock import confirmed_required, removed, renamed
 
 REGISTER_CHALLENGE = "webauthn_register_challenge"
 LOGIN_CHALLENGE = "webauthn_login_challenge"
@@ -101,19 +101,7 @@ def passkey_rename(request: AuthenticatedRequest, pk: int) -> HttpResponse:
 def passkey_remove(request: AuthenticatedRequest) -> HttpResponse:
     """Remove one of one's own passkeys (its button in the list)."""
     form = PasskeyRemoveForm(request.POST, user=request.user)
-    if form.is_valid():
-        passkey = form.cleaned_data["passkey"]
-        try:
-            stepup.passkey_remove_own(passkey=passkey, ip=client_ip(request), now=clock.now())
-        except MfaError as error:
-            form.refuse(error.code, field=None)
-        else:
-            session_keep(request)
-            messages.success(
-                request, _("The passkey %(name)s has been removed.") % {"name": passkey.name}
-            )
-            return redirect("mfa:enrol")
-    return enrol_page(request, remove_form=form)
+    return removed(request, form, "passkey", _("The passkey %(name)s has been removed."))
 
 
 @csrf_protect

@@ -175,7 +175,7 @@ def test_removing_an_own_device_is_recorded_and_mailed(
     second = link(linked_user, frozen_now - timedelta(seconds=30))
     before = last_pk()
     with django_capture_on_commit_callbacks(execute=True):
-        stepup.device_remove_own(device=second, ip=IP, now=frozen_now)
+        stepup.factor_remove_own(thing=second, ip=IP, now=frozen_now)
     removed = (Action.DEVICE_REMOVED, linked_user, linked_user, "rdewit", IP, frozen_now)
     assert trail(before) == [(*removed, {"device": second.name})]
     message = mail.outbox[-1]

@@ -68,7 +68,7 @@ def test_f1_a_passkey_only_person_never_gets_in_with_the_password_alone(
     allow_passkeys()
     passkey_of(linked_user)
     device = Device.objects.get(user=linked_user)
-    stepup.device_remove_own(device=device, ip=HOME, now=frozen_now)
+    stepup.factor_remove_own(thing=device, ip=HOME, now=frozen_now)
     assert factors.has_mfa(linked_user, frozen_now)  # the report counts a factor ...
     if live:
         go_live(frozen_now)
@@ -167,7 +167,7 @@ def _end_by_expiry(user, admin, frozen_now):
 
 def _end_by_own_removal(user, admin, frozen_now):
     device = Device.objects.get(user=user)
-    stepup.device_remove_own(device=device, ip=HOME, now=frozen_now)
+    stepup.factor_remove_own(thing=device, ip=HOME, now=frozen_now)
 
 
 def _end_by_unlink(user, admin, frozen_now):
@@ -221,7 +221,7 @@ def test_a_factor_that_is_not_the_last_leaves_codes_and_sessions_alone(
     second = link(linked_user, frozen_clock - timedelta(minutes=1))
     recovery.recovery_codes_make(user=linked_user, ip=None, now=frozen_clock)
     browser = signed_in_client(linked_user, frozen_clock)
-    stepup.device_remove_own(device=second, ip=HOME, now=frozen_clock)
+    stepup.factor_remove_own(thing=second, ip=HOME, now=frozen_clock)
     assert RecoveryCode.objects.filter(user=linked_user).count() == 10
     assert not AuditEvent.objects.filter(action=Action.SESSIONS_ENDED).exists()
     assert not logged_out(browser)

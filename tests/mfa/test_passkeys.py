@@ -423,7 +423,7 @@ def test_removing_a_passkey_is_recorded_and_mailed(
     Device.objects.update(last_used_step=0)
     passkey = Passkey.objects.get()
     with django_capture_on_commit_callbacks(execute=True):
-        stepup.passkey_remove_own(passkey=passkey, ip="192.0.2.7", now=now)
+        stepup.factor_remove_own(thing=passkey, ip="192.0.2.7", now=now)
     with translation.override("nl"):
         when = formats.date_format(timezone.localtime(now), "SHORT_DATETIME_FORMAT")
     removed = AuditEvent.objects.get(action=Action.PASSKEY_REMOVED)
@@ -447,7 +447,7 @@ def test_after_the_go_live_the_last_way_in_stays_and_a_removed_one_is_gone(
     passkey = Passkey.objects.get()
 
     def remove():
-        stepup.passkey_remove_own(passkey=passkey, ip=None, now=now)
+        stepup.factor_remove_own(thing=passkey, ip=None, now=now)
 
     Device.objects.filter(user=linked_user).delete()  # the passkey is the last way in
     with pytest.raises(MfaError) as refused:

@@ -307,7 +307,7 @@ def test_a_notice_that_cannot_be_sent_does_not_stop_the_change(
     linked_user.person.save()
     second = link(linked_user, frozen_now - timedelta(seconds=30))
     with django_capture_on_commit_callbacks(execute=True):
-        stepup.device_remove_own(device=second, ip=IP, now=frozen_now)
+        stepup.factor_remove_own(thing=second, ip=IP, now=frozen_now)
     assert not Device.objects.filter(pk=second.pk).exists()
 
 

@@ -38,11 +38,12 @@ from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
 from django.utils.translation import gettext as _
 
+from audit.models import AuditEvent
+from audit.services import audit
 from livits import clock
-from mfa.audit import audit
 from mfa.factors import factors_of, sessions_end_all
 from mfa.marks import Marks, mark_of
-from mfa.models import AuditEvent, DeviceMark
+from mfa.models import DeviceMark
 from mfa.notify import local_moment, notify
 from mfa.stepup import RESET, step_up
 from mfa.throttle import (

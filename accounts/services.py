@@ -11,10 +11,10 @@ from django.db import transaction
 from django.db.models import F
 from django.db.models.signals import post_save, pre_save
 
+from audit.models import AuditEvent
+from audit.services import audit
 from livits import clock
 from mfa import factors
-from mfa.audit import audit
-from mfa.models import AuditEvent
 
 from .models import Person, User
 
@@ -43,7 +43,7 @@ BEHEERDERS_PERMISSIONS = [
     "mfa.change_mfasettings",
     "mfa.change_loginthrottle",
     "mfa.end_sessions",
-    "mfa.view_auditevent",
+    "audit.view_auditevent",
     "reports.view_report",
 ]
 

@@ -15,9 +15,8 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from accounts.text import validate_plain_text
+from audit.models import AuditEvent
 from reports.exports import display_function, inert
-
-from .models import AuditEvent
 
 PAGE_SIZE = 50
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

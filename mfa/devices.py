@@ -17,12 +17,13 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
 from accounts.models import User
+from audit.models import AuditEvent
+from audit.services import audit, iso
 
 from . import crypto, totp
-from .audit import audit, iso
 from .errors import MfaError
 from .factors import factors_changed, factors_of, has_mfa, last_way_in_guard
-from .models import AuditEvent, Device, Passkey
+from .models import Device, Passkey
 from .notify import local_moment, notify
 
 Action = AuditEvent.Action

@@ -30,11 +30,12 @@ from django.db.models import Count, ExpressionWrapper, F, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
 
 from accounts.models import User
+from audit.models import AuditEvent
+from audit.services import audit
 
 from . import locations
-from .audit import audit
 from .errors import MfaError
-from .models import AuditEvent, Device, MfaSettings, Passkey, RecoveryCode
+from .models import Device, MfaSettings, Passkey, RecoveryCode
 from .sessions import records_end
 
 Action = AuditEvent.Action
@@ -176,7 +177,7 @@ def recovery_invalidate(
     user: User, *, by: User | None, ip: str | None, now: datetime, reason: str = ""
 ) -> int:
     """Delete the user's current set (call inside a transaction); recorded if there was one,
-    with why (mfa.models.END_REASONS) when it went with the person's last factor."""
+    with why (audit.models.END_REASONS) when it went with the person's last factor."""
     deleted, _rows = RecoveryCode.objects.filter(user=user).delete()
     if deleted:
         audit(

@@ -5,10 +5,11 @@ MFA_ENCRYPTION_KEYS. Each change is recorded."""
 from django.db import transaction
 
 from accounts.models import User
+from audit.models import AuditEvent
+from audit.services import audit
 
 from . import crypto, totp
-from .audit import audit
-from .models import AuditEvent, Device, MfaSettings
+from .models import Device, MfaSettings
 
 Action = AuditEvent.Action
 

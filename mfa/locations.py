@@ -4,11 +4,12 @@
 from django.db import IntegrityError, transaction
 
 from accounts.models import User
+from audit.models import AuditEvent
+from audit.services import audit
 
 from . import network
-from .audit import audit
 from .errors import MfaError
-from .models import AuditEvent, TrustedLocation
+from .models import TrustedLocation
 
 Action = AuditEvent.Action
 

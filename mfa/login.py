@@ -21,13 +21,14 @@ from django.db import transaction
 
 from accounts.models import User
 from accounts.services import credentials_check, login_record, password_dummy_check
+from audit.models import AuditEvent
+from audit.services import audit
 
 from . import recovery
-from .audit import audit
 from .devices import code_consume, devices_expire
 from .factors import Factors, factors_of
 from .marks import Marks, mark_of, mark_seen
-from .models import AuditEvent, Device, DeviceMark
+from .models import Device, DeviceMark
 from .recovery import recovery_consume
 from .throttle import (
     Budget,

@@ -22,6 +22,7 @@ from django.utils.translation import gettext_lazy as _
 from accounts.backends import BACKEND
 from accounts.http import AuthenticatedRequest
 from accounts.models import User
+from audit.models import AuditEvent
 from livits import clock
 
 from . import sessions
@@ -29,7 +30,7 @@ from .devices import devices_expire
 from .factors import has_mfa
 from .login import LoginResult, session_end
 from .marks import cookie_keep
-from .models import AuditEvent, MfaSettings
+from .models import MfaSettings
 from .network import client_ip
 from .newbrowser import new_browser_notify
 

@@ -2,15 +2,13 @@
 
 The rules this module owns:
 
-- An IPv4-mapped IPv6 address (``::ffff:192.0.2.7``, what a dual-stack socket such as
-  gunicorn on ``[::]`` reports for an IPv4 peer) IS that IPv4 address: every address is
-  mapped to IPv4 before it is compared, logged or counted (`plain_address`). A mapped
-  client therefore matches an IPv4 network only, never an IPv6 network that embeds it.
+- An IPv4-mapped client address is compared in IPv4 form (livits.addresses owns that
+  rule and the per-address block), so it matches an IPv4 network only, never an IPv6
+  network that embeds it.
 - A trusted location is at most a /8 (IPv4) or /32 (IPv6), and an IPv6 network may not
   embed more than that /8 of IPv4 space through one of the address formats that carry
   an IPv4 address inside an IPv6 one (`EMBEDDINGS`, `trusted_network`).
 - A new trusted location may not equal or overlap an existing one (`overlapping`).
-- Failures are counted per IPv4 address, but per /64 for IPv6 (`address_block`).
 """
 
 import ipaddress
@@ -20,15 +18,13 @@ from typing import Literal, NamedTuple
 from django.conf import settings
 from django.http import HttpRequest
 
+from livits.addresses import Address, plain_address
+
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
-Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 # The widest trusted location: anything broader (up to 0.0.0.0/0, the whole
 # internet) would turn the access code off for strangers.
 WIDEST_PREFIX = {4: 8, 6: 32}
-
-# One IPv6 subscriber usually gets a whole /64 (RFC 6177): it counts as one address.
-IPV6_BLOCK_PREFIX = 64
 
 
 class Embedding(NamedTuple):
@@ -84,13 +80,6 @@ class NetworkTooBroad(ValueError):
         self.reason = reason
         self.prefixlen = prefixlen
         self.embedding = embedding
-
-
-def plain_address(address: Address) -> Address:
-    """An IPv4-mapped IPv6 address as the IPv4 address it is; any other as it is."""
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        return address.ipv4_mapped
-    return address
 
 
 def parse_network(value: str) -> Network:
@@ -235,19 +224,3 @@ def ip_in_networks(ip: str | None, networks: Iterable[str]) -> bool:
     if not ip:
         return False
     return _in_any(ipaddress.ip_address(ip), [parse_network(n) for n in networks])
-
-
-def address_block(ip: str | None) -> str | None:
-    """What the per-address failure limit counts: an IPv4 address as it is (an
-    IPv4-mapped one in IPv4 form), an IPv6 address as its /64 ("2001:db8:1:2::/64"),
-    None for no or no valid address."""
-    if not ip:
-        return None
-    try:
-        address = plain_address(ipaddress.ip_address(ip))
-    except ValueError:
-        return None
-    if isinstance(address, ipaddress.IPv4Address):
-        return str(address)
-    block = ipaddress.IPv6Network((int(address), IPV6_BLOCK_PREFIX), strict=False)
-    return str(block)

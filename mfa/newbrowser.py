@@ -13,8 +13,8 @@ from django.utils import translation
 from django.utils.translation import gettext
 
 from accounts.models import User
+from livits.addresses import address_block
 
-from .network import address_block
 from .notify import local_moment, notify
 from .sessions import browser_words
 

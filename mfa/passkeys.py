@@ -14,15 +14,16 @@ from django.utils.translation import gettext as _
 
 from accounts.models import User
 from accounts.services import login_record
+from audit.models import AuditEvent
+from audit.services import audit
 
 from . import webauthn
-from .audit import audit
 from .devices import rename
 from .errors import MfaError
 from .factors import factors_changed, passkeys_switched
 from .login import LoginResult, LoginStatus
 from .marks import Marks, mark_of, mark_seen
-from .models import AuditEvent, MfaSettings, Passkey, WebAuthnChallenge
+from .models import MfaSettings, Passkey, WebAuthnChallenge
 from .notify import local_moment, notify
 from .throttle import address_blocked, throttle_key
 

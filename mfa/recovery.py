@@ -23,12 +23,13 @@ from django.db.models import Count, Max, Q
 from django.utils.translation import gettext as _
 
 from accounts.models import User
+from audit.models import AuditEvent
+from audit.services import audit
 
 from . import crypto
-from .audit import audit
 from .errors import MfaError
 from .factors import has_mfa, recovery_invalidate
-from .models import AuditEvent, RecoveryCode
+from .models import RecoveryCode
 from .notify import local_moment, notify
 
 ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"

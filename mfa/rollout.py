@@ -19,12 +19,13 @@ from django.urls import reverse
 from django.utils import timezone, translation
 
 from accounts.models import User
+from audit.models import AuditEvent
+from audit.services import audit, iso
 from outbox.services import mail_queue
 
-from .audit import audit, iso
 from .errors import MfaError
 from .factors import ROLLOUT_FIGURE_KEY, has_factor_condition, has_mfa
-from .models import AuditEvent, MfaSettings, moment_in_range
+from .models import MfaSettings, moment_in_range
 
 Action = AuditEvent.Action
 

@@ -9,9 +9,10 @@ from typing import Any
 from django.core.paginator import Paginator
 
 from accounts.models import User
+from audit.models import AuditEvent
 
 from .factors import factors_of
-from .models import AuditEvent, Device
+from .models import Device
 from .recovery import recovery_status
 from .sessions import sessions_open
 from .throttle import locks_of

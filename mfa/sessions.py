@@ -35,11 +35,12 @@ from django.http import HttpRequest
 from ua_parser import parse
 
 from accounts.models import User
+from audit.models import AuditEvent
+from audit.services import audit
 
 from . import crypto
-from .audit import audit
 from .errors import MfaError
-from .models import AuditEvent, DeviceMark, UserSession
+from .models import DeviceMark, UserSession
 
 logger = logging.getLogger("livits.sessions")
 Action = AuditEvent.Action

@@ -8,9 +8,9 @@ from django.db import transaction
 from django.utils.translation import gettext
 
 from accounts.models import User
+from audit.models import AuditEvent
 
 from . import factors
-from .models import AuditEvent
 from .notify import local_moment, notify
 
 Action = AuditEvent.Action

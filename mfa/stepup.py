@@ -14,12 +14,12 @@ from django.db import transaction
 
 from accounts.models import User
 from accounts.services import password_dummy_check
+from audit.models import AuditEvent
 
 from .devices import Named, factor_remove
 from .factors import factors_of
 from .login import second_factor
 from .marks import Marks, mark_of
-from .models import AuditEvent
 from .throttle import (
     Budget,
     address_blocked,

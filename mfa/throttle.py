@@ -46,10 +46,11 @@ from django.db.models import F, Q, QuerySet
 from django.db.models.functions import Greatest
 
 from accounts.models import User, canonical_username
+from audit.models import ADDRESS_LIMITED_ACTIONS, AuditEvent
+from audit.services import audit
+from livits.addresses import address_block
 
-from .audit import audit
-from .models import ADDRESS_LIMITED_ACTIONS, AuditEvent, DeviceMark, LoginThrottle
-from .network import address_block
+from .models import DeviceMark, LoginThrottle
 
 Action = AuditEvent.Action
 BROWSER_SEPARATOR = "#"  # never in a canonical username (letters, digits and @.+-_)

@@ -26,14 +26,9 @@ from django.db.models import Count, Max, QuerySet
 from django.utils.dateparse import parse_datetime
 
 from accounts.models import User
+from audit.models import FAILURE_ACTIONS, AuditEvent
 from mfa.factors import has_factor_condition
-from mfa.models import (
-    FAILURE_ACTIONS,
-    AuditEvent,
-    Device,
-    Passkey,
-    RecoveryCode,
-)
+from mfa.models import Device, Passkey, RecoveryCode
 from mfa.throttle import current_locks
 
 FILTERS = (

@@ -10,11 +10,11 @@ from django.urls import reverse
 from openpyxl import load_workbook
 from openpyxl.worksheet.worksheet import Worksheet
 
+from audit.models import AuditEvent
 from livits import clock
 from mfa import devices, totp
 from mfa.enrolment import allow_linking
 from mfa.middleware import AUTH_METHOD
-from mfa.models import AuditEvent
 
 PASSWORD = "Correct-horse-42"
 LOGIN = reverse("accounts:login")

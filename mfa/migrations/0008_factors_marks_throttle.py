@@ -13,7 +13,7 @@ def ip_blocks_of_the_last_hour(apps, schema_editor):
 
     from django.utils import timezone
 
-    from mfa.network import address_block
+    from livits.addresses import address_block
 
     AuditEvent = apps.get_model("mfa", "AuditEvent")
     since = timezone.now() - timedelta(hours=1)

@@ -12,7 +12,7 @@ from ..auditlog import AuditFilterForm, csv_lines, events_filtered, page_after
 
 
 @login_required
-@permission_required("mfa.view_auditevent", raise_exception=True)
+@permission_required("audit.view_auditevent", raise_exception=True)
 @require_GET
 def auditlog(request: AuthenticatedRequest) -> HttpResponse | StreamingHttpResponse:
     form = AuditFilterForm(request.GET)

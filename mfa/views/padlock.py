@@ -19,6 +19,7 @@ from django.views.decorators.http import require_POST
 from django_stubs_ext import StrOrPromise
 
 from accounts.http import AuthenticatedRequest
+from audit.models import AuditEvent
 from livits import clock
 
 from .. import devices, enrolment, factors, recovery, selectors, stepup
@@ -27,7 +28,7 @@ from ..errors import MfaError
 from ..forms import DeviceRemoveForm, DeviceRenameForm, LinkForm, PasskeyRemoveForm, StepUpForm
 from ..marks import cookie_marks
 from ..middleware import session_authenticated, session_keep
-from ..models import AuditEvent, MfaSettings
+from ..models import MfaSettings
 from ..network import client_ip
 from ..recovery import normalize, shown
 

@@ -15,6 +15,7 @@ from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.http import require_POST
 
 from accounts.http import AuthenticatedRequest
+from audit.models import AuditEvent
 from livits import clock
 from livits.http import redirect_back
 
@@ -24,7 +25,7 @@ from ..fields import LOGIN_REFUSALS
 from ..forms import CODE_ERRORS, PasskeyAddForm, PasskeyRemoveForm
 from ..marks import cookie_marks
 from ..middleware import sign_in
-from ..models import AuditEvent, MfaSettings
+from ..models import MfaSettings
 from ..network import client_ip
 from .padlock import confirmed_required, removed, renamed
 

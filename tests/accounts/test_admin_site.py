@@ -6,7 +6,7 @@ from django.utils import translation
 
 from accounts.models import Person, User
 from accounts.services import BEHEERDERS_GROUP
-from mfa.models import AuditEvent
+from audit.models import AuditEvent
 from tests.helpers import PASSWORD
 
 

@@ -3,7 +3,7 @@ from django.urls import reverse
 
 from accounts import services
 from accounts.models import Person, User
-from mfa.models import AuditEvent
+from audit.models import AuditEvent
 from tests.helpers import PASSWORD
 
 

@@ -3,7 +3,8 @@ import io
 from django.core.management import call_command
 
 from accounts.models import Person, User
-from mfa.models import AuditEvent, Device
+from audit.models import AuditEvent
+from mfa.models import Device
 
 
 def test_bulk_demo_data_has_the_shape_of_an_association(db):

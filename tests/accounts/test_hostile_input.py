@@ -6,8 +6,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from accounts.models import Person, User
+from audit.models import FAILURE_ACTIONS, AuditEvent
 from mfa import recovery
-from mfa.models import FAILURE_ACTIONS, AuditEvent
 
 Action = AuditEvent.Action
 

@@ -19,9 +19,10 @@ from accounts import passwords
 from accounts.forms import NewPasswordForm
 from accounts.models import Person, User
 from accounts.services import AccountError
+from audit.models import AuditEvent
 from livits import clock
 from mfa import recovery
-from mfa.models import AuditEvent, LoginThrottle, MfaSettings, Passkey
+from mfa.models import LoginThrottle, MfaSettings, Passkey
 from tests.helpers import PASSWORD, code_at, login_with_code, post_login
 
 Action = AuditEvent.Action

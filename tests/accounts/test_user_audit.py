@@ -9,7 +9,7 @@ from django.utils import translation
 
 from accounts.management.commands import changepassword, createsuperuser, demo_data
 from accounts.models import User
-from mfa.models import AuditEvent
+from audit.models import AuditEvent
 from tests.helpers import PASSWORD
 
 NEW_PASSWORD = "Een-lang-wachtwoord-7"

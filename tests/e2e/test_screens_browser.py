@@ -9,9 +9,10 @@ import pytest
 from django.conf import settings
 from playwright.sync_api import expect
 
+from audit.models import AuditEvent
 from livits import clock as server_clock
 from mfa import devices, totp
-from mfa.models import AuditEvent, MfaSettings, Passkey, RecoveryCode, TrustedLocation
+from mfa.models import MfaSettings, Passkey, RecoveryCode, TrustedLocation
 from tests.e2e.helpers import PHONE, Authenticator, axe_violations, confirm_session, context_as
 from tests.helpers import PASSWORD, code_at
 

@@ -11,10 +11,11 @@ from django.urls import reverse
 from django.utils import formats, timezone
 
 from accounts.models import Person, User
+from audit.models import AuditEvent
+from audit.services import audit
 from mfa import devices, login
-from mfa.audit import audit
 from mfa.login import LoginStatus
-from mfa.models import AuditEvent, Device, LoginThrottle, MfaSettings
+from mfa.models import Device, LoginThrottle, MfaSettings
 from tests.helpers import PASSWORD, code_at, link, login_with_code, post_login, shown_key
 
 Action = AuditEvent.Action

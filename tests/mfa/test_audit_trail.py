@@ -10,9 +10,10 @@ from django.urls import reverse
 from django.utils import formats, timezone, translation
 
 from accounts.models import Person, User
+from audit.models import AuditEvent
 from mfa import devices, login, recovery, rollout, stepup, throttle
 from mfa.errors import MfaError
-from mfa.models import AuditEvent, Device, LoginThrottle
+from mfa.models import Device, LoginThrottle
 from tests.helpers import PASSWORD, code_at, link
 
 Action = AuditEvent.Action

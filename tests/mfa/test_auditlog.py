@@ -9,8 +9,8 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from mfa.audit import audit
-from mfa.models import AuditEvent
+from audit.models import AuditEvent
+from audit.services import audit
 from tests.helpers import PASSWORD, code_at, post_login
 
 Action = AuditEvent.Action

@@ -10,9 +10,10 @@ from django.db import IntegrityError, connection
 from django.utils import timezone
 
 from accounts.models import Person, User
+from audit.models import AuditEvent
 from mfa import crypto, devices, totp
 from mfa.errors import MfaError
-from mfa.models import AuditEvent, Device, MfaSettings, TrustedLocation
+from mfa.models import Device, MfaSettings, TrustedLocation
 from tests.helpers import code_at, link
 
 Action = AuditEvent.Action

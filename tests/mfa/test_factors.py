@@ -11,10 +11,11 @@ from django.test import Client
 from django.urls import reverse
 
 from accounts.models import User
+from audit.models import AuditEvent
 from mfa import devices, factors, login, passkeys, recovery, stepup, throttle
 from mfa.login import LoginStatus
 from mfa.middleware import AUTH_METHOD
-from mfa.models import AuditEvent, Device, LoginThrottle, MfaSettings, Passkey, RecoveryCode
+from mfa.models import Device, LoginThrottle, MfaSettings, Passkey, RecoveryCode
 from tests.helpers import PASSWORD, at_once, code_at, link
 
 Action = AuditEvent.Action

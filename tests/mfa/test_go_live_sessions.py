@@ -7,8 +7,9 @@ from datetime import timedelta
 from django.urls import reverse
 from django.utils import timezone
 
+from audit.models import AuditEvent
 from mfa import devices, totp
-from mfa.models import AuditEvent, Device, MfaSettings, TrustedLocation
+from mfa.models import Device, MfaSettings, TrustedLocation
 from tests.helpers import code_at, post_login, shown_key
 
 ENROL = reverse("mfa:enrol")

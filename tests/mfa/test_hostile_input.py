@@ -4,7 +4,8 @@ from django.urls import reverse
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mfa.models import AuditEvent, Device, MfaSettings
+from audit.models import AuditEvent
+from mfa.models import Device, MfaSettings
 
 text = st.text(st.characters(blacklist_categories=["Cs"]), max_size=120)
 hostile = settings(

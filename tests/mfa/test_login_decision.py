@@ -8,9 +8,10 @@ from django.db import connection
 from django.utils import timezone
 
 from accounts.models import Person, User, canonical_username
+from audit.models import AuditEvent
 from mfa import devices, login, stepup, throttle, totp
 from mfa.login import LoginStatus
-from mfa.models import AuditEvent, Device, LoginThrottle, MfaSettings, TrustedLocation
+from mfa.models import Device, LoginThrottle, MfaSettings, TrustedLocation
 from tests.helpers import PASSWORD, at_once, code_at
 
 HOME = "198.51.100.7"

@@ -13,10 +13,11 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import Person, User
+from audit.models import AuditEvent
 from mfa import passkeys, recovery, stepup
 from mfa.errors import MfaError
 from mfa.factors import has_mfa
-from mfa.models import AuditEvent, Device, MfaSettings, Passkey, WebAuthnChallenge
+from mfa.models import Device, MfaSettings, Passkey, WebAuthnChallenge
 from tests.helpers import PASSWORD, at_once, confirmed, link, login_with_code
 from tests.webauthn_soft import SoftAuthenticator
 

@@ -13,9 +13,10 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import Person, User
+from audit.models import AuditEvent
 from mfa import login, recovery
 from mfa.login import LoginStatus
-from mfa.models import AuditEvent, Device, LoginThrottle, MfaSettings, RecoveryCode
+from mfa.models import Device, LoginThrottle, MfaSettings, RecoveryCode
 from tests.helpers import PASSWORD, at_once, code_at, confirmed, link, login_with_code, post_login
 
 Action = AuditEvent.Action

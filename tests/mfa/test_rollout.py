@@ -12,8 +12,9 @@ from django.urls import reverse
 from django.utils import timezone, translation
 
 from accounts.models import Person, User
+from audit.models import AuditEvent
 from mfa import background, rollout
-from mfa.models import AuditEvent, MfaSettings
+from mfa.models import MfaSettings
 from tests.helpers import PASSWORD, at_once, link, login_with_code
 
 Action = AuditEvent.Action

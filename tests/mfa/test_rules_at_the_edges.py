@@ -12,16 +12,10 @@ from django.core.mail.backends.locmem import EmailBackend
 from django.utils import timezone
 
 from accounts.models import Person, User
+from audit.models import FAILURE_ACTIONS, AuditEvent
 from mfa import devices, login, passkeys, recovery, rollout, stepup, throttle, totp
 from mfa.login import LoginStatus
-from mfa.models import (
-    FAILURE_ACTIONS,
-    AuditEvent,
-    Device,
-    LoginThrottle,
-    MfaSettings,
-    WebAuthnChallenge,
-)
+from mfa.models import Device, LoginThrottle, MfaSettings, WebAuthnChallenge
 from tests.helpers import PASSWORD, code_at, link
 
 IP = "192.0.2.7"

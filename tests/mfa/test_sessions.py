@@ -13,11 +13,12 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from accounts.models import User
+from audit.models import AuditEvent
 from livits import clock
 from mfa import devices, sessions
 from mfa.errors import MfaError
 from mfa.marks import COOKIE
-from mfa.models import AuditEvent, DeviceMark, UserSession
+from mfa.models import DeviceMark, UserSession
 from tests.helpers import LOGIN, PASSWORD, code_at
 
 Action = AuditEvent.Action

@@ -10,8 +10,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import Person, User
+from audit.models import AuditEvent
 from mfa import crypto
-from mfa.models import AuditEvent, Device, LoginThrottle, MfaSettings, TrustedLocation
+from mfa.models import Device, LoginThrottle, MfaSettings, TrustedLocation
 from tests.helpers import (
     PASSWORD,
     code_at,

@@ -10,8 +10,8 @@ from django.core.management import call_command
 from django.db import transaction
 from django_tasks_db.models import DBTaskResult
 
-from mfa.audit import audit
-from mfa.models import AuditEvent
+from audit.models import AuditEvent
+from audit.services import audit
 from outbox import selectors
 from outbox.message import mail_text
 from outbox.models import OutboxMail

@@ -12,9 +12,10 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import Person, User
+from audit.models import AuditEvent
+from audit.services import audit
 from mfa import crypto, totp
-from mfa.audit import audit
-from mfa.models import AuditEvent, Device, LoginThrottle, MfaSettings
+from mfa.models import Device, LoginThrottle, MfaSettings
 from tests.helpers import PASSWORD, first_sheet, link
 
 AMS = ZoneInfo("Europe/Amsterdam")

@@ -13,15 +13,9 @@ from django.core.management import call_command
 from django.test import Client
 
 from accounts.models import User
+from audit.models import AuditEvent
 from mfa.marks import COOKIE
-from mfa.models import (
-    AuditEvent,
-    DeviceMark,
-    LoginThrottle,
-    MfaSettings,
-    Passkey,
-    TrustedLocation,
-)
+from mfa.models import DeviceMark, LoginThrottle, MfaSettings, Passkey, TrustedLocation
 from mfa.network import client_ip_from
 from tests.helpers import PASSWORD
 from tests.security.test_round3_holes import (

@@ -15,9 +15,10 @@ from django.core.management import CommandError, call_command
 from django.test import Client
 
 from accounts.models import Person, User
+from audit.models import AuditEvent
 from livits import clock
 from mfa import crypto, recovery, totp
-from mfa.models import AuditEvent, Device, MfaSettings, Passkey, RecoveryCode, TrustedLocation
+from mfa.models import Device, MfaSettings, Passkey, RecoveryCode, TrustedLocation
 from tests.helpers import PASSWORD, at_once
 
 LOGIN = "/login/"

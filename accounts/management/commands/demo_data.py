@@ -13,9 +13,10 @@ from django.db.models import JSONField, Max, Model
 
 from accounts.models import Person, User, canonical_username
 from accounts.services import BEHEERDERS_GROUP, users_audited
+from audit.models import AuditEvent
 from livits import clock
 from mfa import crypto, totp
-from mfa.models import AuditEvent, Device
+from mfa.models import Device
 
 # Demo data only: these passwords are listed in the README and must never be
 # used for a real installation.

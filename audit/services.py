@@ -9,13 +9,16 @@ import json
 import logging
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from django.db import transaction
 
-from accounts.models import User
+from livits.addresses import address_block
 
 from .models import AuditEvent
-from .network import address_block
+
+if TYPE_CHECKING:  # the type only: at run time the user is settings.AUTH_USER_MODEL
+    from accounts.models import User
 
 logger = logging.getLogger("livits.audit")
 
@@ -23,8 +26,8 @@ logger = logging.getLogger("livits.audit")
 def audit(
     *,
     action: str,
-    subject: User | None = None,
-    actor: User | None = None,
+    subject: "User | None" = None,
+    actor: "User | None" = None,
     ip: str | None = None,
     data: Mapping[str, object] | None = None,
     subject_name: str = "",

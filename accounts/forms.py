@@ -6,7 +6,7 @@ from django.contrib.auth.forms import SetPasswordForm
 from django.core.validators import MaxLengthValidator
 from django.utils.translation import gettext_lazy as _
 
-from mfa.fields import LOGIN_REFUSALS, AccessCodeField
+from mfa.fields import CODE_OR_RECOVERY_HELP, LOGIN_REFUSALS, AccessCodeField
 
 from .models import Person, User
 
@@ -36,7 +36,7 @@ class LoginForm(forms.Form):
     code = AccessCodeField(
         required=False,
         recovery=True,
-        help_text=_("The 6 digits from your authenticator app, or one of your recovery codes."),
+        help_text=CODE_OR_RECOVERY_HELP,
     )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -166,7 +166,7 @@ class NewPasswordForm(SetPasswordForm):  # type: ignore[type-arg]
 
     code = AccessCodeField(
         recovery=True,
-        help_text=_("The 6 digits from your authenticator app, or one of your recovery codes."),
+        help_text=CODE_OR_RECOVERY_HELP,
     )
 
     def __init__(self, user: User, *args: Any, needs_code: bool = True, **kwargs: Any) -> None:

@@ -6,20 +6,48 @@ Forms of any app may use these, as they use mfa.models; no app imports another a
 forms or views.
 """
 
+from collections.abc import Callable
 from typing import Any
 
 from django import forms
+from django.utils.functional import lazy
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from . import recovery as recovery_codes
 from . import totp
 
+
+def lazy_message(message: Callable[[], str]) -> str:
+    """A message made when shown: in the language of the moment, with the limits the
+    settings and constants give then."""
+    return lazy(message, str)()
+
+
 FORMAT_ERRORS = {
-    "invalid_format": _("Enter the 6 digits of the access code from your authenticator app."),
-    "invalid_format_or_recovery": _(
-        "Enter the 6 digits of the access code from your authenticator app, or a recovery code."
+    "invalid_format": lazy_message(
+        lambda: (
+            gettext("Enter the %(digits)s digits of the access code from your authenticator app.")
+            % {"digits": totp.DIGITS}
+        )
+    ),
+    "invalid_format_or_recovery": lazy_message(
+        lambda: (
+            gettext(
+                "Enter the %(digits)s digits of the access code from your authenticator app, "
+                "or a recovery code."
+            )
+            % {"digits": totp.DIGITS}
+        )
     ),
 }
+# The help under a field that takes an access code or a recovery code.
+CODE_OR_RECOVERY_HELP = lazy_message(
+    lambda: (
+        gettext("The %(digits)s digits from your authenticator app, or one of your recovery codes.")
+        % {"digits": totp.DIGITS}
+    )
+)
 
 # The login's refusals: which of username, password or code was wrong is never said.
 LOGIN_REFUSALS = {
@@ -48,7 +76,8 @@ LOGIN_REFUSALS = {
 
 
 class AccessCodeField(forms.CharField):
-    """Six digits, with or without a space in the middle; with `recovery`, a recovery
+    """The digits of an access code (totp.DIGITS), with or without a space in the middle;
+    with `recovery`, a recovery
     code too (where a second factor is asked, not where an app is linked)."""
 
     # Django form fields take their options as untyped keywords (django-stubs: Any).

@@ -1,11 +1,9 @@
-from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 from django import forms
 from django.conf import settings
 from django.utils import formats
-from django.utils.functional import lazy
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 from django_stubs_ext import StrOrPromise
@@ -15,7 +13,7 @@ from accounts.text import validate_plain_text
 from livits import clock
 
 from . import network, totp
-from .fields import FORMAT_ERRORS, AccessCodeField
+from .fields import FORMAT_ERRORS, AccessCodeField, lazy_message
 from .models import (
     GO_LIVE_EARLIEST,
     GO_LIVE_LATEST,
@@ -27,12 +25,6 @@ from .models import (
 )
 
 
-def _lazy(message: Callable[[], str]) -> str:
-    """A message made when shown: in the language of the moment, with the limits the
-    settings and constants give then."""
-    return lazy(message, str)()
-
-
 def _moment_bounds() -> dict[str, str]:
     return {
         "earliest": formats.date_format(GO_LIVE_EARLIEST, "SHORT_DATE_FORMAT"),
@@ -42,7 +34,7 @@ def _moment_bounds() -> dict[str, str]:
 
 CODE_ERRORS: dict[str, StrOrPromise] = {
     **FORMAT_ERRORS,
-    "invalid_code": _lazy(
+    "invalid_code": lazy_message(
         lambda: (
             gettext(
                 "This access code is not right. Enter the code your app shows now; it changes "
@@ -52,7 +44,7 @@ CODE_ERRORS: dict[str, StrOrPromise] = {
         )
     ),
     "already_linked": _("This device is already linked."),
-    "too_many_devices": _lazy(
+    "too_many_devices": lazy_message(
         lambda: (
             ngettext(
                 "You cannot link more than %(count)d device. Remove it first.",
@@ -71,10 +63,10 @@ CODE_ERRORS: dict[str, StrOrPromise] = {
     ),
     "not_linked": _("This user has no linked MFA (any more): there is nothing to unlink."),
     "expiry_in_past": _("The end of the temporary access must lie in the future."),
-    "out_of_range": _lazy(
+    "out_of_range": lazy_message(
         lambda: gettext("Enter a moment between %(earliest)s and %(latest)s.") % _moment_bounds()
     ),
-    "go_live_out_of_range": _lazy(
+    "go_live_out_of_range": lazy_message(
         lambda: (
             gettext("Enter a go-live moment between %(earliest)s and %(latest)s.")
             % _moment_bounds()

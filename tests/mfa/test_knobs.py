@@ -11,6 +11,7 @@ from django.utils import translation
 from livits import clock
 from mfa import forms, login, recovery, totp
 from mfa.errors import MfaError
+from mfa.fields import CODE_OR_RECOVERY_HELP, FORMAT_ERRORS
 from mfa.forms import CODE_ERRORS
 from mfa.login import LoginStatus
 from mfa.models import Device
@@ -61,6 +62,19 @@ def test_the_code_texts_say_the_step_of_the_totp_module(client, system_user, mon
     assert "60 seconden geldig" in html
     with translation.override("en"):
         assert "every 60 seconds" in str(CODE_ERRORS["invalid_code"])
+
+
+def test_the_code_texts_say_the_digits_of_the_totp_module(db, client, monkeypatch):
+    monkeypatch.setattr(totp, "DIGITS", 8)  # read when shown, not copied
+    html = client.get(reverse("accounts:login")).content.decode()
+    assert "De 8 cijfers uit uw authenticator-app, of een van uw herstelcodes." in html
+    with translation.override("nl"):
+        assert str(FORMAT_ERRORS["invalid_format"]) == (
+            "Vul de 8 cijfers van de toegangscode uit uw authenticator-app in."
+        )
+        assert str(FORMAT_ERRORS["invalid_format_or_recovery"]).startswith("Vul de 8 cijfers")
+    with translation.override("en"):
+        assert str(CODE_OR_RECOVERY_HELP).startswith("The 8 digits from your authenticator app")
 
 
 def test_the_reminder_page_says_the_settings_interval(

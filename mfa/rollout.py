@@ -93,9 +93,8 @@ class Banner(TypedDict):
     fixed: bool  # the last days before the go-live: it cannot be hidden
 
 
-def rollout_banner(user: User, now: datetime) -> Banner | None:
+def rollout_banner(user: User, now: datetime, mfa_settings: MfaSettings) -> Banner | None:
     """The banner of a planned go-live for someone without MFA, or None."""
-    mfa_settings = MfaSettings.load()
     go_live_at = mfa_settings.go_live_at
     if go_live_at is None or mfa_settings.is_live(now) or has_mfa(user, now):
         return None

@@ -1,0 +1,46 @@
+"""What an authenticated page costs in SQL (bench/page.py measures its time): the MFA
+settings are read once per request, by whichever of the go-live guard, the banner and
+the page asks first, and never kept beyond it."""
+
+from datetime import timedelta
+
+from django.db import connection
+from django.urls import reverse
+from django.utils import timezone
+
+from mfa.models import MfaSettings
+
+SETTINGS_READ = 'SELECT "mfa_mfasettings".'
+
+
+def settings_reads(queries):
+    return sum(query["sql"].startswith(SETTINGS_READ) for query in queries.captured_queries)
+
+
+def test_an_authenticated_page_reads_the_mfa_settings_once(
+    client, admin_user, frozen_clock, django_assert_num_queries
+):
+    """A session opened without a second factor, before a planned go-live: the guard and
+    the banner both need the settings. The page: the session, the user, the two
+    permission reads, the settings, "has MFA" for the banner, and the person shown."""
+    MfaSettings.objects.filter(pk=1).update(go_live_at=frozen_clock + timedelta(days=30))
+    client.force_login(admin_user)
+    client.get("/")
+    with django_assert_num_queries(7) as queries:
+        response = client.get(reverse("reports:index"))
+    assert 'data-testid="rollout-banner"' in response.content.decode()
+    assert settings_reads(queries) == 1
+
+
+def test_a_change_to_the_mfa_settings_holds_from_the_next_request(client, system_user):
+    """Another worker changes the row (a plain UPDATE: nothing in this process hears of
+    it); this worker's next request decides by the new settings."""
+    client.force_login(system_user)
+    assert client.get("/").status_code == 200
+    with connection.cursor() as cursor:
+        now = connection.ops.adapt_datetimefield_value(timezone.now())
+        cursor.execute("UPDATE mfa_mfasettings SET go_live_at = %s", [now])
+    response = client.get("/")
+    assert response.status_code == 302 and response["Location"].startswith(
+        reverse("accounts:login")
+    )

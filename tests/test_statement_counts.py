@@ -1,16 +1,21 @@
-"""What an authenticated page costs in SQL (bench/page.py measures its time): the MFA
-settings are read once per request, by whichever of the go-live guard, the banner and
-the page asks first, and never kept beyond it."""
+"""The SQL statements the README states: an authenticated page's (bench/page.py measures
+its time; the MFA settings are read once per request, by whichever of the go-live guard,
+the banner and the page asks first, and never kept beyond it) and a refused login's
+(bench/login.py). BEGIN/COMMIT/SAVEPOINT are not counted."""
 
 from datetime import timedelta
 
+import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from mfa.models import MfaSettings
+from mfa.models import LoginThrottle, MfaSettings
+from tests.helpers import PASSWORD, code_at, post_login
 
 SETTINGS_READ = 'SELECT "mfa_mfasettings".'
+TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE")
 
 
 def settings_reads(queries):
@@ -44,3 +49,26 @@ def test_a_change_to_the_mfa_settings_holds_from_the_next_request(client, system
     assert response.status_code == 302 and response["Location"].startswith(
         reverse("accounts:login")
     )
+
+
+@pytest.mark.parametrize(
+    ("password", "steps", "expected"),
+    [
+        # the address limit, the turn, the user, the apps, the trusted locations, the
+        # audit record, the failure counted, and the login page again (passkeys allowed?)
+        (PASSWORD, 10, 8),
+        ("wrong", None, 6),  # neither apps nor trusted locations are read
+    ],
+    ids=["wrong access code", "wrong password"],
+)
+def test_a_refused_login_costs_its_statements(
+    client, linked_user, secret, frozen_clock, password, steps, expected
+):
+    client.get(reverse("accounts:login"))
+    code = "" if steps is None else code_at(secret, frozen_clock, steps=steps)
+    with CaptureQueriesContext(connection) as queries:
+        response = post_login(client, password=password, code=code)
+    assert response.status_code == 200  # the page again, with the generic refusal
+    assert LoginThrottle.objects.get(key="rdewit").failures == 1
+    sql = [query["sql"].lstrip() for query in queries.captured_queries]
+    assert sum(not statement.startswith(TRANSACTION_CONTROL) for statement in sql) == expected

@@ -72,3 +72,13 @@ def test_a_refused_login_costs_its_statements(
     assert LoginThrottle.objects.get(key="rdewit").failures == 1
     sql = [query["sql"].lstrip() for query in queries.captured_queries]
     assert sum(not statement.startswith(TRANSACTION_CONTROL) for statement in sql) == expected
+
+
+def test_every_main_page_reads_the_mfa_settings_at_most_once(client, admin_user, backoffice):
+    """The beheerder in a session the go-live guard checks against the settings, with a
+    go-live planned (the banner); the padlock and the link page show the issuer name."""
+    client.force_login(admin_user)
+    for name, url in backoffice:
+        with CaptureQueriesContext(connection) as queries:
+            client.get(url)
+        assert settings_reads(queries) <= 1, name

@@ -8,6 +8,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "bench" / ".data"
+TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE")
 
 
 def production_environment():
@@ -39,6 +40,28 @@ def ensure_database(url):
         known = connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
         if known.fetchone() is None:
             connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+
+
+def start_django(database_url, settings_module, database_name):
+    """Django in the production shape (production_environment) with `settings_module`, on
+    the database `database_url` names (--database-url), or else on a fresh SQLite file
+    `database_name` under bench/.data."""
+    production_environment()
+    os.environ["DJANGO_SETTINGS_MODULE"] = settings_module
+    if database_url:
+        os.environ["DATABASE_URL"] = database_url
+    else:
+        (DATA / database_name).unlink(missing_ok=True)
+    setup(database_name)
+
+
+def statements(queries):
+    """The SQL a CaptureQueriesContext saw, without BEGIN/COMMIT/SAVEPOINT/RELEASE."""
+    return [
+        query["sql"]
+        for query in queries.captured_queries
+        if not query["sql"].lstrip().upper().startswith(TRANSACTION_CONTROL)
+    ]
 
 
 def setup(database_name, migrate=True):

@@ -13,14 +13,9 @@ Usage: .venv/bin/python bench/password_forgot.py [--requests N] [--database-url 
 import argparse
 import os
 import random
-import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-os.environ["DJANGO_SETTINGS_MODULE"] = "bench.settings_serving"
-
-from _django import print_table, production_environment, setup  # noqa: E402
+from _django import print_table, start_django
 
 KINDS = ("known username", "unknown username", "known e-mail", "unknown e-mail")
 
@@ -30,12 +25,7 @@ def main():
     parser.add_argument("--requests", type=int, default=60, help="requests per kind")
     parser.add_argument("--database-url", help="default: a fresh SQLite file")
     args = parser.parse_args()
-    production_environment()
-    if args.database_url:
-        os.environ["DATABASE_URL"] = args.database_url
-    else:
-        (Path(__file__).resolve().parent / ".data" / "forgot.sqlite3").unlink(missing_ok=True)
-    setup("forgot.sqlite3")
+    start_django(args.database_url, "bench.settings_serving", "forgot.sqlite3")
 
     import statistics
 

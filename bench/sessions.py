@@ -12,18 +12,12 @@ Usage: .venv/bin/python bench/sessions.py [--database-url URL]
 
 import argparse
 import os
-import sys
 from datetime import timedelta
-from pathlib import Path
 from unittest import mock
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-os.environ["DJANGO_SETTINGS_MODULE"] = "bench.settings_serving"
-
-from _django import print_table, production_environment, setup  # noqa: E402
+from _django import print_table, start_django, statements
 
 PASSWORD = "Bench-wachtwoord-2026"
-TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE")
 WRITES = ("INSERT", "UPDATE", "DELETE")
 
 
@@ -31,12 +25,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--database-url", help="default: a fresh SQLite file")
     args = parser.parse_args()
-    production_environment()
-    if args.database_url:
-        os.environ["DATABASE_URL"] = args.database_url
-    else:
-        (Path(__file__).resolve().parent / ".data" / "sessions.sqlite3").unlink(missing_ok=True)
-    setup("sessions.sqlite3")
+    start_django(args.database_url, "bench.settings_serving", "sessions.sqlite3")
     import logging
 
     logging.getLogger("livits.audit").setLevel(logging.WARNING)  # the JSON lines: not here
@@ -56,11 +45,7 @@ def main() -> None:
     def count(call):  # (statements, writes)
         with CaptureQueriesContext(connection) as queries:
             call()
-        sql = [
-            q["sql"]
-            for q in queries.captured_queries
-            if not q["sql"].startswith(TRANSACTION_CONTROL)
-        ]
+        sql = statements(queries)
         return len(sql), sum(statement.startswith(WRITES) for statement in sql)
 
     def person(name):

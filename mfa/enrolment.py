@@ -23,7 +23,7 @@ from .devices import device_link
 from .errors import MfaError
 from .factors import has_mfa
 from .forms import LinkForm
-from .models import Device, MfaSettings
+from .models import Device
 from .network import client_ip
 from .qr import qr_svg
 
@@ -74,10 +74,10 @@ def recovery_forget(session: SessionBase) -> None:
     session.pop(RECOVERY_SHOWN, None)
 
 
-def link_steps(session: SessionBase, user: User, form: LinkForm) -> dict[str, Any]:
-    """Context of the manual's steps 1-5 for linking an app to `user`."""
+def link_steps(session: SessionBase, user: User, form: LinkForm, issuer: str) -> dict[str, Any]:
+    """Context of the manual's steps 1-5 for linking an app to `user`, in the app under
+    `issuer` (MfaSettings.issuer_name)."""
     secret = pending_secret(session, user)
-    issuer = MfaSettings.load().issuer_name
     return {
         "link_form": form,
         "issuer": issuer,

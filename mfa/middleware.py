@@ -14,7 +14,6 @@ from django.contrib import messages
 from django.contrib.auth import login as auth_login
 from django.contrib.auth import update_session_auth_hash
 from django.contrib.auth.views import redirect_to_login
-from django.contrib.sessions.backends.base import SessionBase
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.utils.translation import gettext_lazy as _
@@ -40,6 +39,7 @@ AUTH_VIA_ADMIN = "mfa_via_admin"  # signed in with an app a beheerder linked (ma
 AUTH_UNLINK_EPOCH = "mfa_unlink_epoch"  # the person's unlink epoch when it signed in
 AUTH_AT = "mfa_auth_at"  # when it signed in, and from where: the session's record
 AUTH_IP = "mfa_auth_ip"  # (mfa.sessions) is made again from these after session_keep
+REQUEST_SETTINGS = "_mfa_settings"  # mfa_settings_of's memo on the request
 Action = AuditEvent.Action
 # Sessions opened with a second factor, or from a trusted location, outlive the go-live
 # (manual 4.3: who logged in with the beheerder's code stays logged in).
@@ -135,9 +135,21 @@ def session_keep(request: AuthenticatedRequest) -> None:
         _record(request, request.user, clock.now())  # its record went with the others
 
 
-def way_in_ended(session: SessionBase, user: User, now: datetime) -> str | None:
+def mfa_settings_of(request: HttpRequest) -> MfaSettings:
+    """The MFA settings this request decides and shows by: read at most once per request
+    (the go-live guard, the banner on every page and the page itself ask), and never kept
+    beyond it, so a beheerder's change holds from the next request on, on every worker."""
+    loaded: MfaSettings | None = getattr(request, REQUEST_SETTINGS, None)
+    if loaded is None:
+        loaded = MfaSettings.load()
+        setattr(request, REQUEST_SETTINGS, loaded)
+    return loaded
+
+
+def way_in_ended(request: HttpRequest, user: User, now: datetime) -> str | None:
     """Why this session's way in no longer holds (a key of ENDED), or None. Reads the MFA
     settings only for sessions that depend on them."""
+    session = request.session
     method = session.get(AUTH_METHOD)
     until = session.get(AUTH_UNTIL)
     if until is not None and float(until) <= now.timestamp():
@@ -150,7 +162,7 @@ def way_in_ended(session: SessionBase, user: User, now: datetime) -> str | None:
         session[AUTH_UNLINK_EPOCH] = user.unlink_epoch  # manual 4.3: this one goes on
     if method in SECOND_FACTOR and method != Action.LOGIN_PASSKEY:
         return None
-    mfa_settings = MfaSettings.load()
+    mfa_settings = mfa_settings_of(request)
     if method == Action.LOGIN_PASSKEY:
         return None if mfa_settings.passkeys_allowed else "passkeys_off"
     return "go_live" if mfa_settings.is_live(now) else None
@@ -162,7 +174,7 @@ def session_guard(
     def middleware(request: HttpRequest) -> HttpResponse:
         if request.user.is_authenticated:
             now = clock.now()
-            reason = way_in_ended(request.session, request.user, now)
+            reason = way_in_ended(request, request.user, now)
             if reason:
                 user, ip = request.user, client_ip(request)
                 session_end(user=user, ip=ip, now=now, reason=reason)

@@ -94,9 +94,8 @@ class Banner(TypedDict):
     fixed: bool  # the last days before the go-live: it cannot be hidden
 
 
-def rollout_banner(user: User, now: datetime) -> Banner | None:
+def rollout_banner(user: User, now: datetime, mfa_settings: MfaSettings) -> Banner | None:
     """The banner of a planned go-live for someone without MFA, or None."""
-    mfa_settings = MfaSettings.load()
     go_live_at = mfa_settings.go_live_at
     if go_live_at is None or mfa_settings.is_live(now) or has_mfa(user, now):
         return None
@@ -182,7 +181,11 @@ def reminders_send(
     MFA_REMINDER_INTERVAL_HOURS. Returns how many mails were sent.
     """
     due = list(reminders_due(now, include_hidden=include_hidden))
-    sent = sum(_remind(user, by=by, now=now, site_url=site_url, language=language) for user in due)
+    go_live_at = MfaSettings.load().go_live_at
+    sent = sum(
+        _remind(user, by=by, now=now, go_live_at=go_live_at, site_url=site_url, language=language)
+        for user in due
+    )
     audit(
         action=Action.REMINDERS_BATCH,
         actor=by,
@@ -193,25 +196,36 @@ def reminders_send(
 
 
 @transaction.atomic
-def _remind(user: User, *, by: User | None, now: datetime, site_url: str, language: str) -> bool:
+def _remind(
+    user: User,
+    *,
+    by: User | None,
+    now: datetime,
+    go_live_at: datetime | None,
+    site_url: str,
+    language: str,
+) -> bool:
     """Claim the person (one conditional UPDATE) and queue the mail in the same transaction:
     the outbox delivers it, however long the mail server is away."""
     claim = User.objects.filter(reminder_due(now), pk=user.pk)
     if not claim.update(mfa_reminded_at=now):
         return False  # another batch has it
-    subject, body = reminder_mail(user, site_url=site_url, language=language)
+    subject, body = reminder_mail(user, go_live_at=go_live_at, site_url=site_url, language=language)
     mail_queue(to=user.person.email, subject=subject, body=body, now=now)
     audit(action=Action.REMINDER_SENT, subject=user, actor=by, at=now)
     return True
 
 
-def reminder_mail(user: User | None, *, site_url: str, language: str) -> tuple[str, str]:
-    """The reminder to `user`, in `language`: (subject, body). Without a user (nobody is
-    due: the preview) it greets a placeholder, never the beheerder looking at it."""
+def reminder_mail(
+    user: User | None, *, go_live_at: datetime | None, site_url: str, language: str
+) -> tuple[str, str]:
+    """The reminder to `user` of the go-live at `go_live_at`, in `language`: (subject,
+    body). Without a user (nobody is due: the preview) it greets a placeholder, never the
+    beheerder looking at it."""
     with translation.override(language):
         context = {
             "name": user.get_short_name() if user else translation.gettext("[name]"),
-            "go_live_at": MfaSettings.load().go_live_at,
+            "go_live_at": go_live_at,
             "url": site_url.rstrip("/") + reverse("mfa:enrol"),
         }
         subject = render_to_string("mfa/reminder_subject.txt", context).strip()

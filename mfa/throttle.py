@@ -172,6 +172,22 @@ def throttle_success(budget: Budget, now: datetime) -> None:
         rows.update(failures=0, locked_until=None, in_flight=_turn_back())
 
 
+# One failure counted and its turn given back, in one statement (step 3 of the protocol):
+# the row its turn was reserved in, or a new one if that went meanwhile (a beheerder
+# cleared it, or a success after this attempt's lease had run out).
+FAILURE_SQL = """
+    INSERT INTO mfa_loginthrottle (key, failures, locked_until, last_failure_at, in_flight,
+                                   lease_until)
+    VALUES (%s, 1, NULL, %s, 0, NULL)
+    ON CONFLICT (key) DO UPDATE SET
+        failures = mfa_loginthrottle.failures + 1,
+        in_flight = CASE WHEN mfa_loginthrottle.in_flight > 0
+                         THEN mfa_loginthrottle.in_flight - 1 ELSE 0 END,
+        last_failure_at = excluded.last_failure_at
+    RETURNING failures
+"""
+
+
 def failure_record(
     *,
     budget: Budget,
@@ -185,21 +201,19 @@ def failure_record(
     end of the lock this failure started, if it started one. Inside a transaction."""
     name = budget.name
     audit(action=action, subject=user, subject_name=name, ip=ip, data=data, at=now)
-    throttle, _created = LoginThrottle.objects.select_for_update().get_or_create(
-        key=budget.key, defaults={"in_flight": 1}
-    )
-    throttle.failures += 1
-    throttle.in_flight = max(throttle.in_flight - 1, 0)
-    throttle.last_failure_at = now
-    locked = None
-    if throttle.failures >= budget.limit:
-        wait = min(2 ** (throttle.failures - budget.limit), settings.MFA_LOCK_MAX_SECONDS)
-        locked = throttle.locked_until = now + timedelta(seconds=wait)
-        lock_data = {"failures": throttle.failures, "wait": wait}
-        if budget.browser:
-            lock_data["browser"] = True
-        audit(action=Action.LOCKED, subject=user, subject_name=name, ip=ip, data=lock_data, at=now)
-    throttle.save(update_fields=["failures", "in_flight", "last_failure_at", "locked_until"])
+    with connection.cursor() as cursor:
+        cursor.execute(FAILURE_SQL, [budget.key, connection.ops.adapt_datetimefield_value(now)])
+        (failures,) = cursor.fetchone()
+    if failures < budget.limit:
+        return None
+    # The row stays locked by the upsert until the transaction ends: nothing moves it now.
+    wait = min(2 ** (failures - budget.limit), settings.MFA_LOCK_MAX_SECONDS)
+    locked = now + timedelta(seconds=wait)
+    LoginThrottle.objects.filter(key=budget.key).update(locked_until=locked)
+    lock_data = {"failures": failures, "wait": wait}
+    if budget.browser:
+        lock_data["browser"] = True
+    audit(action=Action.LOCKED, subject=user, subject_name=name, ip=ip, data=lock_data, at=now)
     return locked
 
 

@@ -6,7 +6,7 @@ from django.utils import formats, timezone
 from accounts.http import AuthenticatedRequest
 from livits import clock
 from mfa import rollout
-from mfa.models import MfaSettings
+from mfa.middleware import mfa_settings_of
 
 from . import exports, selectors
 from .forms import FILTER_LABELS, ReportQueryForm
@@ -58,7 +58,7 @@ def report(request: AuthenticatedRequest, slug: str, export: str | None = None) 
         else selectors.count(now, show=show, search=search, limit=COUNT_LIMIT)
     )
     display = exports.display_function()
-    mfa_settings = MfaSettings.load()
+    mfa_settings = mfa_settings_of(request)
     context = {
         "report": report,
         "page": page,

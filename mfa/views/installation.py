@@ -15,7 +15,8 @@ from outbox.selectors import mails_failed_count
 from .. import installation, locations, passkeys, rollout
 from ..errors import MfaError
 from ..forms import IssuerForm, PasskeysAllowedForm, TrustedLocationForm
-from ..models import MfaSettings, TrustedLocation
+from ..middleware import mfa_settings_of
+from ..models import TrustedLocation
 from ..network import client_ip
 
 
@@ -28,7 +29,7 @@ def _settings_page(
 ) -> HttpResponse:
     """MFA-instellingen with the forms as they are, or with one bound form that failed."""
     now = clock.now()
-    mfa_settings = MfaSettings.load()
+    mfa_settings = mfa_settings_of(request)
     locations = [
         (
             location,

@@ -27,8 +27,7 @@ from ..devices import Named
 from ..errors import MfaError
 from ..forms import DeviceRemoveForm, DeviceRenameForm, LinkForm, PasskeyRemoveForm, StepUpForm
 from ..marks import cookie_marks
-from ..middleware import session_authenticated, session_keep
-from ..models import MfaSettings
+from ..middleware import mfa_settings_of, session_authenticated, session_keep
 from ..network import client_ip
 from ..recovery import normalize, shown
 
@@ -76,7 +75,8 @@ def enrol_page(
     now = clock.now()
     has_mfa = factors.has_mfa(request.user, now)
     confirmed = enrolment.recently_confirmed(request.session, now)
-    passkeys_allowed = MfaSettings.load().passkeys_allowed
+    mfa_settings = mfa_settings_of(request)
+    passkeys_allowed = mfa_settings.passkeys_allowed
     enrolment.recovery_forget(request.session)  # the codes' page was left: not shown again
     context = {
         "devices": selectors.devices_of(request.user),
@@ -93,7 +93,11 @@ def enrol_page(
         "security_links": SECURITY_LINKS,
     }
     if enrolment.may_link(request.session, request.user, now):
-        context.update(enrolment.link_steps(request.session, request.user, link_form or LinkForm()))
+        context.update(
+            enrolment.link_steps(
+                request.session, request.user, link_form or LinkForm(), mfa_settings.issuer_name
+            )
+        )
     return render(request, "mfa/enrol.html", context)
 
 

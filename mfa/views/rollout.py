@@ -17,7 +17,7 @@ from .. import background, factors, rollout
 from ..context_processors import BANNER_HIDDEN
 from ..errors import MfaError
 from ..forms import GoLiveForm, ReminderForm
-from ..models import MfaSettings
+from ..middleware import mfa_settings_of
 from ..network import client_ip
 
 
@@ -41,7 +41,7 @@ def go_live(request: AuthenticatedRequest) -> HttpResponse:
         else:
             messages.success(request, _("The go-live of MFA has been set."))
             return redirect("mfa:settings")
-    mfa_settings = MfaSettings.load()
+    mfa_settings = mfa_settings_of(request)
     admins, others = rollout.go_live_preview(now)
     context = {
         "form": form,
@@ -85,7 +85,10 @@ def reminders(request: AuthenticatedRequest) -> HttpResponse:
     due = list(rollout.reminders_due(now, include_hidden=include_hidden))
     everyone = rollout.reminder_recipients(now, include_hidden=include_hidden).count()
     subject, body = rollout.reminder_mail(
-        due[0] if due else None, site_url=site_url, language=request.LANGUAGE_CODE
+        due[0] if due else None,
+        go_live_at=mfa_settings_of(request).go_live_at,
+        site_url=site_url,
+        language=request.LANGUAGE_CODE,
     )
     context = {
         "form": form if form.is_bound else ReminderForm(),

@@ -19,6 +19,7 @@ from livits import clock
 from .. import devices, enrolment, factors, selectors, throttle
 from ..errors import MfaError
 from ..forms import CODE_ERRORS, AdminLinkForm
+from ..middleware import mfa_settings_of
 from ..network import client_ip
 from .padlock import RENEWED, enrolment_login_required
 
@@ -76,7 +77,7 @@ def admin_link(request: AuthenticatedRequest, person_pk: int) -> HttpResponse:
     context = {
         "person": person,
         "renewed": RENEWED in request.GET,
-        **enrolment.link_steps(request.session, user, form),
+        **enrolment.link_steps(request.session, user, form, mfa_settings_of(request).issuer_name),
     }
     return render(request, "mfa/admin_link.html", context)
 

@@ -137,7 +137,7 @@ def test_renaming_a_device_on_the_padlock_page_says_why(client, linked_user):
 
 def mail_for(first_name):
     user = User(username="rdevries", person=Person(first_name=first_name, last_name="Vries"))
-    return reminder_mail(user, site_url="https://livits.example/", language="nl")
+    return reminder_mail(user, go_live_at=None, site_url="https://livits.example/", language="nl")
 
 
 def test_a_first_name_with_a_header_in_it_stays_on_the_greeting_line(db):

@@ -21,6 +21,9 @@ ROOT = Path(__file__).resolve().parents[2]
             "rows exported, csv (flat: about 1)",
         ),
         ("mail.py", ["--mails", "5", "--repeat", "1"], "outbox: queue + db_worker delivery"),
+        ("page.py", ["--requests", "2", "--rounds", "1"], "SQL statements per page, ours"),
+        ("sessions.py", [], "1 page a minute later: writes, with records"),
+        ("password_forgot.py", ["--requests", "2"], "POST /password/forgot/, unknown e-mail"),
     ],
 )
 def test_bench_script_prints_its_table(tmp_path, script, args, expected):

@@ -131,8 +131,14 @@ class Forwarder:
         self._server.close()
 
 
+# The database, the cache table, the static files and the seed in one process of
+# manage.py (not one per command: each would start Django again).
 SEED = """
 from datetime import timedelta
+from django.core.management import call_command
+call_command("migrate", interactive=False, verbosity=0)
+call_command("createcachetable")
+call_command("collectstatic", interactive=False, verbosity=0)
 from django.utils import timezone
 from accounts.models import Person, User
 from mfa import devices, totp
@@ -194,14 +200,8 @@ def production(tmp_path_factory):
         "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",
     }
     manage = [sys.executable, str(ROOT / "manage.py")]
-    for command in (
-        ["migrate", "--noinput", "-v0"],
-        ["createcachetable"],
-        ["collectstatic", "--noinput", "-v0"],
-    ):
-        subprocess.run(manage + command, env=env, check=True, cwd=ROOT)
     subprocess.run(
-        manage + ["shell", "-c", SEED.format(secret=secret, password=PASSWORD)],
+        manage + ["shell", "--no-imports", "-c", SEED.format(secret=secret, password=PASSWORD)],
         env=env,
         check=True,
         cwd=ROOT,
@@ -431,13 +431,12 @@ def two_hosts(tmp_path_factory):
             '("race", "throttled", "proxied", "redis", "pgdown", "lockrace", "sinterklaas")',
             '("race", "throttled", "office")',
         ).replace('network="203.0.113.0/24"', 'network="127.0.0.2/32"')
-        for command in (
-            ["migrate", "--noinput", "-v0"],
-            ["createcachetable"],
-            ["collectstatic", "--noinput", "-v0"],
-            ["shell", "-c", seed.format(secret=secret, password=PASSWORD)],
-        ):
-            subprocess.run(manage + command, env=local, check=True, cwd=ROOT)
+        subprocess.run(
+            manage + ["shell", "--no-imports", "-c", seed.format(secret=secret, password=PASSWORD)],
+            env=local,
+            check=True,
+            cwd=ROOT,
+        )
         for host in hosts:
             relay = {service: relays[(host.name, service)].port for service in ("pg", "redis")}
             host.start(

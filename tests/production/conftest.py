@@ -306,6 +306,7 @@ class Host:
         self.inside = f"{subnet}.2"  # the host's address, where gunicorn listens
         self.stranger = f"{subnet}.3"  # an address next to nginx's, but not nginx
         self.gunicorn = None
+        self.stopping = False
 
     def create(self):
         outer, inner = f"{self.name}o", f"{self.name}i"
@@ -343,8 +344,14 @@ class Host:
         )
 
     def stop(self):
-        if self.gunicorn and self.gunicorn.poll() is None:
+        """Ask gunicorn to stop (its graceful shutdown takes up to --graceful-timeout)."""
+        if self.gunicorn and self.gunicorn.poll() is None and not self.stopping:
             self.gunicorn.terminate()
+            self.stopping = True
+
+    def stopped(self):
+        self.stop()
+        if self.gunicorn:
             self.gunicorn.wait(10)
 
 
@@ -446,6 +453,8 @@ def two_hosts(tmp_path_factory):
                     "REDIS_URL": f"redis://{host.outside}:{relay['redis']}/0",
                 }
             )
+            cleanup.callback(host.stopped)
+        for host in hosts:  # both shut down at once, not one after the other
             cleanup.callback(host.stop)
         port = free_port()
         (tmp / "nginx.conf").write_text(

@@ -185,7 +185,6 @@ def production(tmp_path_factory):
     )
     forwarder = Forwarder(PG)
     secret = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
-    port = free_port()
     env = {
         **os.environ,
         "DEBUG": "0",
@@ -206,6 +205,7 @@ def production(tmp_path_factory):
         check=True,
         cwd=ROOT,
     )
+    port = free_port()  # chosen just before gunicorn binds it, so nothing else takes it first
     gunicorn = subprocess.Popen(
         [
             str(Path(sys.executable).parent / "gunicorn"),

@@ -31,6 +31,11 @@ COVERAGE_FLOOR := 93
 # (its test database is test_<name>), and fail the target when none does while
 # LIVITS_REQUIRE_RACE_TESTS=1 (as in CI).
 RACE_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/livits_races
+# Bytecode is written even where the environment says not to (PYTHONDONTWRITEBYTECODE):
+# otherwise every process of the run (each xdist worker, gunicorn, the development server,
+# each benchmark script) compiles the whole project again, and pytest rewrites every test
+# module's asserts again in each worker. __pycache__ is not committed (.gitignore).
+test: export PYTHONDONTWRITEBYTECODE :=
 test: setup test-deps lint
 	$(PY) -m pytest -n auto --dist loadfile --no-loadscope-reorder --durations=15 \
 	  --cov --cov-report=term --cov-fail-under=$(COVERAGE_FLOOR) -m "not race"

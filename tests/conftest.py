@@ -4,6 +4,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.contrib.auth.models import Group
 from django.db import connection
+from django.test import override_settings
 from django.utils import translation
 
 from accounts.models import Person, User
@@ -30,6 +31,18 @@ def pytest_runtest_setup(item):
         if os.environ.get("LIVITS_REQUIRE_RACE_TESTS") == "1":
             pytest.fail(f"{reason}, and LIVITS_REQUIRE_RACE_TESTS=1", pytrace=False)
         pytest.skip(reason)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def static_files_looked_up_when_asked():
+    """WhiteNoise looks a static file up when it is asked for, instead of indexing every
+    file of the finders each time a handler loads the middleware: each test client
+    would pay that index (pytest-django turns DEBUG off, which turns WhiteNoise's own
+    autorefresh off). No test asks this process for a static file: the live server's
+    handler serves them before the middleware, and gunicorn (tests/production) serves
+    the collected files as in production."""
+    with override_settings(WHITENOISE_AUTOREFRESH=True):
+        yield
 
 
 @pytest.fixture(autouse=True)
@@ -176,3 +189,41 @@ def backoffice(admin_user, linked_user, frozen_now):
     # a planned go-live: Astrid, who has no app, sees the banner on every page
     MfaSettings.objects.update_or_create(pk=1, defaults={"go_live_at": now + timedelta(days=30)})
     return main_pages(linked=linked_user, unlinked=astrid, location=office)
+
+
+@pytest.fixture
+def world(admin_user, linked_user):
+    """One object of each kind a URL of the backoffice names (a session, a person, a
+    device, a trusted location, a report, a password link): the URL walks of
+    tests/test_hostile_urls.py and tests/livits/test_action_pages.py fill them in."""
+    from django.utils import timezone
+
+    from accounts import passwords
+    from mfa.models import Device, TrustedLocation
+    from mfa.sessions import session_record
+
+    location = TrustedLocation.objects.create(name="Kantoor", network="203.0.113.0/24")
+    now = timezone.now()
+    session = session_record(
+        user=admin_user,
+        session_key="x" * 32,
+        method="login_code",
+        via_admin=False,
+        user_agent="Firefox/128.0",
+        ip="192.0.2.1",
+        signed_in_at=now,
+        now=now,
+    )
+    link = passwords.link_url(user=linked_user, kind=passwords.RESET_LINK)
+    uidb64, token = link.rstrip("/").split("/")[-2:]
+    return {
+        "session": session.pk,
+        "person": linked_user.person.pk,
+        "device": Device.objects.get(user=linked_user).pk,
+        "location": location.pk,
+        "slug": "personen-met-mfa",
+        "export": "csv",
+        "kind": passwords.RESET_LINK,
+        "uidb64": uidb64,
+        "token": token,
+    }

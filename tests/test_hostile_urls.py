@@ -7,15 +7,11 @@ ROUTES must name every URL pattern; a new URL without an entry fails the first t
 
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
-from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from accounts import passwords
 from accounts.forms import PasswordChangeForm, PersonForm, SystemUserForm
 from accounts.models import Person
-from mfa.models import Device, TrustedLocation
-from mfa.sessions import session_record
 from tests.helpers import login_with_code
 
 # The forms' own fields, so that a field added to a form cannot escape the hostile values.
@@ -127,38 +123,6 @@ def names(patterns, prefix=""):
 
 def test_every_url_is_walked():
     assert set(names(get_resolver().url_patterns)) == set(ROUTES)
-
-
-@pytest.fixture
-def world(admin_user, linked_user):
-    location = TrustedLocation.objects.create(name="Kantoor", network="203.0.113.0/24")
-    now = timezone.now()
-    session = session_record(
-        user=admin_user,
-        session_key="x" * 32,
-        method="login_code",
-        via_admin=False,
-        user_agent="Firefox/128.0",
-        ip="192.0.2.1",
-        signed_in_at=now,
-        now=now,
-    )
-    return {
-        "session": session.pk,
-        "person": linked_user.person.pk,
-        "device": Device.objects.get(user=linked_user).pk,
-        "location": location.pk,
-        "slug": "personen-met-mfa",
-        "export": "csv",
-        "kind": passwords.RESET_LINK,
-        **dict(zip(("uidb64", "token"), link_parts(linked_user), strict=True)),
-    }
-
-
-def link_parts(user):
-    """The uid and token of a fresh reset link of `user`."""
-    url = passwords.link_url(user=user, kind=passwords.RESET_LINK)
-    return url.rstrip("/").split("/")[-2:]
 
 
 def url_for(name, args, world, drawn):

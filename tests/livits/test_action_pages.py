@@ -2,41 +2,10 @@
 page of the house with a way back, never the browser's blank 405 (issue 22, item 2).
 Every URL of the urlconf is walked, so a new action cannot escape."""
 
-import pytest
 from django.urls import get_resolver
-from django.utils import timezone
 
-from accounts import passwords
-from mfa.models import Device, TrustedLocation
-from mfa.sessions import session_record
 from tests.helpers import login_with_code
-from tests.test_hostile_urls import NOT_WALKED, ROUTES, link_parts, names, url_for
-
-
-@pytest.fixture
-def world(admin_user, linked_user):
-    location = TrustedLocation.objects.create(name="Kantoor", network="203.0.113.0/24")
-    now = timezone.now()
-    session = session_record(
-        user=admin_user,
-        session_key="x" * 32,
-        method="login_code",
-        via_admin=False,
-        user_agent="Firefox/128.0",
-        ip="192.0.2.1",
-        signed_in_at=now,
-        now=now,
-    )
-    return {
-        "session": session.pk,
-        "person": linked_user.person.pk,
-        "device": Device.objects.get(user=linked_user).pk,
-        "location": location.pk,
-        "slug": "personen-met-mfa",
-        "export": "csv",
-        "kind": passwords.RESET_LINK,
-        **dict(zip(("uidb64", "token"), link_parts(linked_user), strict=True)),
-    }
+from tests.test_hostile_urls import NOT_WALKED, ROUTES, names, url_for
 
 
 def test_every_action_opened_with_get_shows_a_page_with_a_way_back(client, admin_user, world):

@@ -1,6 +1,7 @@
 """Every main page, opened by the beheerder in Dutch and in English: the header names
 her (not the person on the page), and no text of the other language shows."""
 
+import functools
 import gettext as gnu_gettext
 import re
 from html.parser import HTMLParser
@@ -17,6 +18,7 @@ CATALOG = settings.LOCALE_PATHS[0] / "nl" / "LC_MESSAGES" / "django.mo"
 PLACEHOLDER = re.compile(r"%\(\w+\)[sd]|%[sd]")
 
 
+@functools.cache  # compiled once: the catalog holds more texts than the re module caches
 def _pattern(text):
     """A regex for a catalog text, its placeholders matching anything. A short word
     ("Ja", "Nee") must be a whole text of its own; longer texts are found anywhere."""

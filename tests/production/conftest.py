@@ -131,8 +131,14 @@ class Forwarder:
         self._server.close()
 
 
+# The database, the cache table, the static files and the seed in one process of
+# manage.py (not one per command: each would start Django again).
 SEED = """
 from datetime import timedelta
+from django.core.management import call_command
+call_command("migrate", interactive=False, verbosity=0)
+call_command("createcachetable")
+call_command("collectstatic", interactive=False, verbosity=0)
 from django.utils import timezone
 from accounts.models import Person, User
 from mfa import devices, totp
@@ -179,7 +185,6 @@ def production(tmp_path_factory):
     )
     forwarder = Forwarder(PG)
     secret = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
-    port = free_port()
     env = {
         **os.environ,
         "DEBUG": "0",
@@ -194,18 +199,13 @@ def production(tmp_path_factory):
         "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",
     }
     manage = [sys.executable, str(ROOT / "manage.py")]
-    for command in (
-        ["migrate", "--noinput", "-v0"],
-        ["createcachetable"],
-        ["collectstatic", "--noinput", "-v0"],
-    ):
-        subprocess.run(manage + command, env=env, check=True, cwd=ROOT)
     subprocess.run(
-        manage + ["shell", "-c", SEED.format(secret=secret, password=PASSWORD)],
+        manage + ["shell", "--no-imports", "-c", SEED.format(secret=secret, password=PASSWORD)],
         env=env,
         check=True,
         cwd=ROOT,
     )
+    port = free_port()  # chosen just before gunicorn binds it, so nothing else takes it first
     gunicorn = subprocess.Popen(
         [
             str(Path(sys.executable).parent / "gunicorn"),
@@ -306,6 +306,7 @@ class Host:
         self.inside = f"{subnet}.2"  # the host's address, where gunicorn listens
         self.stranger = f"{subnet}.3"  # an address next to nginx's, but not nginx
         self.gunicorn = None
+        self.stopping = False
 
     def create(self):
         outer, inner = f"{self.name}o", f"{self.name}i"
@@ -343,8 +344,14 @@ class Host:
         )
 
     def stop(self):
-        if self.gunicorn and self.gunicorn.poll() is None:
+        """Ask gunicorn to stop (its graceful shutdown takes up to --graceful-timeout)."""
+        if self.gunicorn and self.gunicorn.poll() is None and not self.stopping:
             self.gunicorn.terminate()
+            self.stopping = True
+
+    def stopped(self):
+        self.stop()
+        if self.gunicorn:
             self.gunicorn.wait(10)
 
 
@@ -431,13 +438,12 @@ def two_hosts(tmp_path_factory):
             '("race", "throttled", "proxied", "redis", "pgdown", "lockrace", "sinterklaas")',
             '("race", "throttled", "office")',
         ).replace('network="203.0.113.0/24"', 'network="127.0.0.2/32"')
-        for command in (
-            ["migrate", "--noinput", "-v0"],
-            ["createcachetable"],
-            ["collectstatic", "--noinput", "-v0"],
-            ["shell", "-c", seed.format(secret=secret, password=PASSWORD)],
-        ):
-            subprocess.run(manage + command, env=local, check=True, cwd=ROOT)
+        subprocess.run(
+            manage + ["shell", "--no-imports", "-c", seed.format(secret=secret, password=PASSWORD)],
+            env=local,
+            check=True,
+            cwd=ROOT,
+        )
         for host in hosts:
             relay = {service: relays[(host.name, service)].port for service in ("pg", "redis")}
             host.start(
@@ -447,6 +453,8 @@ def two_hosts(tmp_path_factory):
                     "REDIS_URL": f"redis://{host.outside}:{relay['redis']}/0",
                 }
             )
+            cleanup.callback(host.stopped)
+        for host in hosts:  # both shut down at once, not one after the other
             cleanup.callback(host.stop)
         port = free_port()
         (tmp / "nginx.conf").write_text(

@@ -46,7 +46,7 @@ setup({database!r}, migrate=False)
 from django.test import Client
 from accounts.models import User
 from livits import clock
-from reports import selectors
+from reports import keyset, selectors
 from reports.reports import REPORTS
 client = Client()
 client.force_login(User.objects.get(username="bench"))
@@ -60,7 +60,7 @@ def export(query, probe):  # progress: bytes sent
         probe.append((sent, peak_kb()))
 def hold(query, probe):  # the same rows as the export, kept in a list; progress: rows
     report = REPORTS[{slug!r}]
-    order = selectors.Order((*report.columns[1].order_by, "id"), False)
+    order = keyset.Order((*report.columns[1].order_by, "id"), False)
     kept = []
     for row in selectors.every_row(clock.now(), fields=report.fields, order=order, **query):
         kept.append(row)
@@ -119,11 +119,11 @@ def main():
     client.force_login(admin)
 
     from livits import clock
-    from reports import selectors
+    from reports import keyset, selectors
 
     def same_query(report):
         """COPY (the export's query) TO STDOUT; on SQLite, its rows fetched."""
-        order = selectors.Order((*report.columns[1].order_by, "id"), False)
+        order = keyset.Order((*report.columns[1].order_by, "id"), False)
         fields = list(dict.fromkeys([*report.fields, *order.keys]))
         inner, params = selectors._query(clock.now(), fields)
         sql = f"SELECT * FROM ({inner}) r ORDER BY {order.sql()}"

@@ -378,7 +378,7 @@ def test_a_page_shows_the_same_figures_as_the_export_of_every_row(admin_user):
     must equal the one-pass query of the export, for users on and off the page."""
     from livits import clock
     from mfa.models import Passkey, RecoveryCode
-    from reports import selectors
+    from reports import fields, keyset, selectors
     from reports.reports import REPORTS
 
     now = clock.now()
@@ -403,7 +403,7 @@ def test_a_page_shows_the_same_figures_as_the_export_of_every_row(admin_user):
     link(users[3], now, by=admin_user, expires_at=now + timedelta(days=2))
     LoginThrottle.objects.create(key=users[5].username_canonical, locked_until=now + timedelta(1))
     for report in REPORTS.values():
-        order = selectors.Order(("last_name", "first_name", "infix", "id"), False)
+        order = keyset.Order(("last_name", "first_name", "infix", "id"), False)
         every = {
             row["id"]: row for row in selectors.every_row(now, fields=report.fields, order=order)
         }
@@ -417,7 +417,7 @@ def test_a_page_shows_the_same_figures_as_the_export_of_every_row(admin_user):
         assert len(shown) == len(every) == 8  # the seven and the beheerder
         for row in shown:
             assert row == every[row["id"]]
-        figures = [key for key in report.fields if selectors.FIELDS[key].join != "person"]
+        figures = [key for key in report.fields if fields.FIELDS[key].join != "person"]
         assert len({tuple(row[key] for key in figures) for row in shown}) >= 5  # they differ
 
 
@@ -471,9 +471,9 @@ def test_a_search_finds_what_icontains_finds(admin_client, manual_five, monkeypa
     part or the username, ignoring case, and % and _ are plain characters."""
     from django.db.models import Q
 
-    from reports import selectors
+    from reports import search as searching
 
-    monkeypatch.setattr(selectors, "_dense", lambda pattern: dense)
+    monkeypatch.setattr(searching, "_dense", lambda pattern: dense)
 
     expected = User.objects.all()
     for word in search.split():
@@ -491,11 +491,11 @@ def test_the_search_indexes_hold_the_searched_texts(db):
     """The expressions that migration 0002 indexes are the ones the search compares."""
     import importlib
 
-    from reports import selectors
+    from reports.search import SEARCH_TEXT
 
     migration = importlib.import_module("reports.migrations.0002_search_indexes")
-    assert selectors.SEARCH_TEXT["name"] in migration.INDEXES["reports_person_name_trgm"]
-    assert selectors.SEARCH_TEXT["username"] in migration.INDEXES["reports_user_username_trgm"]
+    assert SEARCH_TEXT["name"] in migration.INDEXES["reports_person_name_trgm"]
+    assert SEARCH_TEXT["username"] in migration.INDEXES["reports_user_username_trgm"]
 
 
 def test_a_selective_search_uses_the_trigram_indexes_on_postgresql(db):
@@ -542,11 +542,11 @@ def test_a_selective_search_counts_its_matches_in_the_pass_of_its_first_page(
     pass counts them, and no second query does."""
     from django.db import connection
 
-    from reports import selectors, views
+    from reports import search, selectors, views
 
     if connection.vendor != "postgresql":
         pytest.skip("the trigram indexes exist on PostgreSQL only")
-    monkeypatch.setattr(selectors, "_dense", lambda pattern: False)
+    monkeypatch.setattr(search, "_dense", lambda pattern: False)
     monkeypatch.setattr(views, "PAGE_SIZE", 7)
     _system_users(40)
 

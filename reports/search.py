@@ -1,9 +1,11 @@
 """The reports' search: every word in a name part or the username.
 
-On PostgreSQL a word of three or more characters that the statistics expect in few
-persons finds its users through the trigram indexes first (a selective search then
-reads what it shows); a shorter word, or one expected in many persons, is checked on
-the rows as the page walks its order. SQLite checks every word on the rows.
+On PostgreSQL a word of two or more characters that the statistics expect in few
+persons finds its users through an index first (a selective search then reads what it
+shows): the trigram indexes (pg_trgm, migration 0002) for three or more characters,
+the bigram indexes (migration 0004) for two. A single character, or a word expected in
+many persons, is checked on the rows as the page walks its order. SQLite checks every
+word on the rows.
 """
 
 import functools
@@ -14,12 +16,12 @@ from django.db import connection
 from .fields import SQL
 
 SEARCHED = ("accounts_person.first_name", "accounts_person.infix", "accounts_person.last_name")
-# PostgreSQL: the normalised texts that reports/migrations/0002 indexes with pg_trgm.
+# PostgreSQL: the normalised texts that migrations 0002 (pg_trgm) and 0004 (bigrams) index.
 SEARCH_TEXT = {
     "name": "UPPER(first_name || ' ' || infix || ' ' || last_name)",
     "username": "UPPER(username)",
 }
-TRIGRAM = 3  # a word shorter than this has no trigram: no index can find it
+BIGRAM = 2  # a word of two characters is found by its bigram, a longer one by trigrams
 # A word that the planner expects in more than this share of the persons is checked on
 # the rows as the page walks its order: the page fills long before the walk gets far,
 # while collecting every match through the index first would read them all.
@@ -45,8 +47,8 @@ def _dense(pattern: str) -> bool:
 
 
 def _indexed(word: str) -> bool:
-    """Whether a search word finds its users through the trigram indexes (see search_sql)."""
-    if connection.vendor != "postgresql" or len(word) < TRIGRAM:
+    """Whether a search word finds its users through an index (see search_sql)."""
+    if connection.vendor != "postgresql" or len(word) < BIGRAM:
         return False
     return not _dense(f"%{connection.ops.prep_for_like_query(word)}%")
 
@@ -57,14 +59,22 @@ def indexed_search(search: str) -> bool:
     return any(_indexed(word) for word in search.split())
 
 
+def _holds(text: str, word: str) -> SQL:
+    """`text` holds `word`, ignoring case, in the form its index answers: a two-character
+    word is one of the text's bigrams (UPPER maps character to character)."""
+    if len(word) == BIGRAM:
+        return f"reports_bigrams({text}) @> ARRAY[UPPER(%s)]", [word]
+    return f"{text} LIKE UPPER(%s)", [f"%{connection.ops.prep_for_like_query(word)}%"]
+
+
 def search_sql(search: str) -> SQL:
     """Every word in a name part or the username: Django's icontains on this database.
 
-    On PostgreSQL a word of three or more characters that the statistics expect in few
-    persons finds its users through the trigram indexes first (a selective search then
-    reads what it shows); a shorter word, or one expected in many persons, is checked on
-    the rows as the page walks its order (the page fills after a few rows, and no index
-    helps a two-letter word). SQLite checks every word on the rows.
+    On PostgreSQL a word that the statistics expect in few persons finds its users
+    through the indexes first (a selective search then reads what it shows); a single
+    character, or a word expected in many persons, is checked on the rows as the page
+    walks its order (the page fills after a few rows). SQLite checks every word on the
+    rows.
     """
     clauses, params = [], []
     column_sql = connection.ops.lookup_cast("icontains")
@@ -73,15 +83,15 @@ def search_sql(search: str) -> SQL:
     for word in search.split():
         pattern = f"%{connection.ops.prep_for_like_query(word)}%"
         if _indexed(word):
+            named, named_params = _holds(SEARCH_TEXT["name"], word)  # person columns only
+            username, username_params = _holds(SEARCH_TEXT["username"], word)
             clauses.append(
                 "accounts_user.id IN ("
                 "SELECT found.id FROM accounts_user found INNER JOIN accounts_person named"
-                " ON named.id = found.person_id"
-                f" WHERE {SEARCH_TEXT['name']} LIKE UPPER(%s)"  # person columns only
-                f" UNION ALL SELECT id FROM accounts_user WHERE {SEARCH_TEXT['username']}"
-                " LIKE UPPER(%s))"
+                f" ON named.id = found.person_id WHERE {named}"
+                f" UNION ALL SELECT id FROM accounts_user WHERE {username})"
             )
-            params += [pattern, pattern]
+            params += named_params + username_params
             continue
         if connection.vendor == "postgresql":  # the same texts: their statistics guide the plan
             clauses.append(

@@ -13,8 +13,10 @@ from typing import Any
 
 from django.db import connection
 
+from . import figures
 from .fields import FIELDS as FIELDS  # exports.py reads the kinds here
 from .fields import FILTER_SQL, JOINS, expand, from_db, join_sql
+from .figures import STORED
 from .keyset import Order, cursor_decode, cursor_encode
 from .search import indexed_search, search_sql
 
@@ -40,16 +42,24 @@ def _query(
     show: str = "all",
     search: str = "",
     users: Sequence[int] | None = None,
+    stored: str | None = None,
+    without: Sequence[int] = (),
 ) -> tuple[str, list[Any]]:
-    """SELECT the named fields of the filtered system users (or of `users`), as `r` for an
-    outer query; joining only what those fields, the filter and the search need."""
-    needed = {FIELDS[name].join for name in fields} | {FILTER_SQL[show][1]}
+    """SELECT the named fields of the filtered system users (or of `users`, or all but
+    `without`), as `r` for an outer query; joining only what those fields, the filter and
+    the search need. The field `stored` is its stored figure (reports.figures)."""
+    needed = {FIELDS[name].join for name in fields if name != stored} | {FILTER_SQL[show][1]}
     sql, params = expand(
         "SELECT "
-        + ", ".join(f"{FIELDS[name].sql} AS {name}" for name in fields)
+        + ", ".join(
+            f"{f'figures.{STORED[name]}' if name == stored else FIELDS[name].sql} AS {name}"
+            for name in fields
+        )
         + " FROM accounts_user",
         now,
     )
+    if stored:
+        sql += " INNER JOIN reports_userfigures figures ON figures.user_id = accounts_user.id"
     if "person" in needed or search.split():
         # SQLite has no statistics to see that there are far fewer users than persons:
         # CROSS JOIN is its way of being told to walk the users (PostgreSQL chooses itself)
@@ -72,6 +82,9 @@ def _query(
     if users is not None:
         where.append(f"accounts_user.id IN ({', '.join(['%s'] * len(users))})")
         params += list(users)
+    if without:
+        where.append("accounts_user.id <> ALL(%s)")
+        params.append(list(without))
     if where:
         sql += " WHERE " + " AND ".join(where)
     return sql, params
@@ -115,7 +128,8 @@ def page(
     """One page of rows: the first, the one after/before a boundary, or the last."""
     reverse = last or before is not None
     boundary = cursor_decode(after or before or "", order) if (after or before) else None
-    counted = boundary is None and indexed_search(search)  # every match is in this pass
+    # every match is in this pass (a sort on a stored figure reads two)
+    counted = boundary is None and indexed_search(search) and not figures.stored(order.keys[0])
     found = _keys(
         now,
         order,
@@ -150,16 +164,32 @@ def _keys(
 ) -> list[Row]:
     """The sort keys of the first `size` rows after `boundary` (before it, `backwards`),
     in this order (`reverse`: the other way round); `counted`: with the number of rows
-    beyond the boundary as "matching" on each."""
-    inner, params = _query(now, order.keys, show=show, search=search)
-    window = ", COUNT(*) OVER () AS matching" if counted else ""
-    sql = f"SELECT *{window} FROM ({inner}) r"
-    if boundary is not None:
-        condition, condition_params = order.beyond(boundary, reverse=backwards)
-        sql += f" WHERE {condition}"
-        params = params + condition_params
-    sql += f" ORDER BY {order.sql(reverse=reverse)} LIMIT {int(size)}"
-    return _fetch(sql, params, [*order.keys, "matching"] if counted else order.keys)
+    beyond the boundary as "matching" on each.
+
+    Sorted first on a stored figure (reports.figures): the first rows along its index,
+    leaving out the users whose live figure may differ, and those users with their live
+    figures, then the first `size` of both."""
+
+    def first(inner: str, params: list[Any]) -> list[Row]:
+        window = ", COUNT(*) OVER () AS matching" if counted else ""
+        sql = f"SELECT *{window} FROM ({inner}) r"
+        if boundary is not None:
+            condition, condition_params = order.beyond(boundary, reverse=backwards)
+            sql += f" WHERE {condition}"
+            params = params + condition_params
+        sql += f" ORDER BY {order.sql(reverse=reverse)} LIMIT {int(size)}"
+        return _fetch(sql, params, [*order.keys, "matching"] if counted else order.keys)
+
+    key = order.keys[0]
+    if not figures.stored(key):
+        return first(*_query(now, order.keys, show=show, search=search))
+    differ = figures.differing(key, now)
+    rows = first(*_query(now, order.keys, show=show, search=search, stored=key, without=differ))
+    if differ:
+        rows += first(*_query(now, order.keys, show=show, search=search, users=differ))
+    down = order.descending != reverse
+    rows.sort(key=lambda row: [row[key] for key in order.keys], reverse=down)
+    return rows[:size]
 
 
 def _rows(users: Sequence[int], now: datetime, fields: Sequence[str]) -> list[Row]:

@@ -464,7 +464,7 @@ def test_a_count_beyond_the_limit_says_more_than(admin_client, monkeypatch):
 
 
 @pytest.mark.parametrize("dense", [False, True])
-@pytest.mark.parametrize("search", ["Wi", "wit", "DE WIT", "rdew", "ob de", "x%", "o_"])
+@pytest.mark.parametrize("search", ["Wi", "wit", "DE WIT", "rdew", "ob de", "x%", "o_", "T ", "ß"])
 def test_a_search_finds_what_icontains_finds(admin_client, manual_five, monkeypatch, search, dense):
     """Short words and words the statistics expect often are checked on the rows, others
     found through the trigram indexes on PostgreSQL: either way a word matches a name
@@ -496,17 +496,26 @@ def test_the_search_indexes_hold_the_searched_texts(db):
     migration = importlib.import_module("reports.migrations.0002_search_indexes")
     assert SEARCH_TEXT["name"] in migration.INDEXES["reports_person_name_trgm"]
     assert SEARCH_TEXT["username"] in migration.INDEXES["reports_user_username_trgm"]
+    bigrams = importlib.import_module("reports.migrations.0004_bigram_indexes")
+    for text, index in (("name", "person_name"), ("username", "user_username")):
+        assert f"reports_bigrams({SEARCH_TEXT[text]})" in bigrams.INDEXES[f"reports_{index}_bigram"]
 
 
-def test_a_selective_search_uses_the_trigram_indexes_on_postgresql(db):
+@pytest.mark.parametrize(
+    ("word", "kind"), [("wittebrood", "trgm"), ("wi", "bigram")], ids=["trigrams", "bigrams"]
+)
+def test_a_selective_search_uses_the_indexes_on_postgresql(db, monkeypatch, word, kind):
+    """A word of three or more characters through the trigram indexes, one of two
+    through the bigram indexes."""
     from django.db import connection
 
     from livits import clock
-    from reports import selectors
+    from reports import search, selectors
 
     if connection.vendor != "postgresql":
-        pytest.skip("the trigram indexes exist on PostgreSQL only")
-    inner, params = selectors._query(clock.now(), ["id"], search="wittebrood")
+        pytest.skip("the search indexes exist on PostgreSQL only")
+    monkeypatch.setattr(search, "_dense", lambda pattern: False)
+    inner, params = selectors._query(clock.now(), ["id"], search=word)
     with connection.cursor() as cursor:
         # tiny tables: forbid the scans a planner prefers there, so an index is chosen when
         # the search's expressions match it (else only a sequential scan remains)
@@ -515,7 +524,8 @@ def test_a_selective_search_uses_the_trigram_indexes_on_postgresql(db):
         cursor.execute("SET LOCAL enable_indexonlyscan = off")
         cursor.execute(f"EXPLAIN {inner}", params)
         plan = "\n".join(line for (line,) in cursor.fetchall())
-    assert "reports_person_name_trgm" in plan and "reports_user_username_trgm" in plan, plan
+    assert f"reports_person_name_{kind}" in plan, plan
+    assert f"reports_user_username_{kind}" in plan, plan
 
 
 def test_an_export_beyond_its_first_batch_has_every_row_once_in_order(admin_client, monkeypatch):

@@ -3,7 +3,9 @@
 pg_trgm finds no trigram in a word of two letters, so its indexes cannot find one:
 these GIN indexes hold every pair of adjacent characters of the same normalised texts
 (reports.search.SEARCH_TEXT), through an immutable function, so a two-letter word
-that few persons have is looked up instead of checked on every row.
+that few persons have is looked up instead of checked on every row. And a B-tree
+index in the order of the column Informele_naam (first name, infix, last name), which
+the persons' own index (last name first) does not give.
 """
 
 from typing import Any
@@ -19,6 +21,7 @@ NAME_TEXT = "UPPER(first_name || ' ' || infix || ' ' || last_name)"
 INDEXES = {
     "reports_person_name_bigram": f"accounts_person USING gin (reports_bigrams({NAME_TEXT}))",
     "reports_user_username_bigram": "accounts_user USING gin (reports_bigrams(UPPER(username)))",
+    "reports_person_informal_name": "accounts_person (first_name, infix, last_name)",
 }
 
 

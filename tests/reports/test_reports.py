@@ -567,3 +567,22 @@ def test_a_selective_search_counts_its_matches_in_the_pass_of_its_first_page(
     response = admin_client.get(PERSONS, {"q": "L0001"})  # L00010..L00019
     assert response.context["matching"] == 10 and len(response.context["rows"]) == 7
     assert "10 systeemgebruikers" in response.content.decode()
+
+
+def test_a_sort_on_the_informal_name_walks_an_index_on_postgresql(db):
+    """Informele_naam (first name, infix, last name) is read along an index, not sorted."""
+    from django.db import connection
+
+    from livits import clock
+    from reports import selectors
+    from reports.keyset import Order
+
+    if connection.vendor != "postgresql":
+        pytest.skip("the index exists on PostgreSQL only")
+    order = Order(("first_name", "infix", "last_name", "id"), False)
+    inner, params = selectors._query(clock.now(), order.keys)
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")  # tiny tables: as on large ones
+        cursor.execute(f"EXPLAIN SELECT * FROM ({inner}) r ORDER BY {order.sql()} LIMIT 51", params)
+        plan = "\n".join(line for (line,) in cursor.fetchall())
+    assert "reports_person_informal_name" in plan, plan

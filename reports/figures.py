@@ -19,7 +19,7 @@ follows the minutes, so the exceptions stay a few minutes' failures.
 from datetime import datetime, timedelta
 
 from django.db import OperationalError, connection, transaction
-from django.db.models import Count
+from django.db.models import Count, QuerySet
 
 from mfa.models import FAILURE_ACTIONS, AuditEvent, Device
 
@@ -42,50 +42,52 @@ def differing(name: str, now: datetime) -> list[int]:
         return list(temporary.values_list("user_id", flat=True).distinct())
     since = now - WINDOW
     start = _window_follow(since)
-    between = AuditEvent.objects.filter(
-        action__in=FAILURE_ACTIONS,
-        subject__isnull=False,
-        at__gte=min(start, since),
-        at__lt=max(start, since),
-    )
-    return list(between.order_by().values_list("subject_id", flat=True).distinct())
+    between = _failures(start if start is None else min(start, since), max(start or since, since))
+    return list(between.values_list("subject_id", flat=True).distinct())
 
 
-def _window_follow(since: datetime) -> datetime:
-    """The window's start, moved to the minute of `since` when it is older: the failures
-    before it leave the stored figures. Writes to the audit trail wait for the move (a
-    minute's failures: milliseconds); when one is under way the move is left to a later
-    page, and the exceptions are a little more meanwhile."""
+def _failures(start: datetime | None, end: datetime) -> QuerySet[AuditEvent]:
+    """The failed attempts about a user from `start` (None: the first) until `end`."""
+    failures = AuditEvent.objects.filter(
+        action__in=FAILURE_ACTIONS, subject__isnull=False, at__lt=end
+    ).order_by()
+    return failures if start is None else failures.filter(at__gte=start)
+
+
+def _window_follow(since: datetime) -> datetime | None:
+    """The window's start (None: without its row, as after `manage.py flush`, the stored
+    figures count every failure), moved to the minute of `since` when it is older: the
+    failures before it leave the stored figures. Writes to the audit trail wait for the
+    move (a minute's failures: milliseconds); when one is under way the move is left to
+    a later page, and the exceptions are a little more meanwhile."""
     with connection.cursor() as cursor:
-        cursor.execute("SELECT start FROM reports_failurewindow")
+        cursor.execute("SELECT MAX(start) FROM reports_failurewindow")
         (start,) = cursor.fetchone()
     target = since.replace(second=0, microsecond=0)
-    if start >= target:
+    if start is not None and start >= target:
         return start  # type: ignore[no-any-return]
     try:
         with transaction.atomic(), connection.cursor() as cursor:
             # derived rows: a crash that loses this commit loses the start with them
             cursor.execute("SET LOCAL synchronous_commit = off")
-            cursor.execute("LOCK TABLE mfa_auditevent IN SHARE MODE NOWAIT")
-            cursor.execute("SELECT start FROM reports_failurewindow FOR UPDATE")
+            # no audit write, and no other move, beside this one
+            cursor.execute("LOCK TABLE mfa_auditevent IN SHARE ROW EXCLUSIVE MODE NOWAIT")
+            cursor.execute("SELECT MAX(start) FROM reports_failurewindow")
             (start,) = cursor.fetchone()
-            if start >= target:
+            if start is not None and start >= target:
                 return start  # type: ignore[no-any-return]
-            leaving = (
-                AuditEvent.objects.filter(
-                    action__in=FAILURE_ACTIONS, subject__isnull=False, at__gte=start, at__lt=target
-                )
-                .order_by()
-                .values("subject_id")
-                .annotate(n=Count("pk"))
-            )
+            leaving = _failures(start, target).values("subject_id").annotate(n=Count("pk"))
             sql, params = compiled(leaving)
             cursor.execute(
                 "UPDATE reports_userfigures SET failures = failures - leaving.n"
                 f" FROM ({sql}) leaving WHERE leaving.subject_id = reports_userfigures.user_id",
                 params,
             )
-            cursor.execute("UPDATE reports_failurewindow SET start = %s", [target])
+            cursor.execute(
+                "INSERT INTO reports_failurewindow (id, start) VALUES (1, %s)"
+                " ON CONFLICT (id) DO UPDATE SET start = EXCLUDED.start",
+                [target],
+            )
             return target
     except OperationalError:  # a write to the audit trail is under way
         return start  # type: ignore[no-any-return]

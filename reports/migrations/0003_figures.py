@@ -67,10 +67,11 @@ CREATE TRIGGER reports_figures_device_moved AFTER UPDATE ON mfa_device
     EXECUTE FUNCTION reports_figures_device();
 
 -- A failure counts from the window's start; the window moves (reports.figures) while
--- holding a SHARE lock on mfa_auditevent, so no write runs beside it.
+-- holding a SHARE ROW EXCLUSIVE lock on mfa_auditevent, so no write runs beside it.
 CREATE FUNCTION reports_figures_failure() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
-    since timestamptz := (SELECT start FROM reports_failurewindow);
+    -- no start (its row gone, as after manage.py flush): every failure counts
+    since timestamptz := COALESCE((SELECT MAX(start) FROM reports_failurewindow), '-infinity');
 BEGIN
     IF TG_OP <> 'INSERT' AND {failure("OLD")} AND OLD.at >= since THEN
         UPDATE reports_userfigures SET failures = failures - 1 WHERE user_id = OLD.subject_id;

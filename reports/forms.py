@@ -3,8 +3,8 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from .fields import FILTERS
 from .reports import Report
-from .selectors import FILTERS
 
 FILTER_LABELS = {
     "all": _("All"),

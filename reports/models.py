@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.db import models
 
 
@@ -11,3 +12,43 @@ class Report(models.Model):
 
     def __str__(self) -> str:
         return "Rechtenstructuur"
+
+
+class UserFigures(models.Model):
+    """Per-user figures that the reports sort on, stored so that a sort walks an index.
+
+    Kept by triggers on PostgreSQL (migration 0003), in the transaction of every write to
+    the users, devices and audit trail, whoever writes; SQLite keeps no rows here and
+    sorts on the live aggregates. Neither is the report's figure itself, which time
+    changes (reports.figures says how a page gets from these to those):
+    - devices: every device of the user, expired or not;
+    - failures: the failed attempts about the user at or after FailureWindow.start.
+    """
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, primary_key=True, related_name="+"
+    )
+    devices = models.IntegerField(default=0)
+    failures = models.IntegerField(default=0)
+
+    class Meta:
+        default_permissions = ()
+        indexes = [
+            models.Index(fields=["devices", "user"], name="reports_figures_devices"),
+            models.Index(fields=["failures", "user"], name="reports_figures_failures"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id}: {self.devices} devices, {self.failures} failures"
+
+
+class FailureWindow(models.Model):
+    """One row: since when UserFigures.failures counts (PostgreSQL only)."""
+
+    start = models.DateTimeField()
+
+    class Meta:
+        default_permissions = ()
+
+    def __str__(self) -> str:
+        return f"failures since {self.start:%Y-%m-%d}"

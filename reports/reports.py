@@ -2,7 +2,7 @@
 
 Column headers are the report's field names as the manual shows them
 (Informele_naam, MFA_aangemaakt, ...); exports use the same headers. A column
-names the fields it shows and sorts by (reports.selectors.FIELDS); a report
+names the fields it shows and sorts by (reports.fields.FIELDS); a report
 selects exactly those.
 """
 

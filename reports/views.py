@@ -8,7 +8,7 @@ from livits import clock
 from mfa import rollout
 from mfa.middleware import mfa_settings_of
 
-from . import exports, selectors
+from . import exports, keyset, selectors
 from .forms import FILTER_LABELS, ReportQueryForm
 from .reports import REPORTS
 
@@ -32,7 +32,7 @@ def report(request: AuthenticatedRequest, slug: str, export: str | None = None) 
     query = ReportQueryForm(request.GET, report=report)
     show, search = query.value("show", "all"), query.value("q", "")
     sort = report.column(query.value("sort", "")) or report.columns[1]
-    order = selectors.Order((*sort.order_by, "id"), query.value("dir", "asc") == "desc")
+    order = keyset.Order((*sort.order_by, "id"), query.value("dir", "asc") == "desc")
     now = clock.now()
     if export:
         rows = selectors.every_row(now, fields=report.fields, order=order, show=show, search=search)

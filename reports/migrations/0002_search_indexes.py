@@ -14,7 +14,7 @@ EXTENSION_MISSING = (
     "The reports' search needs the PostgreSQL extension pg_trgm, which this database user "
     "may not create. Run, as a superuser of the database: CREATE EXTENSION pg_trgm;"
 )
-# The expressions of reports.selectors.SEARCH_TEXT, which tests/reports checks.
+# The expressions of reports.search.SEARCH_TEXT, which tests/reports checks.
 NAME_TEXT = "UPPER(first_name || ' ' || infix || ' ' || last_name)"
 INDEXES = {
     "reports_person_name_trgm": f"accounts_person USING gin (({NAME_TEXT}) gin_trgm_ops)",

@@ -379,7 +379,7 @@ def test_a_page_shows_the_same_figures_as_the_export_of_every_row(admin_user):
     must equal the one-pass query of the export, for users on and off the page."""
     from livits import clock
     from mfa.models import Passkey, RecoveryCode
-    from reports import selectors
+    from reports import fields, keyset, selectors
     from reports.reports import REPORTS
 
     now = clock.now()
@@ -404,7 +404,7 @@ def test_a_page_shows_the_same_figures_as_the_export_of_every_row(admin_user):
     link(users[3], now, by=admin_user, expires_at=now + timedelta(days=2))
     LoginThrottle.objects.create(key=users[5].username_canonical, locked_until=now + timedelta(1))
     for report in REPORTS.values():
-        order = selectors.Order(("last_name", "first_name", "infix", "id"), False)
+        order = keyset.Order(("last_name", "first_name", "infix", "id"), False)
         every = {
             row["id"]: row for row in selectors.every_row(now, fields=report.fields, order=order)
         }
@@ -418,7 +418,7 @@ def test_a_page_shows_the_same_figures_as_the_export_of_every_row(admin_user):
         assert len(shown) == len(every) == 8  # the seven and the beheerder
         for row in shown:
             assert row == every[row["id"]]
-        figures = [key for key in report.fields if selectors.FIELDS[key].join != "person"]
+        figures = [key for key in report.fields if fields.FIELDS[key].join != "person"]
         assert len({tuple(row[key] for key in figures) for row in shown}) >= 5  # they differ
 
 
@@ -465,16 +465,16 @@ def test_a_count_beyond_the_limit_says_more_than(admin_client, monkeypatch):
 
 
 @pytest.mark.parametrize("dense", [False, True])
-@pytest.mark.parametrize("search", ["Wi", "wit", "DE WIT", "rdew", "ob de", "x%", "o_"])
+@pytest.mark.parametrize("search", ["Wi", "wit", "DE WIT", "rdew", "ob de", "x%", "o_", "T ", "ß"])
 def test_a_search_finds_what_icontains_finds(admin_client, manual_five, monkeypatch, search, dense):
     """Short words and words the statistics expect often are checked on the rows, others
     found through the trigram indexes on PostgreSQL: either way a word matches a name
     part or the username, ignoring case, and % and _ are plain characters."""
     from django.db.models import Q
 
-    from reports import selectors
+    from reports import search as searching
 
-    monkeypatch.setattr(selectors, "_dense", lambda pattern: dense)
+    monkeypatch.setattr(searching, "_dense", lambda pattern: dense)
 
     expected = User.objects.all()
     for word in search.split():
@@ -492,22 +492,31 @@ def test_the_search_indexes_hold_the_searched_texts(db):
     """The expressions that migration 0002 indexes are the ones the search compares."""
     import importlib
 
-    from reports import selectors
+    from reports.search import SEARCH_TEXT
 
     migration = importlib.import_module("reports.migrations.0002_search_indexes")
-    assert selectors.SEARCH_TEXT["name"] in migration.INDEXES["reports_person_name_trgm"]
-    assert selectors.SEARCH_TEXT["username"] in migration.INDEXES["reports_user_username_trgm"]
+    assert SEARCH_TEXT["name"] in migration.INDEXES["reports_person_name_trgm"]
+    assert SEARCH_TEXT["username"] in migration.INDEXES["reports_user_username_trgm"]
+    bigrams = importlib.import_module("reports.migrations.0004_bigram_indexes")
+    for text, index in (("name", "person_name"), ("username", "user_username")):
+        assert f"reports_bigrams({SEARCH_TEXT[text]})" in bigrams.INDEXES[f"reports_{index}_bigram"]
 
 
-def test_a_selective_search_uses_the_trigram_indexes_on_postgresql(db):
+@pytest.mark.parametrize(
+    ("word", "kind"), [("wittebrood", "trgm"), ("wi", "bigram")], ids=["trigrams", "bigrams"]
+)
+def test_a_selective_search_uses_the_indexes_on_postgresql(db, monkeypatch, word, kind):
+    """A word of three or more characters through the trigram indexes, one of two
+    through the bigram indexes."""
     from django.db import connection
 
     from livits import clock
-    from reports import selectors
+    from reports import search, selectors
 
     if connection.vendor != "postgresql":
-        pytest.skip("the trigram indexes exist on PostgreSQL only")
-    inner, params = selectors._query(clock.now(), ["id"], search="wittebrood")
+        pytest.skip("the search indexes exist on PostgreSQL only")
+    monkeypatch.setattr(search, "_dense", lambda pattern: False)
+    inner, params = selectors._query(clock.now(), ["id"], search=word)
     with connection.cursor() as cursor:
         # tiny tables: forbid the scans a planner prefers there, so an index is chosen when
         # the search's expressions match it (else only a sequential scan remains)
@@ -516,7 +525,8 @@ def test_a_selective_search_uses_the_trigram_indexes_on_postgresql(db):
         cursor.execute("SET LOCAL enable_indexonlyscan = off")
         cursor.execute(f"EXPLAIN {inner}", params)
         plan = "\n".join(line for (line,) in cursor.fetchall())
-    assert "reports_person_name_trgm" in plan and "reports_user_username_trgm" in plan, plan
+    assert f"reports_person_name_{kind}" in plan, plan
+    assert f"reports_user_username_{kind}" in plan, plan
 
 
 def test_an_export_beyond_its_first_batch_has_every_row_once_in_order(admin_client, monkeypatch):
@@ -543,11 +553,11 @@ def test_a_selective_search_counts_its_matches_in_the_pass_of_its_first_page(
     pass counts them, and no second query does."""
     from django.db import connection
 
-    from reports import selectors, views
+    from reports import search, selectors, views
 
     if connection.vendor != "postgresql":
         pytest.skip("the trigram indexes exist on PostgreSQL only")
-    monkeypatch.setattr(selectors, "_dense", lambda pattern: False)
+    monkeypatch.setattr(search, "_dense", lambda pattern: False)
     monkeypatch.setattr(views, "PAGE_SIZE", 7)
     _system_users(40)
 
@@ -558,3 +568,22 @@ def test_a_selective_search_counts_its_matches_in_the_pass_of_its_first_page(
     response = admin_client.get(PERSONS, {"q": "L0001"})  # L00010..L00019
     assert response.context["matching"] == 10 and len(response.context["rows"]) == 7
     assert "10 systeemgebruikers" in response.content.decode()
+
+
+def test_a_sort_on_the_informal_name_walks_an_index_on_postgresql(db):
+    """Informele_naam (first name, infix, last name) is read along an index, not sorted."""
+    from django.db import connection
+
+    from livits import clock
+    from reports import selectors
+    from reports.keyset import Order
+
+    if connection.vendor != "postgresql":
+        pytest.skip("the index exists on PostgreSQL only")
+    order = Order(("first_name", "infix", "last_name", "id"), False)
+    inner, params = selectors._query(clock.now(), order.keys)
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")  # tiny tables: as on large ones
+        cursor.execute(f"EXPLAIN SELECT * FROM ({inner}) r ORDER BY {order.sql()} LIMIT 51", params)
+        plan = "\n".join(line for (line,) in cursor.fetchall())
+    assert "reports_person_informal_name" in plan, plan

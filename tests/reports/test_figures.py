@@ -1,0 +1,167 @@
+"""Sorting on Aantal_apparaten and Mislukte_pogingen_30_dagen: on PostgreSQL the pages
+walk stored figures (reports.figures); whatever was written, however the clock moved,
+they show the rows the live definition gives, in order, both ways."""
+
+import importlib
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.db import connection, transaction
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from accounts.models import Person, User
+from audit.models import FAILURE_ACTIONS, AuditEvent
+from mfa import crypto
+from mfa.models import MAX_DEVICES_CEILING, Device
+from reports import selectors
+from reports.keyset import Order
+from reports.models import FailureWindow
+
+T0 = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+USERS = 4
+ACTIONS = (
+    AuditEvent.Action.CODE_FAILED,
+    AuditEvent.Action.LOGIN_FAILED,
+    AuditEvent.Action.LOGIN_CODE,
+)
+HOURS = 24 * 40
+
+device = st.tuples(st.integers(0, USERS - 1), st.none() | st.integers(-HOURS, HOURS))
+event = st.tuples(
+    st.none() | st.integers(0, USERS - 1), st.sampled_from(ACTIONS), st.integers(-HOURS, 48)
+)
+# a move of the clock, then a write at the new time: a failure, or a device or event removed
+step = st.tuples(
+    st.integers(-HOURS, 2 * HOURS),
+    st.sampled_from(["failure", "remove device", "remove event", "nothing"]),
+    st.integers(0, USERS - 1),
+)
+
+
+def _live(now):
+    """Each user's figures by the definition: the aggregates the reports show."""
+    since = now - timedelta(days=30)
+    failures = AuditEvent.objects.filter(action__in=FAILURE_ACTIONS, at__gte=since)
+    return {
+        user.pk: {
+            "device_count": Device.objects.active(now).filter(user=user).count(),
+            "failures_30d": failures.filter(subject=user).count(),
+        }
+        for user in User.objects.all()
+    }
+
+
+def _walk(now, field, descending, *, backwards):
+    order = Order((field, "id"), descending)
+    shown: list[selectors.Row] = []
+    page = selectors.page(now, fields=["id", field], order=order, last=backwards, size=2)
+    while True:
+        shown = page.rows + shown if backwards else shown + page.rows
+        if (page.first if backwards else page.last) or not page.rows:
+            return [(row[field], row["id"]) for row in shown]
+        boundary = page.boundary(page.rows[0] if backwards else page.rows[-1])
+        page = selectors.page(
+            now,
+            fields=["id", field],
+            order=order,
+            size=2,
+            before=boundary if backwards else None,
+            after=None if backwards else boundary,
+        )
+
+
+def _check(now):
+    live = _live(now)
+    for field in ("device_count", "failures_30d"):
+        for descending in (False, True):
+            expected = sorted(((row[field], pk) for pk, row in live.items()), reverse=descending)
+            assert _walk(now, field, descending, backwards=False) == expected, (field, now)
+            assert _walk(now, field, descending, backwards=True) == expected, (field, now)
+
+
+@pytest.mark.django_db
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    devices=st.lists(device, max_size=MAX_DEVICES_CEILING),
+    events=st.lists(event, max_size=10),
+    steps=st.lists(step, min_size=1, max_size=4),
+    flushed=st.booleans(),
+)
+def test_pages_sorted_on_a_figure_show_the_live_figures_in_order(devices, events, steps, flushed):
+    with transaction.atomic():
+        # the stored failures count from a day before T0's window (or, without the
+        # window's row, as after manage.py flush, from the first): the clock's moves take
+        # pages before that start, and past it (which moves it)
+        if flushed:
+            FailureWindow.objects.all().delete()
+        else:
+            FailureWindow.objects.update(start=T0 - timedelta(days=31))
+        users = [
+            User.objects.create(
+                username=f"cijfer{i}", password="!", person=Person.objects.create(last_name="C")
+            )
+            for i in range(USERS)
+        ]
+        for slot, (owner, hours) in enumerate(devices, 1):
+            Device.objects.create(
+                user=users[owner],
+                slot=slot,
+                name=f"Apparaat {slot}",
+                secret_encrypted=crypto.encrypt("JBSWY3DPEHPK3PXP"),
+                expires_at=None if hours is None else T0 + timedelta(hours=hours),
+            )
+        AuditEvent.objects.bulk_create(
+            AuditEvent(
+                action=action,
+                subject=None if owner is None else users[owner],
+                at=T0 + timedelta(hours=hours),
+            )
+            for owner, action, hours in events
+        )
+        _check(T0)
+        for hours, write, owner in steps:
+            now = T0 + timedelta(hours=hours)
+            if write == "failure":
+                AuditEvent.objects.create(action=ACTIONS[0], subject=users[owner], at=now)
+            elif write == "remove device":
+                Device.objects.filter(pk__in=Device.objects.filter(user=users[owner])[:1]).delete()
+            elif write == "remove event":
+                first = AuditEvent.objects.filter(subject=users[owner]).order_by("at")[:1]
+                AuditEvent.objects.filter(pk__in=first).delete()
+            _check(now)
+        transaction.set_rollback(True)
+
+
+def test_the_triggers_count_the_failures_of_mfa_models(db):
+    """The failed attempts that migration 0003 writes into its triggers and index are
+    the ones the reports count (mfa.models.FAILURE_ACTIONS)."""
+    migration = importlib.import_module("reports.migrations.0003_figures")
+    assert list(migration.FAILURES) == list(FAILURE_ACTIONS)
+
+
+def test_a_deleted_user_and_their_failures_leave_the_pages(db):
+    """A user's figures go with them; their failed attempts stay, without a subject."""
+    now = T0
+    users = [
+        User.objects.create(
+            username=f"weg{i}", password="!", person=Person.objects.create(last_name="W")
+        )
+        for i in range(3)
+    ]
+    for user in users:
+        AuditEvent.objects.create(action=ACTIONS[0], subject=user, at=now)
+    gone = users[1].pk
+    users[1].delete()
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT COUNT(*) FROM reports_userfigures WHERE user_id = %s", [gone])
+            assert cursor.fetchone()[0] == 0
+    assert _walk(now, "failures_30d", True, backwards=False) == [
+        (1, users[2].pk),
+        (1, users[0].pk),
+    ]

@@ -50,7 +50,7 @@ setup({database!r}, migrate=False)
 from django.test import Client
 from accounts.models import User
 from livits import clock
-from reports import keyset, selectors
+from reports import keyset, streams
 from reports.reports import REPORTS
 client = Client()
 client.force_login(User.objects.get(username="bench"))
@@ -66,7 +66,7 @@ def hold(query, probe):  # the same rows as the export, kept in a list; progress
     report = REPORTS[{slug!r}]
     order = keyset.Order((*report.columns[1].order_by, "id"), False)
     kept = []
-    for row in selectors.every_row(clock.now(), fields=report.fields, order=order, **query):
+    for row in streams.every_row(clock.now(), fields=report.fields, order=order, **query):
         kept.append(row)
         if len(kept) % 500 == 0:
             probe.append((len(kept), peak_kb()))

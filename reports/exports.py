@@ -6,6 +6,7 @@ advice), and XLSX cells are typed explicitly (reports/xlsx.py).
 """
 
 import csv
+import io
 import itertools
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator
@@ -17,8 +18,9 @@ from django.utils import dates, formats, timezone
 from django.utils.translation import gettext as _
 
 from . import xlsx
+from .fields import FIELDS
 from .reports import Report, Row
-from .selectors import FIELDS
+from .streams import Values
 
 CONTENT_TYPES = {
     "csv": "text/csv; charset=utf-8",
@@ -26,6 +28,7 @@ CONTENT_TYPES = {
 }
 # What spreadsheets take as the start of a formula (or a DDE command).
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+BATCH = 500  # rows written at a time
 # The sheet's dates, as the screens show them (livits/formats), in Excel's notation.
 EXCEL_DATE_FORMAT = {"nl": "d-m-yyyy hh:mm", "en": "d mmm yyyy hh:mm"}
 
@@ -58,19 +61,29 @@ def _compiled_date_format() -> Callable[[datetime], str]:
     return lambda moment: template(moment, months[moment.month])
 
 
-def display_function() -> Callable[[Any], str]:
-    """display(), with the active language's words and date format looked up once."""
-    yes, no = _("Yes"), _("No")
+def _words() -> dict[bool, str]:
+    return {True: _("Yes"), False: _("No")}
+
+
+def _local_date_function() -> Callable[[datetime], str]:
+    """A moment as local text in the active language's one format, looked up once."""
     date_text = _compiled_date_format()
     zone = timezone.get_current_timezone()
+    return lambda moment: date_text(moment.astimezone(zone))
+
+
+def display_function() -> Callable[[Any], str]:
+    """display(), with the active language's words and date format looked up once."""
+    words = _words()
+    local_date = _local_date_function()
 
     def display(value: Any) -> str:
         if value is None:
             return ""
         if isinstance(value, bool):
-            return yes if value else no
+            return words[value]
         if isinstance(value, datetime):
-            return date_text(value.astimezone(zone))
+            return local_date(value)
         return str(value)
 
     return display
@@ -97,12 +110,11 @@ def inert(text: str) -> str:
     return "'" + text if start.startswith(FORMULA_STARTS) else text
 
 
-def _xlsx_row(report: Report) -> Callable[[Row], str]:
+def _xlsx_row(report: Report) -> Callable[[Values], str]:
     """A row's XLSX cells as XML: words for yes/no, local dates as Excel dates, decided per
     column where its one field's kind is known (as _csv_row)."""
-    words = display_function()
     zone = timezone.get_current_timezone()
-    yes_no = {True: xlsx.text_cell(words(True)), False: xlsx.text_cell(words(False))}
+    yes_no = {value: xlsx.text_cell(word) for value, word in _words().items()}
 
     def general(value: Any) -> str:
         if isinstance(value, bool):
@@ -124,71 +136,86 @@ def _xlsx_row(report: Report) -> Callable[[Row], str]:
         },
         general,
     )
-    return lambda row: "".join([cell(row) for cell in cells])
+    return lambda values: "".join([cell(values) for cell in cells])
 
 
 def _column_cells(
     report: Report, by_kind: dict[str, Callable[[Any], str]], general: Callable[[Any], str]
-) -> list[Callable[[Row], str]]:
-    """Per column, its cell of a row: by_kind[kind] of the value where the column shows one
-    field (never None, or a datetime: those functions take None), else general() of the
-    column's value."""
+) -> list[Callable[[Values], str]]:
+    """Per column, its cell of a row (the values of report.fields, in that order):
+    by_kind[kind] of the value where the column shows one field (never None, or a
+    datetime: those functions take None), else general() of the column's value."""
+    position = {name: index for index, name in enumerate(report.fields)}
     cells = []
     for column in report.columns:
         field = FIELDS[column.fields[0]] if len(column.fields) == 1 else None
         if field is not None and (not field.nullable or field.kind == "datetime"):
-            cells.append(_reading(column.fields[0], by_kind[field.kind]))
+            cells.append(_reading(position[column.fields[0]], by_kind[field.kind]))
         else:
-            cells.append(_computing(column.value, general))
+            places = {name: position[name] for name in column.fields}
+            cells.append(_computing(column.value, places, general))
     return cells
 
 
-def _reading(name: str, convert: Callable[[Any], str]) -> Callable[[Row], str]:
-    return lambda row: convert(row[name])
+def _reading(place: int, convert: Callable[[Any], str]) -> Callable[[Values], str]:
+    return lambda values: convert(values[place])
 
 
-def _computing(value: Callable[[Row], Any], convert: Callable[[Any], str]) -> Callable[[Row], str]:
-    return lambda row: convert(value(row))
+def _computing(
+    value: Callable[[Row], Any], places: dict[str, int], convert: Callable[[Any], str]
+) -> Callable[[Values], str]:
+    """convert() of a column's value, given the row of the fields it reads."""
+    pairs = places.items()
+    return lambda values: convert(value({name: values[place] for name, place in pairs}))
 
 
-class _Line:
-    """A file-like object whose write() returns the line, for csv.writer in a generator."""
-
-    def write(self, value: str) -> str:
-        return value
-
-
-def _csv_row(report: Report) -> Callable[[Row], list[str]]:
+def _csv_row(report: Report) -> Callable[[Values], list[str]]:
     """A row's CSV cells: display() and inert(), decided per column where its one field's
     kind is known (an export formats hundreds of thousands of rows)."""
     text = display_function()
+    local_date = _local_date_function()
 
     def general(value: Any) -> str:
         return inert(value) if isinstance(value, str) else text(value)
 
+    def moment(value: datetime | None) -> str:
+        return "" if value is None else local_date(value)
+
     cells = _column_cells(
-        report, {"str": inert, "int": str, "bool": text, "datetime": text}, general
+        report,
+        {"str": inert, "int": str, "bool": _words().__getitem__, "datetime": moment},
+        general,
     )
-    return lambda row: [cell(row) for cell in cells]
+    return lambda values: [cell(values) for cell in cells]
 
 
-def csv_lines(report: Report, rows: Iterable[Row], batch: int = 500) -> Iterator[str]:
-    """UTF-8 with BOM and ';' between fields, so that Dutch Excel opens it as is; sent in
-    batches of lines (a chunk per line costs more than the line)."""
-    writer = csv.writer(_Line(), delimiter=";")
+def csv_chunks(report: Report, rows: Iterable[Values], size: int = 65536) -> Iterator[bytes]:
+    """UTF-8 with BOM and ';' between fields, so that Dutch Excel opens it as is; the
+    header at once (the download begins), then the rows in chunks of about `size` bytes
+    (a chunk per line costs more than the line)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, delimiter=";")
+    buffer.write("\ufeff")
+    writer.writerow([column.header for column in report.columns])
+    yield _taken(buffer)
     cells = _csv_row(report)
-    # the header at once: the download begins
-    yield "\ufeff" + writer.writerow([column.header for column in report.columns])
-    lines = []
-    for row in rows:
-        lines.append(writer.writerow(cells(row)))
-        if len(lines) >= batch:
-            yield "".join(lines)
-            lines.clear()
-    yield "".join(lines)
+    rows = iter(rows)
+    while batch := list(itertools.islice(rows, BATCH)):
+        writer.writerows(map(cells, batch))
+        if buffer.tell() >= size:
+            yield _taken(buffer)
+    yield _taken(buffer)
 
 
-def xlsx_chunks(report: Report, rows: Iterable[Row], language: str) -> Iterator[bytes]:
+def _taken(buffer: io.StringIO) -> bytes:
+    """What `buffer` holds, as UTF-8; the buffer emptied."""
+    data = buffer.getvalue().encode()
+    buffer.seek(0)
+    buffer.truncate()
+    return data
+
+
+def xlsx_chunks(report: Report, rows: Iterable[Values], language: str) -> Iterator[bytes]:
     """The report as an XLSX workbook, streamed."""
     cells = _xlsx_row(report)
     header = "".join(xlsx.text_cell(column.header) for column in report.columns)
@@ -200,10 +227,11 @@ def xlsx_chunks(report: Report, rows: Iterable[Row], language: str) -> Iterator[
 
 
 def response(
-    report: Report, rows: Iterable[Row], kind: str, *, language: str, filename: str
+    report: Report, rows: Iterable[Values], kind: str, *, language: str, filename: str
 ) -> StreamingHttpResponse:
-    """The export as a download, streamed while the rows are read."""
-    chunks = csv_lines(report, rows) if kind == "csv" else xlsx_chunks(report, rows, language)
+    """The export as a download, streamed while the rows are read. `rows`: the values of
+    report.fields, in that order (reports.streams.every_row)."""
+    chunks = csv_chunks(report, rows) if kind == "csv" else xlsx_chunks(report, rows, language)
     download = StreamingHttpResponse(chunks, content_type=CONTENT_TYPES[kind])
     download["Content-Disposition"] = f'attachment; filename="{filename}.{kind}"'
     return download

@@ -14,7 +14,7 @@ from openpyxl.utils.escape import unescape
 
 from accounts.models import Person, User
 from mfa.models import AuditEvent, LoginThrottle, Passkey, RecoveryCode
-from reports import selectors, xlsx
+from reports import streams, xlsx
 from reports.exports import inert
 from tests.helpers import PASSWORD, first_sheet, link
 
@@ -219,7 +219,7 @@ def test_exports_keep_their_bytes(
 ):
     """Every export, byte for byte as it was: a faster way of making it may not change a
     byte. The first rows are read like a page and the rest in one pass (both paths run)."""
-    monkeypatch.setattr(selectors, "EXPORT_FIRST", 5)
+    monkeypatch.setattr(streams, "EXPORT_FIRST", 5)
     url = reverse("reports:export", args=[slug, kind])
     content = body(admin_client.get(url, query, HTTP_ACCEPT_LANGUAGE=language))
     name = f"{slug}-{language}-{'-'.join(map(str, query.values()))}"

@@ -8,6 +8,7 @@ advice), and XLSX cells are typed explicitly (reports/xlsx.py).
 import csv
 import io
 import itertools
+import operator
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
@@ -34,31 +35,41 @@ EXCEL_DATE_FORMAT = {"nl": "d-m-yyyy hh:mm", "en": "d mmm yyyy hh:mm"}
 
 
 # The letters of Django's date formats that the screens' formats use, made fast: an
-# export formats hundreds of thousands of dates. Any other letter goes through Django.
-# As str.format fields over (the moment, its month's abbreviation).
+# export formats hundreds of thousands of dates. As %-format fields over the moment's
+# attributes; M (the month's abbreviation) is written into one template per month. Any
+# other letter (or an escape) goes through Django.
 _FAST = {
-    "j": "{0.day}",
-    "d": "{0.day:02d}",
-    "n": "{0.month}",
-    "m": "{0.month:02d}",
-    "Y": "{0.year:04d}",
-    "H": "{0.hour:02d}",
-    "i": "{0.minute:02d}",
-    "M": "{1}",
+    "j": ("%d", "day"),
+    "d": ("%02d", "day"),
+    "n": ("%d", "month"),
+    "m": ("%02d", "month"),
+    "Y": ("%04d", "year"),
+    "H": ("%02d", "hour"),
+    "i": ("%02d", "minute"),
 }
 
 
 def _compiled_date_format() -> Callable[[datetime], str]:
     """The active language's SHORT_DATETIME_FORMAT (livits/formats), as one function."""
     pattern = str(formats.get_format("SHORT_DATETIME_FORMAT"))
-    if any(char.isalpha() and char not in _FAST for char in pattern):
+    attributes = [_FAST[char][1] for char in pattern if char in _FAST]
+    if (
+        not attributes
+        or "\\" in pattern
+        or any(char.isalpha() and char not in _FAST and char != "M" for char in pattern)
+    ):
         return lambda moment: formats.date_format(moment, "SHORT_DATETIME_FORMAT")
-    template = "".join(
-        _FAST.get(char) or char.replace("{", "{{").replace("}", "}}") for char in pattern
-    ).format
-    months = [str(dates.MONTHS_3[month]).title() for month in range(1, 13)]
-    months.insert(0, "")
-    return lambda moment: template(moment, months[moment.month])
+
+    def template(month: str) -> str:
+        return "".join(
+            _FAST[char][0] if char in _FAST else (month if char == "M" else char).replace("%", "%%")
+            for char in pattern
+        )
+
+    months = [""] + [str(dates.MONTHS_3[month]).title() for month in range(1, 13)]
+    templates = [template(month) for month in months]
+    values = operator.attrgetter(*attributes)
+    return lambda moment: templates[moment.month] % values(moment)
 
 
 def _words() -> dict[bool, str]:
@@ -110,9 +121,12 @@ def inert(text: str) -> str:
     return "'" + text if start.startswith(FORMULA_STARTS) else text
 
 
-def _xlsx_row(report: Report) -> Callable[[Values], str]:
-    """A row's XLSX cells as XML: words for yes/no, local dates as Excel dates, decided per
-    column where its one field's kind is known (as _csv_row)."""
+Cells = Callable[[list[Values]], list[str]]  # a batch of rows -> one column's cells
+
+
+def _xlsx_columns(report: Report) -> list[Cells]:
+    """Each column's XLSX cells as XML: words for yes/no, local dates as Excel dates,
+    decided per column where its one field's kind is known (as _csv_columns)."""
     zone = timezone.get_current_timezone()
     yes_no = {value: xlsx.text_cell(word) for value, word in _words().items()}
 
@@ -126,7 +140,7 @@ def _xlsx_row(report: Report) -> Callable[[Values], str]:
     def moment(value: datetime | None) -> str:
         return xlsx.EMPTY if value is None else xlsx.date_cell(value.astimezone(zone))
 
-    cells = _column_cells(
+    return _columns(
         report,
         {
             "str": xlsx.text_cell,
@@ -136,42 +150,11 @@ def _xlsx_row(report: Report) -> Callable[[Values], str]:
         },
         general,
     )
-    return lambda values: "".join([cell(values) for cell in cells])
 
 
-def _column_cells(
-    report: Report, by_kind: dict[str, Callable[[Any], str]], general: Callable[[Any], str]
-) -> list[Callable[[Values], str]]:
-    """Per column, its cell of a row (the values of report.fields, in that order):
-    by_kind[kind] of the value where the column shows one field (never None, or a
-    datetime: those functions take None), else general() of the column's value."""
-    position = {name: index for index, name in enumerate(report.fields)}
-    cells = []
-    for column in report.columns:
-        field = FIELDS[column.fields[0]] if len(column.fields) == 1 else None
-        if field is not None and (not field.nullable or field.kind == "datetime"):
-            cells.append(_reading(position[column.fields[0]], by_kind[field.kind]))
-        else:
-            places = {name: position[name] for name in column.fields}
-            cells.append(_computing(column.value, places, general))
-    return cells
-
-
-def _reading(place: int, convert: Callable[[Any], str]) -> Callable[[Values], str]:
-    return lambda values: convert(values[place])
-
-
-def _computing(
-    value: Callable[[Row], Any], places: dict[str, int], convert: Callable[[Any], str]
-) -> Callable[[Values], str]:
-    """convert() of a column's value, given the row of the fields it reads."""
-    pairs = places.items()
-    return lambda values: convert(value({name: values[place] for name, place in pairs}))
-
-
-def _csv_row(report: Report) -> Callable[[Values], list[str]]:
-    """A row's CSV cells: display() and inert(), decided per column where its one field's
-    kind is known (an export formats hundreds of thousands of rows)."""
+def _csv_columns(report: Report) -> list[Cells]:
+    """Each column's CSV cells: display() and inert(), decided per column where its one
+    field's kind is known."""
     text = display_function()
     local_date = _local_date_function()
 
@@ -181,12 +164,54 @@ def _csv_row(report: Report) -> Callable[[Values], list[str]]:
     def moment(value: datetime | None) -> str:
         return "" if value is None else local_date(value)
 
-    cells = _column_cells(
+    return _columns(
         report,
         {"str": inert, "int": str, "bool": _words().__getitem__, "datetime": moment},
         general,
     )
-    return lambda values: [cell(values) for cell in cells]
+
+
+def _columns(
+    report: Report, by_kind: dict[str, Callable[[Any], str]], general: Callable[[Any], str]
+) -> list[Cells]:
+    """Per column, its cells of a batch of rows (each the values of report.fields, in that
+    order): by_kind[kind] of the value where the column shows one field (never None, or a
+    datetime: those functions take None), else general() of the column's value.
+
+    A column at a time: an export formats hundreds of thousands of rows, and most of its
+    cells are then made by C functions (str, dict lookups) mapped over the column."""
+    position = {name: index for index, name in enumerate(report.fields)}
+    columns = []
+    for column in report.columns:
+        field = FIELDS[column.fields[0]] if len(column.fields) == 1 else None
+        if field is not None and (not field.nullable or field.kind == "datetime"):
+            columns.append(_reading(position[column.fields[0]], by_kind[field.kind]))
+        else:
+            places = {name: position[name] for name in column.fields}
+            columns.append(_computing(column.value, places, general))
+    return columns
+
+
+def _reading(place: int, convert: Callable[[Any], str]) -> Cells:
+    value = operator.itemgetter(place)
+    return lambda rows: list(map(convert, map(value, rows)))
+
+
+def _computing(
+    value: Callable[[Row], Any], places: dict[str, int], convert: Callable[[Any], str]
+) -> Cells:
+    """convert() of a column's value, given the row of the fields it reads."""
+    pairs = places.items()
+    return lambda rows: [
+        convert(value({name: values[place] for name, place in pairs})) for values in rows
+    ]
+
+
+def _rendered(columns: list[Cells], rows: Iterable[Values]) -> Iterator[Iterator[tuple[str, ...]]]:
+    """The rows, a batch at a time, as their cells."""
+    rows = iter(rows)
+    while batch := list(itertools.islice(rows, BATCH)):
+        yield zip(*[cells(batch) for cells in columns], strict=True)
 
 
 def csv_chunks(report: Report, rows: Iterable[Values], size: int = 65536) -> Iterator[bytes]:
@@ -198,10 +223,8 @@ def csv_chunks(report: Report, rows: Iterable[Values], size: int = 65536) -> Ite
     buffer.write("\ufeff")
     writer.writerow([column.header for column in report.columns])
     yield _taken(buffer)
-    cells = _csv_row(report)
-    rows = iter(rows)
-    while batch := list(itertools.islice(rows, BATCH)):
-        writer.writerows(map(cells, batch))
+    for lines in _rendered(_csv_columns(report), rows):
+        writer.writerows(lines)
         if buffer.tell() >= size:
             yield _taken(buffer)
     yield _taken(buffer)
@@ -217,10 +240,12 @@ def _taken(buffer: io.StringIO) -> bytes:
 
 def xlsx_chunks(report: Report, rows: Iterable[Values], language: str) -> Iterator[bytes]:
     """The report as an XLSX workbook, streamed."""
-    cells = _xlsx_row(report)
     header = "".join(xlsx.text_cell(column.header) for column in report.columns)
+    lines = itertools.chain.from_iterable(
+        map("".join, cells) for cells in _rendered(_xlsx_columns(report), rows)
+    )
     return xlsx.stream_cells(
-        itertools.chain([header], map(cells, rows)),
+        itertools.chain([header], lines),
         sheet_name=report.sheet_name,
         date_format=EXCEL_DATE_FORMAT.get(language, EXCEL_DATE_FORMAT["nl"]),
     )

@@ -45,8 +45,9 @@ def every_row(
         now, list(dict.fromkeys([*fields, *order.keys])), show=show, search=search
     )
     condition, condition_params = order.beyond([found[-1][key] for key in order.keys])
+    # from the report's own field names and the selectors' SQL; values go in as parameters
     sql = (
-        f"SELECT {', '.join(f'r.{name}' for name in fields)} FROM ({inner}) r"
+        f"SELECT {', '.join(f'r.{name}' for name in fields)} FROM ({inner}) r"  # noqa: S608
         f" WHERE {condition} ORDER BY {order.sql()}"
     )
     yield from _stream(sql, params + condition_params, fields)

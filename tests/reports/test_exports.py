@@ -112,6 +112,19 @@ def test_the_xlsx_leaves_in_pieces_before_the_last_row_is_read():
     assert first_sheet(first + rest).max_row == 3000
 
 
+def test_the_xlsx_begins_before_its_first_row_is_read():
+    produced = []
+
+    def rows():
+        produced.append(1)
+        yield ["naam"]
+
+    chunks = xlsx.stream(rows(), sheet_name="Test", date_format="d-m-yyyy")
+    first = next(chunks)
+    assert first.startswith(b"PK") and not produced
+    assert first_sheet(first + b"".join(chunks)).max_row == 1
+
+
 def test_csv_usernames_that_would_be_formulas_read_back_as_literal_text(admin_client):
     for number, username in enumerate(["@evil", "+31", "-min"]):
         person = Person.objects.create(first_name="Naam", last_name=f"Gebruiker{number}")

@@ -26,7 +26,7 @@ from .fields import FIELDS, from_db
 from .keyset import Order
 
 Values = tuple[Any, ...]
-EXPORT_FIRST = 500  # rows read like a page, so that an export starts at once
+EXPORT_FIRST = 50  # rows read like a page (as many), so that the rows start at once
 CHUNK = 2000  # rows the database sends at a time
 
 

@@ -19,7 +19,8 @@ On PostgreSQL the tables are vacuumed and analysed after loading, as autovacuum 
 Not seen here: the network, gunicorn, the browser's download; memory outside the process
 (the database server's).
 Usage: .venv/bin/python bench/reports.py [--persons N [N ...]] [--repeat N]
-       [--database-url URL]   (with several sizes: a URL holding {persons}, e.g.
+       [--only pages|exports] [--database-url URL]
+       (with several sizes: a URL holding {persons}, e.g.
        postgres://postgres@127.0.0.1:5432/livits_reports_{persons})
 """
 
@@ -49,7 +50,7 @@ setup({database!r}, migrate=False)
 from django.test import Client
 from accounts.models import User
 from livits import clock
-from reports import keyset, selectors
+from reports import keyset, streams
 from reports.reports import REPORTS
 client = Client()
 client.force_login(User.objects.get(username="bench"))
@@ -65,7 +66,7 @@ def hold(query, probe):  # the same rows as the export, kept in a list; progress
     report = REPORTS[{slug!r}]
     order = keyset.Order((*report.columns[1].order_by, "id"), False)
     kept = []
-    for row in selectors.every_row(clock.now(), fields=report.fields, order=order, **query):
+    for row in streams.every_row(clock.now(), fields=report.fields, order=order, **query):
         kept.append(row)
         if len(kept) % 500 == 0:
             probe.append((len(kept), peak_kb()))
@@ -89,6 +90,11 @@ def main():
     parser.add_argument("--persons", type=int, nargs="+", default=[100_000])
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--database-url", help="default: a SQLite file under bench/.data")
+    parser.add_argument(
+        "--only",
+        choices=("pages", "exports"),
+        help="measure only these (the first page either way: the sizes' baseline)",
+    )
     parser.add_argument("--result", help=argparse.SUPPRESS)  # a size's first page, as JSON
     args = parser.parse_args()
     if len(args.persons) > 1:
@@ -179,6 +185,8 @@ def main():
             for column in report.columns
             for direction in ("asc", "desc")
         ]
+        if args.only == "exports":
+            variants = []
         worst = (0.0, "")
         for name, query in variants:
             ms = timed(lambda url=url, query=query: get(url, query), args.repeat)
@@ -187,15 +195,20 @@ def main():
                 rows.append((f"{slug}: {name}", ms, "ms", "first page", ms / first))
             if not name.startswith("search"):
                 worst = max(worst, (ms, name))
-        rows.append(
-            (
-                f"{slug}: slowest filter or sort ({worst[1]}), goal <= 1.5",
-                worst[0],
-                "ms",
-                "first page",
-                worst[0] / first,
+        if variants:
+            rows.append(
+                (
+                    f"{slug}: slowest filter or sort ({worst[1]}), goal <= 1.5",
+                    worst[0],
+                    "ms",
+                    "first page",
+                    worst[0] / first,
+                )
             )
-        )
+        if slug == SLUGS[0] and args.result:
+            Path(args.result).write_text(json.dumps({"first": first}))
+        if args.only == "pages":
+            continue
         copy = timed(lambda report=report: same_query(report), args.repeat)
         baseline = "COPY of its query" if connection.vendor == "postgresql" else "its query"
         for kind, goal in (("csv", 4), ("xlsx", 8)):
@@ -206,9 +219,8 @@ def main():
             rows.append(
                 (f"{slug}: {kind} first byte, goal <= 200 ms", first_byte, "ms", None, None)
             )
-        if slug == SLUGS[0] and args.result:
-            Path(args.result).write_text(json.dumps({"first": first}))
-    rows += memory_rows(database, users)
+    if args.only != "pages":
+        rows += memory_rows(database, users)
     print_table(
         f"bench/reports.py: server side, medians of {args.repeat} ({connection.vendor})", rows
     )
@@ -225,6 +237,8 @@ def sizes(args):
             command += ["--repeat", str(args.repeat), "--result", result.name]
             if args.database_url:
                 command += ["--database-url", args.database_url]
+            if args.only:
+                command += ["--only", args.only]
             subprocess.run(command, check=True)
             firsts[persons] = json.loads(Path(result.name).read_text())["first"]
     smallest = min(firsts)

@@ -6,7 +6,9 @@ advice), and XLSX cells are typed explicitly (reports/xlsx.py).
 """
 
 import csv
+import io
 import itertools
+import operator
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
@@ -17,8 +19,9 @@ from django.utils import dates, formats, timezone
 from django.utils.translation import gettext as _
 
 from . import xlsx
+from .fields import FIELDS
 from .reports import Report, Row
-from .selectors import FIELDS
+from .streams import Values
 
 CONTENT_TYPES = {
     "csv": "text/csv; charset=utf-8",
@@ -26,51 +29,72 @@ CONTENT_TYPES = {
 }
 # What spreadsheets take as the start of a formula (or a DDE command).
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+BATCH = 500  # rows written at a time
 # The sheet's dates, as the screens show them (livits/formats), in Excel's notation.
 EXCEL_DATE_FORMAT = {"nl": "d-m-yyyy hh:mm", "en": "d mmm yyyy hh:mm"}
 
 
 # The letters of Django's date formats that the screens' formats use, made fast: an
-# export formats hundreds of thousands of dates. Any other letter goes through Django.
-# As str.format fields over (the moment, its month's abbreviation).
+# export formats hundreds of thousands of dates. As %-format fields over the moment's
+# attributes; M (the month's abbreviation) is written into one template per month. Any
+# other letter (or an escape) goes through Django.
 _FAST = {
-    "j": "{0.day}",
-    "d": "{0.day:02d}",
-    "n": "{0.month}",
-    "m": "{0.month:02d}",
-    "Y": "{0.year:04d}",
-    "H": "{0.hour:02d}",
-    "i": "{0.minute:02d}",
-    "M": "{1}",
+    "j": ("%d", "day"),
+    "d": ("%02d", "day"),
+    "n": ("%d", "month"),
+    "m": ("%02d", "month"),
+    "Y": ("%04d", "year"),
+    "H": ("%02d", "hour"),
+    "i": ("%02d", "minute"),
 }
 
 
 def _compiled_date_format() -> Callable[[datetime], str]:
     """The active language's SHORT_DATETIME_FORMAT (livits/formats), as one function."""
     pattern = str(formats.get_format("SHORT_DATETIME_FORMAT"))
-    if any(char.isalpha() and char not in _FAST for char in pattern):
+    attributes = [_FAST[char][1] for char in pattern if char in _FAST]
+    if (
+        not attributes
+        or "\\" in pattern
+        or any(char.isalpha() and char not in _FAST and char != "M" for char in pattern)
+    ):
         return lambda moment: formats.date_format(moment, "SHORT_DATETIME_FORMAT")
-    template = "".join(
-        _FAST.get(char) or char.replace("{", "{{").replace("}", "}}") for char in pattern
-    ).format
-    months = [str(dates.MONTHS_3[month]).title() for month in range(1, 13)]
-    months.insert(0, "")
-    return lambda moment: template(moment, months[moment.month])
+
+    def template(month: str) -> str:
+        return "".join(
+            _FAST[char][0] if char in _FAST else (month if char == "M" else char).replace("%", "%%")
+            for char in pattern
+        )
+
+    months = [""] + [str(dates.MONTHS_3[month]).title() for month in range(1, 13)]
+    templates = [template(month) for month in months]
+    values = operator.attrgetter(*attributes)
+    return lambda moment: templates[moment.month] % values(moment)
+
+
+def _words() -> dict[bool, str]:
+    return {True: _("Yes"), False: _("No")}
+
+
+def _local_date_function() -> Callable[[datetime], str]:
+    """A moment as local text in the active language's one format, looked up once."""
+    date_text = _compiled_date_format()
+    zone = timezone.get_current_timezone()
+    return lambda moment: date_text(moment.astimezone(zone))
 
 
 def display_function() -> Callable[[Any], str]:
     """display(), with the active language's words and date format looked up once."""
-    yes, no = _("Yes"), _("No")
-    date_text = _compiled_date_format()
-    zone = timezone.get_current_timezone()
+    words = _words()
+    local_date = _local_date_function()
 
     def display(value: Any) -> str:
         if value is None:
             return ""
         if isinstance(value, bool):
-            return yes if value else no
+            return words[value]
         if isinstance(value, datetime):
-            return date_text(value.astimezone(zone))
+            return local_date(value)
         return str(value)
 
     return display
@@ -97,12 +121,14 @@ def inert(text: str) -> str:
     return "'" + text if start.startswith(FORMULA_STARTS) else text
 
 
-def _xlsx_row(report: Report) -> Callable[[Row], str]:
-    """A row's XLSX cells as XML: words for yes/no, local dates as Excel dates, decided per
-    column where its one field's kind is known (as _csv_row)."""
-    words = display_function()
+Cells = Callable[[list[Values]], list[str]]  # a batch of rows -> one column's cells
+
+
+def _xlsx_columns(report: Report) -> list[Cells]:
+    """Each column's XLSX cells as XML: words for yes/no, local dates as Excel dates,
+    decided per column where its one field's kind is known (as _csv_columns)."""
     zone = timezone.get_current_timezone()
-    yes_no = {True: xlsx.text_cell(words(True)), False: xlsx.text_cell(words(False))}
+    yes_no = {value: xlsx.text_cell(word) for value, word in _words().items()}
 
     def general(value: Any) -> str:
         if isinstance(value, bool):
@@ -114,7 +140,7 @@ def _xlsx_row(report: Report) -> Callable[[Row], str]:
     def moment(value: datetime | None) -> str:
         return xlsx.EMPTY if value is None else xlsx.date_cell(value.astimezone(zone))
 
-    cells = _column_cells(
+    return _columns(
         report,
         {
             "str": xlsx.text_cell,
@@ -124,86 +150,113 @@ def _xlsx_row(report: Report) -> Callable[[Row], str]:
         },
         general,
     )
-    return lambda row: "".join([cell(row) for cell in cells])
 
 
-def _column_cells(
-    report: Report, by_kind: dict[str, Callable[[Any], str]], general: Callable[[Any], str]
-) -> list[Callable[[Row], str]]:
-    """Per column, its cell of a row: by_kind[kind] of the value where the column shows one
-    field (never None, or a datetime: those functions take None), else general() of the
-    column's value."""
-    cells = []
-    for column in report.columns:
-        field = FIELDS[column.fields[0]] if len(column.fields) == 1 else None
-        if field is not None and (not field.nullable or field.kind == "datetime"):
-            cells.append(_reading(column.fields[0], by_kind[field.kind]))
-        else:
-            cells.append(_computing(column.value, general))
-    return cells
-
-
-def _reading(name: str, convert: Callable[[Any], str]) -> Callable[[Row], str]:
-    return lambda row: convert(row[name])
-
-
-def _computing(value: Callable[[Row], Any], convert: Callable[[Any], str]) -> Callable[[Row], str]:
-    return lambda row: convert(value(row))
-
-
-class _Line:
-    """A file-like object whose write() returns the line, for csv.writer in a generator."""
-
-    def write(self, value: str) -> str:
-        return value
-
-
-def _csv_row(report: Report) -> Callable[[Row], list[str]]:
-    """A row's CSV cells: display() and inert(), decided per column where its one field's
-    kind is known (an export formats hundreds of thousands of rows)."""
+def _csv_columns(report: Report) -> list[Cells]:
+    """Each column's CSV cells: display() and inert(), decided per column where its one
+    field's kind is known."""
     text = display_function()
+    local_date = _local_date_function()
 
     def general(value: Any) -> str:
         return inert(value) if isinstance(value, str) else text(value)
 
-    cells = _column_cells(
-        report, {"str": inert, "int": str, "bool": text, "datetime": text}, general
+    def moment(value: datetime | None) -> str:
+        return "" if value is None else local_date(value)
+
+    return _columns(
+        report,
+        {"str": inert, "int": str, "bool": _words().__getitem__, "datetime": moment},
+        general,
     )
-    return lambda row: [cell(row) for cell in cells]
 
 
-def csv_lines(report: Report, rows: Iterable[Row], batch: int = 500) -> Iterator[str]:
-    """UTF-8 with BOM and ';' between fields, so that Dutch Excel opens it as is; sent in
-    batches of lines (a chunk per line costs more than the line)."""
-    writer = csv.writer(_Line(), delimiter=";")
-    cells = _csv_row(report)
-    # the header at once: the download begins
-    yield "\ufeff" + writer.writerow([column.header for column in report.columns])
-    lines = []
-    for row in rows:
-        lines.append(writer.writerow(cells(row)))
-        if len(lines) >= batch:
-            yield "".join(lines)
-            lines.clear()
-    yield "".join(lines)
+def _columns(
+    report: Report, by_kind: dict[str, Callable[[Any], str]], general: Callable[[Any], str]
+) -> list[Cells]:
+    """Per column, its cells of a batch of rows (each the values of report.fields, in that
+    order): by_kind[kind] of the value where the column shows one field (never None, or a
+    datetime: those functions take None), else general() of the column's value.
+
+    A column at a time: an export formats hundreds of thousands of rows, and most of its
+    cells are then made by C functions (str, dict lookups) mapped over the column."""
+    position = {name: index for index, name in enumerate(report.fields)}
+    columns = []
+    for column in report.columns:
+        field = FIELDS[column.fields[0]] if len(column.fields) == 1 else None
+        if field is not None and (not field.nullable or field.kind == "datetime"):
+            columns.append(_reading(position[column.fields[0]], by_kind[field.kind]))
+        else:
+            places = {name: position[name] for name in column.fields}
+            columns.append(_computing(column.value, places, general))
+    return columns
 
 
-def xlsx_chunks(report: Report, rows: Iterable[Row], language: str) -> Iterator[bytes]:
+def _reading(place: int, convert: Callable[[Any], str]) -> Cells:
+    value = operator.itemgetter(place)
+    return lambda rows: list(map(convert, map(value, rows)))
+
+
+def _computing(
+    value: Callable[[Row], Any], places: dict[str, int], convert: Callable[[Any], str]
+) -> Cells:
+    """convert() of a column's value, given the row of the fields it reads."""
+    pairs = places.items()
+    return lambda rows: [
+        convert(value({name: values[place] for name, place in pairs})) for values in rows
+    ]
+
+
+def _rendered(columns: list[Cells], rows: Iterable[Values]) -> Iterator[Iterator[tuple[str, ...]]]:
+    """The rows, a batch at a time, as their cells."""
+    rows = iter(rows)
+    while batch := list(itertools.islice(rows, BATCH)):
+        yield zip(*[cells(batch) for cells in columns], strict=True)
+
+
+def csv_chunks(report: Report, rows: Iterable[Values], size: int = 65536) -> Iterator[bytes]:
+    """UTF-8 with BOM and ';' between fields, so that Dutch Excel opens it as is; the
+    header at once (the download begins), then the rows in chunks of about `size` bytes
+    (a chunk per line costs more than the line)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, delimiter=";")
+    buffer.write("\ufeff")
+    writer.writerow([column.header for column in report.columns])
+    yield _taken(buffer)
+    for lines in _rendered(_csv_columns(report), rows):
+        writer.writerows(lines)
+        if buffer.tell() >= size:
+            yield _taken(buffer)
+    yield _taken(buffer)
+
+
+def _taken(buffer: io.StringIO) -> bytes:
+    """What `buffer` holds, as UTF-8; the buffer emptied."""
+    data = buffer.getvalue().encode()
+    buffer.seek(0)
+    buffer.truncate()
+    return data
+
+
+def xlsx_chunks(report: Report, rows: Iterable[Values], language: str) -> Iterator[bytes]:
     """The report as an XLSX workbook, streamed."""
-    cells = _xlsx_row(report)
     header = "".join(xlsx.text_cell(column.header) for column in report.columns)
+    lines = itertools.chain.from_iterable(
+        map("".join, cells) for cells in _rendered(_xlsx_columns(report), rows)
+    )
     return xlsx.stream_cells(
-        itertools.chain([header], map(cells, rows)),
+        itertools.chain([header], lines),
         sheet_name=report.sheet_name,
         date_format=EXCEL_DATE_FORMAT.get(language, EXCEL_DATE_FORMAT["nl"]),
     )
 
 
 def response(
-    report: Report, rows: Iterable[Row], kind: str, *, language: str, filename: str
+    report: Report, rows: Iterable[Values], kind: str, *, language: str, filename: str
 ) -> StreamingHttpResponse:
-    """The export as a download, streamed while the rows are read."""
-    chunks = csv_lines(report, rows) if kind == "csv" else xlsx_chunks(report, rows, language)
+    """The export as a download, streamed while the rows are read. `rows`: the values of
+    report.fields, in that order (reports.streams.every_row)."""
+    chunks = csv_chunks(report, rows) if kind == "csv" else xlsx_chunks(report, rows, language)
     download = StreamingHttpResponse(chunks, content_type=CONTENT_TYPES[kind])
     download["Content-Disposition"] = f'attachment; filename="{filename}.{kind}"'
     return download

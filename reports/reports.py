@@ -8,6 +8,7 @@ selects exactly those.
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any
 
 from django.utils.functional import Promise
@@ -19,6 +20,7 @@ from accounts.models import informal_name, sort_name
 
 Row = dict[str, Any]
 NAME = ("first_name", "infix", "last_name")
+NAME_PARTS = itemgetter(*NAME)
 
 
 @dataclass(frozen=True)
@@ -63,13 +65,13 @@ def _plain(header: str, name: str) -> Column:
 
 INFORMAL_NAME = Column(
     "Informele_naam",
-    lambda row: informal_name(*(row[part] for part in NAME)),
+    lambda row: informal_name(*NAME_PARTS(row)),
     NAME,
     ("first_name", "infix", "last_name"),
 )
 SORT_NAME = Column(
     "Sorteer_naam",
-    lambda row: sort_name(*(row[part] for part in NAME)),
+    lambda row: sort_name(*NAME_PARTS(row)),
     NAME,
     ("last_name", "first_name", "infix"),
 )

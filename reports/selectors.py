@@ -6,7 +6,7 @@ sort and the filter need), then its rows are read with every field, the aggregat
 narrowed to the page's users.
 """
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -208,32 +208,3 @@ def count(now: datetime, *, show: str = "all", search: str = "", limit: int) -> 
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT COUNT(*) FROM ({inner} LIMIT {int(limit) + 1}) r", params)
         return int(cursor.fetchone()[0])
-
-
-EXPORT_FIRST = 500  # rows read like a page, so that an export starts at once
-
-
-def every_row(
-    now: datetime, *, fields: Sequence[str], order: Order, show: str = "all", search: str = ""
-) -> Iterator[Row]:
-    """All rows in order: the first ones read like a page (their keys along the sort, then
-    their rows), the rest after them in one sorted pass through a server-side cursor.
-
-    Reading every batch like a page costs an index probe per person walked (at a million
-    persons, about four times the one pass, whose aggregates are hash joins); the one
-    pass alone sorts everything before its first row (seconds at a million persons)."""
-    fields = list(dict.fromkeys([*fields, *order.keys]))
-    found = _keys(now, order, show=show, search=search, boundary=None, size=EXPORT_FIRST)
-    yield from _rows([row["id"] for row in found], now, fields)
-    if len(found) < EXPORT_FIRST:
-        return
-    inner, params = _query(now, fields, show=show, search=search)
-    condition, condition_params = order.beyond([found[-1][key] for key in order.keys])
-    with connection.chunked_cursor() as cursor:
-        cursor.execute(
-            f"SELECT * FROM ({inner}) r WHERE {condition} ORDER BY {order.sql()}",
-            params + condition_params,
-        )
-        read = _reader(fields)
-        while batch := cursor.fetchmany(2000):
-            yield from map(read, batch)

@@ -8,7 +8,7 @@ from livits import clock
 from mfa import rollout
 from mfa.middleware import mfa_settings_of
 
-from . import exports, keyset, selectors
+from . import exports, keyset, selectors, streams
 from .forms import FILTER_LABELS, ReportQueryForm
 from .reports import REPORTS
 
@@ -35,7 +35,7 @@ def report(request: AuthenticatedRequest, slug: str, export: str | None = None) 
     order = keyset.Order((*sort.order_by, "id"), query.value("dir", "asc") == "desc")
     now = clock.now()
     if export:
-        rows = selectors.every_row(now, fields=report.fields, order=order, show=show, search=search)
+        rows = streams.every_row(now, fields=report.fields, order=order, show=show, search=search)
         filename = f"{report.slug}-{timezone.localdate():%Y%m%d}"
         return exports.response(
             report, rows, export, language=request.LANGUAGE_CODE, filename=filename

@@ -149,6 +149,7 @@ def stream_cells(
         ):
             archive.writestr(name, text)
         with archive.open("xl/worksheets/sheet1.xml", "w", force_zip64=True) as sheet:
+            yield sink.take()  # the parts before the rows: the download begins
             sheet.write(_SHEET_START.encode())
             pending = []
             for count, row in enumerate(rows, start=1):

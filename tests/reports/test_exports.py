@@ -13,7 +13,8 @@ from django.utils import timezone
 from openpyxl.utils.escape import unescape
 
 from accounts.models import Person, User
-from mfa.models import AuditEvent, LoginThrottle, Passkey, RecoveryCode
+from audit.models import AuditEvent
+from mfa.models import LoginThrottle, Passkey, RecoveryCode
 from reports import streams, xlsx
 from reports.exports import inert
 from tests.helpers import PASSWORD, first_sheet, link

@@ -36,15 +36,28 @@ def stored(name: str) -> bool:
     return connection.vendor == "postgresql" and name in STORED
 
 
-def differing(name: str, now: datetime) -> list[int]:
-    """The users whose live figure may differ from the stored one at `now`."""
+def differing(name: str, now: datetime) -> tuple[list[int], datetime | None]:
+    """The users whose live figure may differ from the stored one at `now`, and the
+    window's start they were found for (see `held`)."""
     if name == "device_count":
         temporary = Device.objects.filter(expires_at__isnull=False).order_by()
-        return list(temporary.values_list("user_id", flat=True).distinct())
+        return list(temporary.values_list("user_id", flat=True).distinct()), None
     since = now - WINDOW
     start = _window_follow(since)
     between = _failures(start if start is None else min(start, since), max(start or since, since))
-    return list(between.values_list("subject_id", flat=True).distinct())
+    return list(between.values_list("subject_id", flat=True).distinct()), start
+
+
+def held(name: str, start: datetime | None) -> bool:
+    """Whether the stored figures still count from `start`: another page (a later minute,
+    or a host whose clock is ahead) may have moved the window after `differing` found its
+    users, and the stored figures read since then would miss failures of users it did not
+    name. A start only moves forwards, so the same start now means it never moved."""
+    if name == "device_count":
+        return True  # devices are stored in the same transaction as they change
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT MAX(start) FROM reports_failurewindow")
+        return bool(cursor.fetchone()[0] == start)
 
 
 def _failures(start: datetime | None, end: datetime) -> QuerySet[AuditEvent]:
@@ -71,8 +84,12 @@ def _window_follow(since: datetime) -> datetime | None:
         with transaction.atomic(), connection.cursor() as cursor:
             # derived rows: a crash that loses this commit loses the start with them
             cursor.execute("SET LOCAL synchronous_commit = off")
-            # no audit write, and no other move, beside this one
-            cursor.execute("LOCK TABLE mfa_auditevent IN SHARE ROW EXCLUSIVE MODE NOWAIT")
+            # no audit write, and no other move, beside this one; both tables at once, so
+            # a writer that already changed a device (its trigger holds the person's figures
+            # row) and will write its audit record next makes this give way, not deadlock
+            cursor.execute(
+                "LOCK TABLE mfa_auditevent, reports_userfigures IN SHARE ROW EXCLUSIVE MODE NOWAIT"
+            )
             cursor.execute("SELECT MAX(start) FROM reports_failurewindow")
             (start,) = cursor.fetchone()
             if start is not None and start >= target:

@@ -12,13 +12,38 @@ from django.db import migrations, models
 def content_type_move(old: str, new: str):
     def move(apps, schema_editor):
         # On a new database the content types are made after the migrations
-        # (post_migrate): there is none yet, and this changes nothing. A second content
-        # type of the new name cannot exist yet (the model enters the state here); if one
-        # did, the unique (app_label, model) stops the migration rather than lose grants.
+        # (post_migrate): there is none yet, and this changes nothing. A content type of
+        # the new name exists when post_migrate made one after a partial migration back
+        # (`migrate mfa 0010` leaves the model in both apps' states): its permissions are
+        # fresh duplicates, so their grants join the moved permissions of the same
+        # codename and the duplicate goes, before the rename keeps the old ids.
+        alias = schema_editor.connection.alias
         ContentType = apps.get_model("contenttypes", "ContentType")
-        ContentType.objects.using(schema_editor.connection.alias).filter(
-            app_label=old, model="auditevent"
-        ).update(app_label=new)
+        Permission = apps.get_model("auth", "Permission")
+        Group = apps.get_model("auth", "Group")
+        User = apps.get_model(settings.AUTH_USER_MODEL)
+        moving = ContentType.objects.using(alias).filter(app_label=old, model="auditevent")
+        duplicate = ContentType.objects.using(alias).filter(app_label=new, model="auditevent")
+        if moving.exists() and duplicate.exists():
+            kept = {
+                p.codename: p
+                for p in Permission.objects.using(alias).filter(content_type__in=moving)
+            }
+            for through, holder in (
+                (Group.permissions.through, "group_id"),
+                (User.user_permissions.through, f"{User._meta.model_name}_id"),
+            ):
+                grants = through.objects.using(alias)
+                for gone in Permission.objects.using(alias).filter(content_type__in=duplicate):
+                    target = kept.get(gone.codename)
+                    for grant in grants.filter(permission_id=gone.pk):
+                        if target is not None:
+                            fields = {holder: getattr(grant, holder), "permission_id": target.pk}
+                            grants.get_or_create(**fields)
+                        grant.delete()
+            Permission.objects.using(alias).filter(content_type__in=duplicate).delete()
+            duplicate.delete()
+        moving.update(app_label=new)
 
     return move
 

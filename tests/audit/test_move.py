@@ -68,3 +68,32 @@ def test_a_new_installation_gives_the_beheerders_the_auditlog_of_the_audit_app(d
     rights = Group.objects.get(name=BEHEERDERS_GROUP).permissions
     assert rights.filter(content_type__app_label="audit", codename="view_auditevent").exists()
     assert not ContentType.objects.filter(app_label="mfa", model="auditevent").exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_way_back_after_a_partial_one_keeps_the_grants(system_user):
+    """`migrate mfa 0010` leaves the model in both apps' states, and post_migrate makes
+    a second content type (mfa, auditevent) with fresh permissions; going back further
+    (`migrate audit zero`) then merges them into the moved ones instead of stopping on
+    the unique (app_label, model)."""
+    right = Permission.objects.get(content_type__app_label="audit", codename="view_auditevent")
+    system_user.user_permissions.add(right)
+    second = ContentType.objects.create(app_label="mfa", model="auditevent")
+    fresh = Permission.objects.create(
+        content_type=second, codename="view_auditevent", name="Can view MFA audit event"
+    )
+    group = Group.objects.create(name="Lezers")
+    group.permissions.add(fresh)
+    try:
+        MigrationExecutor(connection).migrate(BEFORE_THE_MOVE)
+        ContentType.objects.clear_cache()
+        back = Permission.objects.get(content_type__app_label="mfa", codename="view_auditevent")
+        assert back.pk == right.pk
+        assert list(group.permissions.all()) == [back]
+        assert list(User.objects.get(pk=system_user.pk).user_permissions.all()) == [back]
+        assert not ContentType.objects.filter(app_label="audit", model="auditevent").exists()
+    finally:
+        MigrationExecutor(connection).migrate(
+            MigrationExecutor(connection).loader.graph.leaf_nodes()
+        )
+        ContentType.objects.clear_cache()

@@ -3,10 +3,11 @@ walk stored figures (reports.figures); whatever was written, however the clock m
 they show the rows the live definition gives, in order, both ways."""
 
 import importlib
+import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from django.db import connection, transaction
+from django.db import connection, connections, transaction
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -14,7 +15,7 @@ from accounts.models import Person, User
 from audit.models import FAILURE_ACTIONS, AuditEvent
 from mfa import crypto
 from mfa.models import MAX_DEVICES_CEILING, Device
-from reports import selectors
+from reports import figures, selectors
 from reports.keyset import Order
 from reports.models import FailureWindow
 
@@ -165,3 +166,128 @@ def test_a_deleted_user_and_their_failures_leave_the_pages(db):
         (1, users[2].pk),
         (1, users[0].pk),
     ]
+
+
+def _figures_pg(reason):
+    return pytest.mark.skipif(
+        connection.vendor != "postgresql", reason=f"stored figures exist on PostgreSQL: {reason}"
+    )
+
+
+@_figures_pg("the window's moves")
+@pytest.mark.django_db(transaction=True)
+def test_a_window_moved_by_another_page_midway_never_puts_a_page_out_of_order(monkeypatch):
+    """Another worker's page (a later minute, or a host whose clock is ahead) moves the
+    window between this page finding its exceptions and reading the stored figures."""
+    users = [
+        User.objects.create(
+            username=f"venster{i}", password="!", person=Person.objects.create(last_name="V")
+        )
+        for i in range(4)
+    ]
+    FailureWindow.objects.update_or_create(id=1, defaults={"start": T0 - timedelta(days=31)})
+    # inside this page's 30 days by 30 s; outside the other page's
+    AuditEvent.objects.create(
+        action=ACTIONS[0], subject=users[2], at=T0 - timedelta(days=30, seconds=-30)
+    )
+    differing = figures.differing
+    moved: list[datetime | None] = []
+
+    def other_page_moves_the_window(name, now):
+        found = differing(name, now)
+        if not moved:
+            moved.append(figures._window_follow(now + timedelta(minutes=2) - figures.WINDOW))
+        return found
+
+    monkeypatch.setattr(figures, "differing", other_page_moves_the_window)
+    assert _walk(T0, "failures_30d", True, backwards=False)[0] == (1, users[2].pk)
+    assert moved == [(T0 + timedelta(minutes=2) - figures.WINDOW).replace(second=0)]  # midway
+
+
+@pytest.mark.race
+@pytest.mark.django_db(transaction=True)
+def test_a_writer_holding_a_figures_row_is_never_deadlocked_by_a_window_move(monkeypatch):
+    """A login or a link changes a device first (its trigger holds the person's figures
+    row) and writes its audit record next. A report page moving the window meanwhile
+    gives way at once; before, it held the audit table and waited for that row, and the
+    writer's audit record closed a deadlock that PostgreSQL broke by failing the writer
+    (the page is held between its lock and its update until the writer waits, so that
+    the writer waits first, as it did in the outside attack)."""
+    user = User.objects.create(
+        username="schrijver", password="!", person=Person.objects.create(last_name="S")
+    )
+    FailureWindow.objects.update_or_create(id=1, defaults={"start": T0 - timedelta(days=50)})
+    AuditEvent.objects.create(action=ACTIONS[0], subject=user, at=T0 - timedelta(days=40))
+    locked, writer_waits = threading.Event(), threading.Event()
+    compiled = figures.compiled  # type: ignore[attr-defined]  # what runs between the two
+
+    def between_lock_and_update(*args, **kwargs):
+        locked.set()
+        writer_waits.wait(60)
+        return compiled(*args, **kwargs)
+
+    monkeypatch.setattr(figures, "compiled", between_lock_and_update)
+    writer = connections.create_connection("default")
+    writer.inc_thread_sharing()  # its audit record is written from a thread of its own
+    outcome: dict[str, object] = {}
+    try:
+        writer.set_autocommit(False)
+        with writer.cursor() as cursor:  # the device changed: the figures row is held
+            cursor.execute(
+                "UPDATE reports_userfigures SET devices = devices WHERE user_id = %s", [user.pk]
+            )
+            cursor.execute("SELECT pg_backend_pid()")
+            (writer_pid,) = cursor.fetchone()
+        page = threading.Thread(
+            target=lambda: outcome.update(page=_in_own_connection(figures._window_follow, T0))
+        )
+        page.start()
+        while page.is_alive() and not locked.wait(0.01):
+            pass
+        audit = threading.Thread(target=lambda: outcome.update(writer=_audit_record(writer, user)))
+        audit.start()
+        if locked.is_set():
+            _wait_for_lock_wait(writer_pid, audit)
+        writer_waits.set()
+        audit.join()
+        page.join()
+        assert outcome["writer"] == "written"
+        assert outcome["page"] == T0 - timedelta(days=50)  # the move was left to a later page
+    finally:
+        writer_waits.set()
+        writer.close()
+
+
+def _audit_record(writer, user):
+    try:
+        with writer.cursor() as cursor:
+            cursor.execute(
+                "INSERT INTO mfa_auditevent (at, action, subject_id, subject_name, ip_block, data)"
+                " VALUES (%s, 'device_linked', %s, 'schrijver', '', '{}')",
+                [T0, user.pk],
+            )
+        writer.commit()
+        return "written"
+    except Exception as error:  # noqa: BLE001 - the test names what went wrong
+        writer.rollback()
+        return repr(error)
+
+
+def _in_own_connection(function, now):
+    try:
+        return function(now - figures.WINDOW)
+    finally:
+        connection.close()
+
+
+def _wait_for_lock_wait(pid, thread):
+    """Until the backend `pid` waits for a lock (or its thread has ended)."""
+    with connection.cursor() as cursor:
+        while thread.is_alive():
+            cursor.execute(
+                "SELECT COUNT(*) FROM pg_stat_activity WHERE pid = %s AND wait_event_type = 'Lock'",
+                [pid],
+            )
+            if cursor.fetchone()[0]:
+                return
+            thread.join(0.01)

@@ -10,6 +10,8 @@ small set:
 - failures: counted from the window's start; only a user with failures between that
   start and 30 days ago can have fewer in the last 30 days (or, with the clock before
   the start, more).
+Aantal_passkeys and Herstelcodes_ongebruikt count the passkeys and the unused recovery
+codes, which time does not change: their stored figures are theirs, without exceptions.
 A page walks the index of the stored figure without those users, takes them with
 their live figures beside it, and keeps the first rows of both (reports.selectors):
 the same rows as the live aggregate, in any direction, ties by id. The window's start
@@ -27,7 +29,12 @@ from mfa.models import Device
 from .fields import compiled
 
 # The report's field -> the column of reports_userfigures that bounds it.
-STORED = {"device_count": "devices", "failures_30d": "failures"}
+STORED = {
+    "device_count": "devices",
+    "failures_30d": "failures",
+    "passkey_count": "passkeys",
+    "recovery_unused": "recovery",
+}
 WINDOW = timedelta(days=30)  # reports.fields: failures_30d
 
 
@@ -38,6 +45,8 @@ def stored(name: str) -> bool:
 
 def differing(name: str, now: datetime) -> list[int]:
     """The users whose live figure may differ from the stored one at `now`."""
+    if name in ("passkey_count", "recovery_unused"):
+        return []
     if name == "device_count":
         temporary = Device.objects.filter(expires_at__isnull=False).order_by()
         return list(temporary.values_list("user_id", flat=True).distinct())

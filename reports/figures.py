@@ -10,6 +10,8 @@ small set:
 - failures: counted from the window's start; only a user with failures between that
   start and 30 days ago can have fewer in the last 30 days (or, with the clock before
   the start, more).
+Aantal_passkeys and Herstelcodes_ongebruikt count the passkeys and the unused recovery
+codes, which time does not change: their stored figures are theirs, without exceptions.
 A page walks the index of the stored figure without those users, takes them with
 their live figures beside it, and keeps the first rows of both (reports.selectors):
 the same rows as the live aggregate, in any direction, ties by id. The window's start
@@ -27,7 +29,12 @@ from mfa.models import Device
 from .fields import compiled
 
 # The report's field -> the column of reports_userfigures that bounds it.
-STORED = {"device_count": "devices", "failures_30d": "failures"}
+STORED = {
+    "device_count": "devices",
+    "failures_30d": "failures",
+    "passkey_count": "passkeys",
+    "recovery_unused": "recovery",
+}
 WINDOW = timedelta(days=30)  # reports.fields: failures_30d
 
 
@@ -39,6 +46,8 @@ def stored(name: str) -> bool:
 def differing(name: str, now: datetime) -> tuple[list[int], datetime | None]:
     """The users whose live figure may differ from the stored one at `now`, and the
     window's start they were found for (see `held`)."""
+    if name in ("passkey_count", "recovery_unused"):
+        return [], None
     if name == "device_count":
         temporary = Device.objects.filter(expires_at__isnull=False).order_by()
         return list(temporary.values_list("user_id", flat=True).distinct()), None
@@ -53,8 +62,8 @@ def held(name: str, start: datetime | None) -> bool:
     or a host whose clock is ahead) may have moved the window after `differing` found its
     users, and the stored figures read since then would miss failures of users it did not
     name. A start only moves forwards, so the same start now means it never moved."""
-    if name == "device_count":
-        return True  # devices are stored in the same transaction as they change
+    if name != "failures_30d":
+        return True  # the other figures are stored in the same transaction as they change
     with connection.cursor() as cursor:
         cursor.execute("SELECT MAX(start) FROM reports_failurewindow")
         return bool(cursor.fetchone()[0] == start)

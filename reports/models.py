@@ -22,7 +22,9 @@ class UserFigures(models.Model):
     sorts on the live aggregates. Neither is the report's figure itself, which time
     changes (reports.figures says how a page gets from these to those):
     - devices: every device of the user, expired or not;
-    - failures: the failed attempts about the user at or after FailureWindow.start.
+    - failures: the failed attempts about the user at or after FailureWindow.start;
+    - passkeys, recovery: the passkeys and the unused recovery codes, which time does not
+      change: the report's figures themselves (migration 0006).
     """
 
     user = models.OneToOneField(
@@ -30,12 +32,16 @@ class UserFigures(models.Model):
     )
     devices = models.IntegerField(default=0)
     failures = models.IntegerField(default=0)
+    passkeys = models.IntegerField(db_default=0)  # the row is written by triggers
+    recovery = models.IntegerField(db_default=0)
 
     class Meta:
         default_permissions = ()
         indexes = [
             models.Index(fields=["devices", "user"], name="reports_figures_devices"),
             models.Index(fields=["failures", "user"], name="reports_figures_failures"),
+            models.Index(fields=["passkeys", "user"], name="reports_figures_passkeys"),
+            models.Index(fields=["recovery", "user"], name="reports_figures_recovery"),
         ]
 
     def __str__(self) -> str:

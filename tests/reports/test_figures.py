@@ -1,4 +1,5 @@
-"""Sorting on Aantal_apparaten and Mislukte_pogingen_30_dagen: on PostgreSQL the pages
+"""Sorting on Aantal_apparaten, Mislukte_pogingen_30_dagen, Aantal_passkeys and
+Herstelcodes_ongebruikt: on PostgreSQL the pages
 walk stored figures (reports.figures); whatever was written, however the clock moved,
 they show the rows the live definition gives, in order, both ways."""
 
@@ -14,10 +15,10 @@ from hypothesis import strategies as st
 from accounts.models import Person, User
 from audit.models import FAILURE_ACTIONS, AuditEvent
 from mfa import crypto
-from mfa.models import MAX_DEVICES_CEILING, Device
+from mfa.models import MAX_DEVICES_CEILING, Device, Passkey, RecoveryCode
 from reports import figures, selectors
 from reports.keyset import Order
-from reports.models import FailureWindow
+from reports.models import FailureWindow, UserFigures
 
 T0 = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 USERS = 4
@@ -32,12 +33,21 @@ device = st.tuples(st.integers(0, USERS - 1), st.none() | st.integers(-HOURS, HO
 event = st.tuples(
     st.none() | st.integers(0, USERS - 1), st.sampled_from(ACTIONS), st.integers(-HOURS, 48)
 )
-# a move of the clock, then a write at the new time: a failure, or a device or event removed
-step = st.tuples(
-    st.integers(-HOURS, 2 * HOURS),
-    st.sampled_from(["failure", "remove device", "remove event", "nothing"]),
-    st.integers(0, USERS - 1),
-)
+# a move of the clock, then a write at the new time: a failure, a passkey or recovery
+# code added, a device, event or passkey removed, a code used, the codes moved to a user
+WRITES = [
+    "failure",
+    "remove device",
+    "remove event",
+    "add passkey",
+    "remove passkey",
+    "add code",
+    "use code",
+    "move codes",
+    "nothing",
+]
+step = st.tuples(st.integers(-HOURS, 2 * HOURS), st.sampled_from(WRITES), st.integers(0, USERS - 1))
+FIGURES = ("device_count", "failures_30d", "passkey_count", "recovery_unused")
 
 
 def _live(now):
@@ -48,6 +58,8 @@ def _live(now):
         user.pk: {
             "device_count": Device.objects.active(now).filter(user=user).count(),
             "failures_30d": failures.filter(subject=user).count(),
+            "passkey_count": Passkey.objects.filter(user=user).count(),
+            "recovery_unused": RecoveryCode.objects.filter(user=user, used_at=None).count(),
         }
         for user in User.objects.all()
     }
@@ -74,7 +86,11 @@ def _walk(now, field, descending, *, backwards):
 
 def _check(now):
     live = _live(now)
-    for field in ("device_count", "failures_30d"):
+    if connection.vendor == "postgresql":  # figures that time does not change: stored as they are
+        for field, column in (("passkey_count", "passkeys"), ("recovery_unused", "recovery")):
+            stored = dict(UserFigures.objects.values_list("user_id", column))
+            assert stored == {pk: row[field] for pk, row in live.items()}, field
+    for field in FIGURES:
         for descending in (False, True):
             expected = sorted(((row[field], pk) for pk, row in live.items()), reverse=descending)
             assert _walk(now, field, descending, backwards=False) == expected, (field, now)
@@ -91,9 +107,17 @@ def _check(now):
     devices=st.lists(device, max_size=MAX_DEVICES_CEILING),
     events=st.lists(event, max_size=10),
     steps=st.lists(step, min_size=1, max_size=4),
+    factors=st.lists(
+        st.tuples(
+            st.sampled_from(["add passkey", "add code", "use code"]), st.integers(0, USERS - 1)
+        ),
+        max_size=8,
+    ),
     flushed=st.booleans(),
 )
-def test_pages_sorted_on_a_figure_show_the_live_figures_in_order(devices, events, steps, flushed):
+def test_pages_sorted_on_a_figure_show_the_live_figures_in_order(
+    devices, events, factors, steps, flushed
+):
     with transaction.atomic():
         # the stored failures count from a day before T0's window (or, without the
         # window's row, as after manage.py flush, from the first): the clock's moves take
@@ -124,6 +148,8 @@ def test_pages_sorted_on_a_figure_show_the_live_figures_in_order(devices, events
             )
             for owner, action, hours in events
         )
+        for write, owner in factors:
+            _write_factor(write, users, owner, T0)
         _check(T0)
         for hours, write, owner in steps:
             now = T0 + timedelta(hours=hours)
@@ -134,8 +160,30 @@ def test_pages_sorted_on_a_figure_show_the_live_figures_in_order(devices, events
             elif write == "remove event":
                 first = AuditEvent.objects.filter(subject=users[owner]).order_by("at")[:1]
                 AuditEvent.objects.filter(pk__in=first).delete()
+            else:
+                _write_factor(write, users, owner, now)
             _check(now)
         transaction.set_rollback(True)
+
+
+def _write_factor(write, users, owner, now):
+    """A passkey or recovery code written as `write` says, for users[owner]."""
+    user = users[owner]
+    if write == "add passkey":
+        number = Passkey.objects.count() + 1
+        Passkey.objects.create(
+            user=user, name=f"Sleutel {number}", credential_id=f"c{number}", public_key=b"k"
+        )
+    elif write == "remove passkey":
+        Passkey.objects.filter(pk__in=Passkey.objects.filter(user=user)[:1]).delete()
+    elif write == "add code":
+        number = RecoveryCode.objects.filter(user=user).count() + 1
+        RecoveryCode.objects.create(user=user, number=number, digest=f"d{number}", created_at=now)
+    elif write == "use code":
+        unused = RecoveryCode.objects.filter(user=user, used_at=None)[:1]
+        RecoveryCode.objects.filter(pk__in=unused).update(used_at=now)
+    elif write == "move codes" and not RecoveryCode.objects.filter(user=users[0]).exists():
+        RecoveryCode.objects.filter(user=user).update(user=users[0])
 
 
 def test_the_triggers_count_the_failures_of_mfa_models(db):

@@ -111,6 +111,7 @@ def main():
     from django.test import Client
 
     from accounts.models import Person, User
+    from reports.fields import FILTERS
     from reports.reports import REPORTS
 
     if Person.objects.count() < args.persons:
@@ -174,9 +175,7 @@ def main():
             (f"search '{word}'", {"q": word})
             for word in ("de", "zz", "demo12", "jansen12", "bakker", "bakker12")
         ]
-        variants += [
-            (f"filter {key}", {"show": key}) for key in ("linked", "unlinked", "via_admin")
-        ]
+        variants += [(f"filter {key}", {"show": key}) for key in FILTERS if key != "all"]
         variants += [
             (f"sort {column.header} {direction}", {"sort": column.header, "dir": direction})
             for column in report.columns

@@ -24,7 +24,10 @@ class UserFigures(models.Model):
     - devices: every device of the user, expired or not;
     - failures: the failed attempts about the user at or after FailureWindow.start;
     - passkeys, recovery: the passkeys and the unused recovery codes, which time does not
-      change: the report's figures themselves (migration 0006).
+      change: the report's figures themselves (migration 0006);
+    - admin_devices: the devices a beheerder linked for the user, expired or not
+      (migration 0007, which also indexes "has MFA" and "linked by a beheerder" as
+      reports.figures writes them).
     """
 
     user = models.OneToOneField(
@@ -34,6 +37,7 @@ class UserFigures(models.Model):
     failures = models.IntegerField(default=0)
     passkeys = models.IntegerField(db_default=0)  # the row is written by triggers
     recovery = models.IntegerField(db_default=0)
+    admin_devices = models.IntegerField(db_default=0)
 
     class Meta:
         default_permissions = ()

@@ -15,8 +15,7 @@ from django.db import connection
 
 from . import figures
 from .fields import FIELDS as FIELDS  # exports.py reads the kinds here
-from .fields import FILTER_SQL, JOINS, expand, from_db, join_sql
-from .figures import STORED
+from .fields import FILTER_SQL, JOINS, SQL, expand, from_db, join_sql
 from .keyset import Order, cursor_decode, cursor_encode
 from .search import indexed_search, search_sql
 
@@ -42,23 +41,24 @@ def _query(
     show: str = "all",
     search: str = "",
     users: Sequence[int] | None = None,
-    stored: str | None = None,
-    without: Sequence[int] = (),
+    stored: figures.Split | None = None,
 ) -> tuple[str, list[Any]]:
-    """SELECT the named fields of the filtered system users (or of `users`, or all but
-    `without`), as `r` for an outer query; joining only what those fields, the filter and
-    the search need. The field `stored` is its stored figure (reports.figures)."""
-    needed = {FIELDS[name].join for name in fields if name != stored} | {FILTER_SQL[show][1]}
+    """SELECT the named fields of the filtered system users (or of `users`), as `r` for
+    an outer query; joining only what those fields, the filter and the search need.
+    With `stored`: its stored forms of fields and filter, for all but its exceptions
+    (reports.figures)."""
+    forms = stored.fields if stored else {}
+    where_sql, filter_join = FILTER_SQL[show]
+    if stored and stored.where:
+        where_sql, filter_join = stored.where, None
+    needed = {FIELDS[name].join for name in fields if name not in forms} | {filter_join}
     sql, params = expand(
         "SELECT "
-        + ", ".join(
-            f"{f'figures.{STORED[name]}' if name == stored else FIELDS[name].sql} AS {name}"
-            for name in fields
-        )
+        + ", ".join(f"{forms.get(name, FIELDS[name].sql)} AS {name}" for name in fields)
         + " FROM accounts_user",
         now,
     )
-    if stored:
+    if stored and stored.joins_figures:
         sql += " INNER JOIN reports_userfigures figures ON figures.user_id = accounts_user.id"
     if "person" in needed or search.split():
         # SQLite has no statistics to see that there are far fewer users than persons:
@@ -71,8 +71,8 @@ def _query(
             sql += f" LEFT JOIN ({subquery}) {name} ON {condition}"
             params += subquery_params
     where = []
-    if FILTER_SQL[show][0]:
-        filter_sql, filter_params = expand(FILTER_SQL[show][0], now)
+    if where_sql:
+        filter_sql, filter_params = expand(where_sql, now)
         where.append(filter_sql)
         params += filter_params
     searched, search_params = search_sql(search)
@@ -82,12 +82,25 @@ def _query(
     if users is not None:
         where.append(f"accounts_user.id IN ({', '.join(['%s'] * len(users))})")
         params += list(users)
-    if without:
+    if stored and stored.differ:
         where.append("accounts_user.id <> ALL(%s)")
-        params.append(list(without))
+        params.append(stored.differ)
     if where:
         sql += " WHERE " + " AND ".join(where)
     return sql, params
+
+
+def _arms(
+    now: datetime, fields: Sequence[str], *, show: str, search: str, stored: figures.Split | None
+) -> list[SQL]:
+    """The queries whose rows together are the report's (see _query): one, or the
+    stored forms for all but the exceptions and the live definition for those."""
+    if stored is None:
+        return [_query(now, fields, show=show, search=search)]
+    arms = [_query(now, fields, show=show, search=search, stored=stored)]
+    if stored.differ:
+        arms.append(_query(now, fields, show=show, search=search, users=stored.differ))
+    return arms
 
 
 def _row(fields: Sequence[str], values: Sequence[Any]) -> Row:
@@ -128,8 +141,8 @@ def page(
     """One page of rows: the first, the one after/before a boundary, or the last."""
     reverse = last or before is not None
     boundary = cursor_decode(after or before or "", order) if (after or before) else None
-    # every match is in this pass (a sort on a stored figure reads two)
-    counted = boundary is None and indexed_search(search) and not figures.stored(order.keys[0])
+    # every match is in this pass (not where stored figures split it in two)
+    counted = boundary is None and indexed_search(search) and not figures.applies(order.keys, show)
     found = _keys(
         now,
         order,
@@ -166,36 +179,34 @@ def _keys(
     in this order (`reverse`: the other way round); `counted`: with the number of rows
     beyond the boundary as "matching" on each.
 
-    Sorted first on a stored figure (reports.figures): the first rows along its index,
-    leaving out the users whose live figure may differ, and those users with their live
-    figures, then the first `size` of both."""
+    Sorted first on, or filtered by, a stored figure (reports.figures): the first rows
+    along its index, leaving out the users whose live figure may differ, and the first
+    of those users by their live figures, then the first `size` of both."""
 
-    def first(inner: str, params: list[Any]) -> list[Row]:
+    def first(arms: list[SQL]) -> list[Row]:
+        ordered = f" ORDER BY {order.sql(reverse=reverse)} LIMIT {int(size)}"
         window = ", COUNT(*) OVER () AS matching" if counted else ""
-        sql = f"SELECT *{window} FROM ({inner}) r"
-        if boundary is not None:
-            condition, condition_params = order.beyond(boundary, reverse=backwards)
-            sql += f" WHERE {condition}"
-            params = params + condition_params
-        sql += f" ORDER BY {order.sql(reverse=reverse)} LIMIT {int(size)}"
-        return _fetch(sql, params, [*order.keys, "matching"] if counted else order.keys)
+        parts, params = [], []
+        for inner, inner_params in arms:
+            sql = f"SELECT *{window} FROM ({inner}) r"
+            params += inner_params
+            if boundary is not None:
+                condition, condition_params = order.beyond(boundary, reverse=backwards)
+                sql += f" WHERE {condition}"
+                params += condition_params
+            parts.append(sql + ordered)
+        if len(parts) > 1:  # each arm walks its own index; then the first of both
+            sql = "SELECT * FROM (" + " UNION ALL ".join(f"({part})" for part in parts)
+            parts = [sql + ") r" + ordered]
+        return _fetch(parts[0], params, [*order.keys, "matching"] if counted else order.keys)
 
-    key = order.keys[0]
-    if not figures.stored(key):
-        return first(*_query(now, order.keys, show=show, search=search))
     for _attempt in range(3):
-        differ, start = figures.differing(key, now)
-        stored = _query(now, order.keys, show=show, search=search, stored=key, without=differ)
-        rows = first(*stored)
-        if differ:
-            rows += first(*_query(now, order.keys, show=show, search=search, users=differ))
-        if figures.held(key, start):
-            break
-    else:  # the window kept moving under this page: the live aggregate, always right
-        return first(*_query(now, order.keys, show=show, search=search))
-    down = order.descending != reverse
-    rows.sort(key=lambda row: [row[key] for key in order.keys], reverse=down)
-    return rows[:size]
+        stored = figures.split(now, order.keys, show)
+        rows = first(_arms(now, order.keys, show=show, search=search, stored=stored))
+        if stored is None or figures.held(stored):
+            return rows
+    # the window kept moving under this page: the live definition, always right
+    return first(_arms(now, order.keys, show=show, search=search, stored=None))
 
 
 def _rows(users: Sequence[int], now: datetime, fields: Sequence[str]) -> list[Row]:
@@ -210,7 +221,9 @@ def _rows(users: Sequence[int], now: datetime, fields: Sequence[str]) -> list[Ro
 def count(now: datetime, *, show: str = "all", search: str = "", limit: int) -> int:
     """The number of matching rows, counted up to `limit` + 1: more than `limit` is all a
     page says, so that a count never reads the whole table."""
-    inner, params = _query(now, ["id"], show=show, search=search)
+    arms = _arms(now, ["id"], show=show, search=search, stored=figures.split(now, ["id"], show))
+    inner = " UNION ALL ".join(f"({sql})" for sql, _params in arms) if len(arms) > 1 else arms[0][0]
+    params = [param for _sql, arm_params in arms for param in arm_params]
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT COUNT(*) FROM ({inner} LIMIT {int(limit) + 1}) r", params)
         return int(cursor.fetchone()[0])

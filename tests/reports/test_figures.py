@@ -1,7 +1,8 @@
-"""Sorting on Aantal_apparaten, Mislukte_pogingen_30_dagen, Aantal_passkeys and
-Herstelcodes_ongebruikt: on PostgreSQL the pages
-walk stored figures (reports.figures); whatever was written, however the clock moved,
-they show the rows the live definition gives, in order, both ways."""
+"""Sorting on the per-user figures (Aantal_apparaten, Mislukte_pogingen_30_dagen,
+Aantal_passkeys, Herstelcodes_ongebruikt, MFA_gekoppeld, Via_beheerder, Tijdelijk_tot,
+Nu_geblokkeerd) and filtering on them: on PostgreSQL the pages walk stored figures
+(reports.figures); whatever was written, however the clock moved, they show the rows
+the live definition gives, in order, both ways."""
 
 import importlib
 import threading
@@ -15,8 +16,18 @@ from hypothesis import strategies as st
 from accounts.models import Person, User
 from audit.models import FAILURE_ACTIONS, AuditEvent
 from mfa import crypto
-from mfa.models import MAX_DEVICES_CEILING, Device, Passkey, RecoveryCode
+from mfa.factors import has_mfa
+from mfa.models import (
+    MAX_DEVICES_CEILING,
+    Device,
+    LoginThrottle,
+    MfaSettings,
+    Passkey,
+    RecoveryCode,
+)
+from mfa.throttle import current_locks, throttle_key
 from reports import figures, selectors
+from reports.fields import FILTERS
 from reports.keyset import Order
 from reports.models import FailureWindow, UserFigures
 
@@ -29,12 +40,15 @@ ACTIONS = (
 )
 HOURS = 24 * 40
 
-device = st.tuples(st.integers(0, USERS - 1), st.none() | st.integers(-HOURS, HOURS))
+# owner, end (hours from T0; None: no end), linked by a beheerder (the next user)
+device = st.tuples(st.integers(0, USERS - 1), st.none() | st.integers(-HOURS, HOURS), st.booleans())
 event = st.tuples(
     st.none() | st.integers(0, USERS - 1), st.sampled_from(ACTIONS), st.integers(-HOURS, 48)
 )
 # a move of the clock, then a write at the new time: a failure, a passkey or recovery
-# code added, a device, event or passkey removed, a code used, the codes moved to a user
+# code added, a device, event or passkey removed, a code used, the codes moved to a user,
+# the beheerder of the devices gone (as when their account is deleted), a lock on the
+# name for a day, passkeys allowed or not
 WRITES = [
     "failure",
     "remove device",
@@ -44,31 +58,66 @@ WRITES = [
     "add code",
     "use code",
     "move codes",
+    "beheerder gone",
+    "lock",
+    "toggle passkeys",
     "nothing",
 ]
 step = st.tuples(st.integers(-HOURS, 2 * HOURS), st.sampled_from(WRITES), st.integers(0, USERS - 1))
-FIGURES = ("device_count", "failures_30d", "passkey_count", "recovery_unused")
+FIGURES = (
+    "device_count",
+    "failures_30d",
+    "passkey_count",
+    "recovery_unused",
+    "mfa_linked",
+    "via_admin",
+    "via_admin_until",
+    "locked_now",
+)
 
 
 def _live(now):
     """Each user's figures by the definition: the aggregates the reports show."""
     since = now - timedelta(days=30)
     failures = AuditEvent.objects.filter(action__in=FAILURE_ACTIONS, at__gte=since)
-    return {
-        user.pk: {
+    locked = set(current_locks(now).values_list("key", flat=True))
+    live = {}
+    for user in User.objects.all():
+        via_admin = Device.objects.active(now).via_admin().filter(user=user)
+        ends = [device.expires_at for device in via_admin]
+        dated = [end for end in ends if end is not None]
+        live[user.pk] = {
+            "id": user.pk,
             "device_count": Device.objects.active(now).filter(user=user).count(),
             "failures_30d": failures.filter(subject=user).count(),
             "passkey_count": Passkey.objects.filter(user=user).count(),
             "recovery_unused": RecoveryCode.objects.filter(user=user, used_at=None).count(),
+            "mfa_linked": has_mfa(user, now),
+            "via_admin": bool(ends),
+            # the end of the temporary access: none while one of them has no end
+            "via_admin_until": max(dated) if dated and len(dated) == len(ends) else None,
+            "locked_now": throttle_key(user.username) in locked,
+            "mfa_reminded_at": user.mfa_reminded_at,
         }
-        for user in User.objects.all()
-    }
+    return live
 
 
-def _walk(now, field, descending, *, backwards):
-    order = Order((field, "id"), descending)
+def _matches(show, row):
+    """The filter `show` by its meaning (the report's labels), on a user's live figures."""
+    return {
+        "linked": row["mfa_linked"],
+        "unlinked": not row["mfa_linked"],
+        "never_reminded": not row["mfa_linked"] and row["mfa_reminded_at"] is None,
+        "via_admin": row["via_admin"],
+        "with_passkey": row["passkey_count"] > 0,
+        "no_recovery": row["recovery_unused"] == 0,
+    }[show]
+
+
+def _walk(now, field, descending, *, backwards, show="all"):
+    order = Order((field, "id") if field != "id" else ("id",), descending)
     shown: list[selectors.Row] = []
-    page = selectors.page(now, fields=["id", field], order=order, last=backwards, size=2)
+    page = selectors.page(now, fields=["id", field], order=order, last=backwards, size=2, show=show)
     while True:
         shown = page.rows + shown if backwards else shown + page.rows
         if (page.first if backwards else page.last) or not page.rows:
@@ -79,9 +128,17 @@ def _walk(now, field, descending, *, backwards):
             fields=["id", field],
             order=order,
             size=2,
+            show=show,
             before=boundary if backwards else None,
             after=None if backwards else boundary,
         )
+
+
+def _expected(live, field, descending):
+    """The rows in the report's order: empty values last, whichever the direction."""
+    rows = [(row[field], pk) for pk, row in live.items()]
+    filled = sorted((row for row in rows if row[0] is not None), reverse=descending)
+    return filled + sorted((row for row in rows if row[0] is None), reverse=descending)
 
 
 def _check(now):
@@ -92,9 +149,16 @@ def _check(now):
             assert stored == {pk: row[field] for pk, row in live.items()}, field
     for field in FIGURES:
         for descending in (False, True):
-            expected = sorted(((row[field], pk) for pk, row in live.items()), reverse=descending)
+            expected = _expected(live, field, descending)
             assert _walk(now, field, descending, backwards=False) == expected, (field, now)
             assert _walk(now, field, descending, backwards=True) == expected, (field, now)
+    for show in FILTERS[1:]:
+        for field in ("id", "mfa_linked"):  # a plain column; a figure of its own
+            expected = [
+                row for row in _expected(live, field, False) if _matches(show, live[row[1]])
+            ]
+            assert _walk(now, field, False, backwards=False, show=show) == expected, (show, now)
+            assert selectors.count(now, show=show, limit=USERS) == len(expected), (show, now)
 
 
 @pytest.mark.django_db
@@ -132,13 +196,14 @@ def test_pages_sorted_on_a_figure_show_the_live_figures_in_order(
             )
             for i in range(USERS)
         ]
-        for slot, (owner, hours) in enumerate(devices, 1):
+        for slot, (owner, hours, by_beheerder) in enumerate(devices, 1):
             Device.objects.create(
                 user=users[owner],
                 slot=slot,
                 name=f"Apparaat {slot}",
                 secret_encrypted=crypto.encrypt("JBSWY3DPEHPK3PXP"),
                 expires_at=None if hours is None else T0 + timedelta(hours=hours),
+                linked_by=users[(owner + 1) % USERS] if by_beheerder else users[owner],
             )
         AuditEvent.objects.bulk_create(
             AuditEvent(
@@ -160,6 +225,16 @@ def test_pages_sorted_on_a_figure_show_the_live_figures_in_order(
             elif write == "remove event":
                 first = AuditEvent.objects.filter(subject=users[owner]).order_by("at")[:1]
                 AuditEvent.objects.filter(pk__in=first).delete()
+            elif write == "beheerder gone":  # what deleting their account does (SET_NULL)
+                Device.objects.filter(linked_by=users[owner]).update(linked_by=None)
+            elif write == "lock":
+                LoginThrottle.objects.update_or_create(
+                    key=throttle_key(users[owner].username),
+                    defaults={"failures": 10, "locked_until": now + timedelta(days=1)},
+                )
+            elif write == "toggle passkeys":
+                allowed = MfaSettings.load().passkeys_allowed
+                MfaSettings.objects.filter(pk=1).update(passkeys_allowed=not allowed)
             else:
                 _write_factor(write, users, owner, now)
             _check(now)
@@ -339,3 +414,26 @@ def _wait_for_lock_wait(pid, thread):
             if cursor.fetchone()[0]:
                 return
             thread.join(0.01)
+
+
+def test_a_beheerder_whose_account_is_deleted_leaves_no_via_beheerder_behind(db):
+    """Deleting the beheerder empties linked_by of the devices they linked (SET_NULL):
+    the stored count of devices linked by a beheerder follows, so the person leaves the
+    filter and the sort on Via_beheerder."""
+    beheerder, person = (
+        User.objects.create(
+            username=name, password="!", person=Person.objects.create(last_name=name)
+        )
+        for name in ("weg-beheerder", "blijft")
+    )
+    Device.objects.create(
+        user=person,
+        slot=1,
+        name="Telefoon",
+        secret_encrypted=crypto.encrypt("JBSWY3DPEHPK3PXP"),
+        linked_by=beheerder,
+    )
+    assert _walk(T0, "id", False, backwards=False, show="via_admin") == [(person.pk, person.pk)]
+    beheerder.delete()
+    assert _walk(T0, "id", False, backwards=False, show="via_admin") == []
+    assert _walk(T0, "via_admin", True, backwards=False) == [(False, person.pk)]

@@ -85,10 +85,13 @@ def search_sql(search: str) -> SQL:
         if _indexed(word):
             named, named_params = _holds(SEARCH_TEXT["name"], word)  # person columns only
             username, username_params = _holds(SEARCH_TEXT["username"], word)
+            # each found person's user by the index on person_id: a join would be planned
+            # on the statistics' guess of the persons found, which overshoots for words
+            # that share trigrams with common names (a hash of every user)
             clauses.append(
                 "accounts_user.id IN ("
-                "SELECT found.id FROM accounts_user found INNER JOIN accounts_person named"
-                f" ON named.id = found.person_id WHERE {named}"
+                "SELECT (SELECT found.id FROM accounts_user found"
+                f" WHERE found.person_id = named.id) FROM accounts_person named WHERE {named}"
                 f" UNION ALL SELECT id FROM accounts_user WHERE {username})"
             )
             params += named_params + username_params

@@ -21,14 +21,22 @@ class Order:
     descending: bool
 
     def sql(self, reverse: bool = False) -> str:
-        """ORDER BY: NULLs last in the direction shown (so first when paging backwards)."""
+        """ORDER BY: NULLs last in the direction shown (so first when paging backwards).
+
+        Every term of an order runs one way (see `_filled`), so that one index in its
+        order serves it, read forwards or backwards (migrations 0005 and 0008)."""
         down = self.descending != reverse
         terms = []
         for key in self.keys:
             if FIELDS[key].nullable:
-                terms.append(f"r.{key} IS NULL {'DESC' if reverse else 'ASC'}")
+                terms.append(f"{self._filled(key)} {'DESC' if down else 'ASC'}")
             terms.append(f"r.{key} {'DESC' if down else 'ASC'}")
         return ", ".join(terms)
+
+    def _filled(self, key: str) -> str:
+        """Whether a nullable key is filled, as a term that puts the empty ones last in
+        this order: ascending, "is empty" ascending; descending, "is filled" descending."""
+        return f"(r.{key} IS NOT NULL)" if self.descending else f"(r.{key} IS NULL)"
 
     def beyond(self, values: Sequence[Any], reverse: bool = False) -> SQL:
         """Rows strictly after `values` (before them with `reverse`) in this order."""
@@ -44,7 +52,7 @@ class Order:
                 same, same_params = f"{column} IS NULL", []
             else:
                 later = f"{column} {'<' if down else '>'} %s"
-                later += "" if reverse else f" OR {column} IS NULL"
+                later += "" if reverse or not FIELDS[key].nullable else f" OR {column} IS NULL"
                 same, same_params = f"{column} = %s", [to_db(kind, value)]
             if later:
                 clauses.append("(" + " AND ".join([*equal, f"({later})"]) + ")")
@@ -53,11 +61,27 @@ class Order:
             equal_params += same_params
         condition = " OR ".join(clauses) or "1 = 0"
         first, value = self.keys[0], values[0]
-        if value is not None and not FIELDS[first].nullable:
+        if value is not None:
             # implied by the condition, but in a form an index on the first key can seek to:
-            # a batch starts where the last one ended instead of skipping the rows before
-            condition = f"r.{first} {'<=' if down else '>='} %s AND ({condition})"
-            params = [to_db(FIELDS[first].kind, value), *params]
+            # a page or batch starts where the last one ended instead of skipping the rows
+            # before; for a nullable key, the pair (its "filled" term, the key) in the
+            # index's order, which the empty ones pass only where they lie ahead
+            later = "<=" if down else ">="
+            seek, seek_params = f"r.{first}", [to_db(FIELDS[first].kind, value)]
+            if FIELDS[first].nullable:
+                seek = f"({self._filled(first)}, r.{first})"
+                seek_params.insert(0, self.descending)  # this value's "filled" term
+                later += " (%s, %s)"
+            else:
+                later += " %s"
+            condition = f"{seek} {later} AND ({condition})"
+            params = [*seek_params, *params]
+        elif not reverse:  # among the empty ones, which come last: the index seeks to them
+            # (written as an inequality, which PostgreSQL keeps on the index's first term;
+            # "= false" it would rewrite into the key's own IS NULL)
+            later = "<=" if self.descending else ">="
+            condition = f"{self._filled(first)} {later} %s AND ({condition})"
+            params = [not self.descending, *params]
         return condition, params
 
 

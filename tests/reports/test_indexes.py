@@ -2,6 +2,7 @@
 order (migration 0005) instead of sorting every system user, both ways and backwards."""
 
 import re
+from datetime import timedelta
 
 import pytest
 from django.db import connection
@@ -81,3 +82,62 @@ def test_a_selective_search_reads_the_users_of_the_persons_found_not_every_user(
         cursor.execute(f"EXPLAIN (ANALYZE, FORMAT JSON) {queries.captured_queries[0]['sql']}")
         (plan,) = cursor.fetchone()
     assert _rows_read(plan[0]["Plan"], "found") <= 1, plan
+
+
+NULLABLE = sorted(
+    {
+        column.order_by
+        for report in REPORTS.values()
+        for column in report.columns
+        if len(column.order_by) == 1
+        and FIELDS[column.order_by[0]].nullable
+        and FIELDS[column.order_by[0]].sql.startswith("accounts_user.")
+    }
+)
+
+
+def _index_rows(plan):
+    """The rows that the index scans of this plan (EXPLAIN ANALYZE, JSON) read: those
+    they returned and those their filters removed."""
+    rows = 0
+    if "Index" in plan["Node Type"]:
+        rows = (plan["Actual Rows"] + plan.get("Rows Removed by Filter", 0)) * plan["Actual Loops"]
+    return rows + sum(_index_rows(child) for child in plan.get("Plans", []))
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="SQLite keeps the simple plan")
+@pytest.mark.parametrize("keys", NULLABLE)
+@pytest.mark.parametrize("descending", [False, True])
+def test_a_page_deep_in_a_sort_on_a_date_that_can_be_empty_seeks_its_first_row(
+    db, frozen_now, keys, descending
+):
+    """The page after the 20th of 30 filled dates reads its own rows, not the 20 before
+    (every page costs what the first costs, however deep); before, the empty ones' place
+    in the order kept the index from seeking, and a deep page read every row before it."""
+    (key,) = keys
+    users = [
+        User.objects.create(
+            username=f"datum{number}", password="!", person=Person.objects.create(last_name="D")
+        )
+        for number in range(40)
+    ]
+    for number, user in enumerate(users[:30]):
+        User.objects.filter(pk=user.pk).update(**{key: frozen_now - timedelta(days=number)})
+    order = Order((key, "id"), descending)
+    walked = selectors.page(frozen_now, fields=["id"], order=order, size=20)
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_sort = off")  # a tiny table: any order is cheap
+        cursor.execute("SET LOCAL enable_seqscan = off")
+    with CaptureQueriesContext(connection) as queries:
+        page = selectors.page(
+            frozen_now,
+            fields=["id"],
+            order=order,
+            size=3,
+            after=walked.boundary(walked.rows[-1]),
+        )
+    assert len(page.rows) == 3
+    with connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN (ANALYZE, FORMAT JSON) {queries.captured_queries[0]['sql']}")
+        (plan,) = cursor.fetchone()
+    assert _index_rows(plan[0]["Plan"]) <= 3 + 2, plan  # the page, one more, the boundary

@@ -20,6 +20,7 @@ calls `factors_changed`: if no factor is left, the person's recovery codes are v
 and their sessions end, both audited.
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
@@ -27,6 +28,7 @@ from functools import cached_property
 from django.core.cache import cache
 from django.db import models, transaction
 from django.db.models import Count, ExpressionWrapper, F, OuterRef, Q, Subquery
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce
 
 from accounts.models import User
@@ -42,11 +44,17 @@ Action = AuditEvent.Action
 ROLLOUT_FIGURE_KEY = "mfa:rollout-figure"  # mfa.rollout.rollout_figure, forgotten here
 
 
-def has_factor_condition(now: datetime, user: str = "pk") -> Q:
+def has_factor_condition(
+    now: datetime, user: str = "pk", among: Sequence[int] | RawSQL | None = None
+) -> Q:
     """ "Has MFA" as a condition on system users: an active app, or a passkey while
-    passkeys are allowed. `user` names the system user's primary key in the outer query."""
-    app = models.Exists(Device.objects.active(now).filter(user=OuterRef(user)))
-    passkey = models.Exists(Passkey.objects.filter(user=OuterRef(user)))
+    passkeys are allowed. `user` names the system user's primary key in the outer query;
+    `among`, when given, the only users it is asked of (their factors alone are read)."""
+    apps, passkeys = Device.objects.active(now), Passkey.objects.all()
+    if among is not None:
+        apps, passkeys = apps.filter(user__in=among), passkeys.filter(user__in=among)
+    app = models.Exists(apps.filter(user=OuterRef(user)))
+    passkey = models.Exists(passkeys.filter(user=OuterRef(user)))
     allowed = models.Exists(MfaSettings.objects.filter(pk=1, passkeys_allowed=True))
     return Q(app) | (Q(passkey) & Q(allowed))
 

@@ -26,10 +26,18 @@ def moment_in_range(moment: datetime) -> bool:
     return GO_LIVE_EARLIEST <= moment < GO_LIVE_LATEST
 
 
+def _active(now: datetime) -> models.Q:
+    return models.Q(expires_at__isnull=True) | models.Q(expires_at__gt=now)
+
+
 class DeviceQuerySet(models.QuerySet["Device"]):
     def active(self, now: datetime) -> "DeviceQuerySet":
         """Devices that can be used at `now`: no end date, or one still ahead."""
-        return self.filter(models.Q(expires_at__isnull=True) | models.Q(expires_at__gt=now))
+        return self.filter(_active(now))
+
+    def ended(self, now: datetime) -> "DeviceQuerySet":
+        """Devices whose end date has passed at `now` (not `active`), still stored."""
+        return self.exclude(_active(now))
 
     def via_admin(self) -> "DeviceQuerySet":
         """Devices a beheerder linked for someone else (Device.via_admin, in SQL)."""

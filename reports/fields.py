@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 from django.db import connection
 from django.db.models import Count, Max, QuerySet
+from django.db.models.expressions import RawSQL
 from django.utils.dateparse import parse_datetime
 
 from accounts.models import User
@@ -80,12 +81,21 @@ FIELDS = {
 }
 
 
+def named(users: Sequence[int]) -> Sequence[int] | RawSQL:
+    """The right side of an __in lookup for these users: on PostgreSQL one array
+    parameter, whatever their number (the exceptions of reports.figures can be
+    thousands, each of them a parameter to compose and a constant to plan otherwise)."""
+    if connection.vendor == "postgresql":
+        return RawSQL("SELECT UNNEST(%s::bigint[])", [list(users)])
+    return users
+
+
 def join_sql(name: str, now: datetime, users: Sequence[int] | None = None) -> tuple[str, SQL]:
     """The join condition and the grouped aggregate's SQL, compiled from its defining
     queryset; with `users`, narrowed to those users' rows."""
 
     def only(queryset: Narrowed, field: str = "user_id") -> Narrowed:
-        return queryset if users is None else queryset.filter(**{f"{field}__in": users})
+        return queryset if users is None else queryset.filter(**{f"{field}__in": named(users)})
 
     active = only(Device.objects.active(now).order_by())
     if name == "devices":
@@ -124,19 +134,22 @@ def join_sql(name: str, now: datetime, users: Sequence[int] | None = None) -> tu
 JOINS = ("devices", "via_admin", "failures", "locked", "recovery", "passkeys")
 
 
-def _has_mfa(now: datetime) -> SQL:
+def _has_mfa(now: datetime, users: Sequence[int] | None) -> SQL:
     """ "Has MFA" as a condition on the row of accounts_user: the WHERE clause that the ORM
-    compiles for has_factor_condition, so that it is written once (mfa.factors)."""
-    query = User.objects.filter(has_factor_condition(now)).query
+    compiles for has_factor_condition, so that it is written once (mfa.factors); with
+    `users`, reading only those users' factors."""
+    among = None if users is None else named(users)
+    query = User.objects.filter(has_factor_condition(now, among=among)).query
     sql, params = query.where.as_sql(query.get_compiler(connection=connection), connection)
     return sql, list(params)
 
 
-def expand(sql: str, now: datetime) -> SQL:
-    """`sql` with each {has_mfa} replaced by the condition, and the parameters it needs."""
+def expand(sql: str, now: datetime, users: Sequence[int] | None = None) -> SQL:
+    """`sql` with each {has_mfa} replaced by the condition (asked of `users` alone, when
+    given), and the parameters it needs."""
     if "{has_mfa}" not in sql:
         return sql, []
-    condition, params = _has_mfa(now)
+    condition, params = _has_mfa(now, users)
     return sql.replace("{has_mfa}", condition), params * sql.count("{has_mfa}")
 
 

@@ -5,10 +5,11 @@ row. On PostgreSQL each such field and filter has a stored form (reports.models.
 UserFigures, kept by triggers) that equals the live figure for every user outside a
 small set, and that an index serves:
 - devices (Aantal_apparaten), "has MFA" (MFA_gekoppeld; the filters linked, unlinked,
-  never reminded), linked by a beheerder (Via_beheerder, the filter via_admin) and the
-  end of that access (Tijdelijk_tot): every device is stored, and only a user with a
-  temporary device (an end date) can have fewer active ones; without one, the
-  access has no end, so Tijdelijk_tot is empty;
+  never reminded) and linked by a beheerder (Via_beheerder, the filter via_admin):
+  every device is stored, and only a user with a temporary device whose end has
+  passed (removed at their next request) has fewer active ones;
+- the end of temporary access (Tijdelijk_tot): empty, but for the users whose
+  temporary access still runs;
 - failures (Mislukte_pogingen_30_dagen): counted from the window's start; only a user
   with failures between that start and 30 days ago can have fewer in the last 30 days
   (or, with the clock before the start, more);
@@ -17,8 +18,9 @@ small set, and that an index serves:
   filters with_passkey and no_recovery), which time does not change: no exceptions.
 A page walks the stored forms without those users, takes those users with their live
 figures beside it, and keeps the first rows of both (reports.selectors): the same
-rows as the live definition, in any direction, ties by id. The window's start follows
-the minutes, so the exceptions stay a few minutes' failures.
+rows as the live definition, in any direction, ties by id; it checks afterwards that
+what it assumed still holds (`held`), and otherwise reads again. The window's start
+follows the minutes, so the exceptions stay a few minutes' failures.
 """
 
 from collections.abc import Sequence
@@ -35,8 +37,13 @@ from mfa.throttle import current_locks
 
 from .fields import compiled
 
-# Which users' live value a stored form may differ from (see the module's text).
-TEMPORARY, FAILURES, LOCKS = "temporary", "failures", "locks"
+# Which users' live value a stored form may differ from (see the module's text):
+# a temporary device whose end has passed (removed at the person's next request, so
+# it can linger), temporary access still running, failures at the window's edge, a lock.
+ENDED, RUNNING, FAILURES, LOCKS = "ended", "running", "failures", "locks"
+# Beyond this many such users a page reads the live definitions: still right, and
+# still faster than a statement that names every one of them.
+EXCEPTIONS_MAX = 2000
 # "Has MFA" stored: an app, or a passkey while passkeys are allowed (mfa.factors).
 # Migration 0007 indexes both forms, with the user, for the sort on MFA_gekoppeld.
 LINKED = {
@@ -48,25 +55,26 @@ LINKED = {
 @dataclass(frozen=True)
 class Form:
     sql: str  # over accounts_user and reports_userfigures (as `figures`); {linked}: LINKED
-    differs: str | None = None  # TEMPORARY, FAILURES, LOCKS: whose live value may differ
+    differs: str | None = None  # ENDED, RUNNING, FAILURES, LOCKS: whose live value may differ
 
 
 # The report's fields (reports.fields.FIELDS) and filters (FILTER_SQL) with a stored form.
 FIELDS = {
-    "device_count": Form("figures.devices", TEMPORARY),
+    "device_count": Form("figures.devices", ENDED),
     "failures_30d": Form("figures.failures", FAILURES),
     "passkey_count": Form("figures.passkeys"),
     "recovery_unused": Form("figures.recovery"),
-    "mfa_linked": Form("{linked}", TEMPORARY),
-    "via_admin": Form("(figures.admin_devices > 0)", TEMPORARY),
-    "via_admin_until": Form("CAST(NULL AS timestamptz)", TEMPORARY),
+    "mfa_linked": Form("{linked}", ENDED),
+    "via_admin": Form("(figures.admin_devices > 0)", ENDED),
+    # without running temporary access, no end: every app of theirs has none, or has ended
+    "via_admin_until": Form("CAST(NULL AS timestamptz)", RUNNING),
     "locked_now": Form("FALSE", LOCKS),
 }
 FILTERS = {
-    "linked": Form("{linked}", TEMPORARY),
-    "unlinked": Form("NOT {linked}", TEMPORARY),
-    "never_reminded": Form("NOT {linked} AND accounts_user.mfa_reminded_at IS NULL", TEMPORARY),
-    "via_admin": Form("(figures.admin_devices > 0)", TEMPORARY),
+    "linked": Form("{linked}", ENDED),
+    "unlinked": Form("NOT {linked}", ENDED),
+    "never_reminded": Form("NOT {linked} AND accounts_user.mfa_reminded_at IS NULL", ENDED),
+    "via_admin": Form("(figures.admin_devices > 0)", ENDED),
     "with_passkey": Form("figures.passkeys > 0"),
     "no_recovery": Form("figures.recovery = 0"),
 }
@@ -80,9 +88,10 @@ class Split:
 
     fields: dict[str, str]
     where: str | None  # the filter's stored form, or None: the live filter
-    kinds: frozenset[str]  # whose live values may differ: TEMPORARY, FAILURES, LOCKS
+    kinds: frozenset[str]  # whose live values may differ: ENDED, RUNNING, FAILURES, LOCKS
     differ: list[int]  # those users
     start: datetime | None  # the failure window's start they were found for
+    allowed: bool | None  # passkeys allowed, as "has MFA" was written for (None: unused)
 
     @property
     def joins_figures(self) -> bool:
@@ -97,25 +106,33 @@ def applies(keys: Sequence[str], show: str) -> bool:
 
 def split(now: datetime, keys: Sequence[str], show: str) -> Split | None:
     """The stored forms for a page sorted on `keys` and filtered by `show`, or None
-    where it reads none (see `applies`)."""
+    where it reads none (see `applies`), or where more users than EXCEPTIONS_MAX would
+    be read live beside them."""
     if not applies(keys, show):
         return None
     forms = {name: FIELDS[name] for name in keys if name in FIELDS}
     where = FILTERS.get(show)
     used = [*forms.values(), *([where] if where else [])]
-    if any("{linked}" in form.sql for form in used):
-        linked = LINKED[bool(MfaSettings.load().passkeys_allowed)]
-    else:
-        linked = ""
+    allowed = _passkeys_allowed() if any("{linked}" in form.sql for form in used) else None
+    linked = LINKED[bool(allowed)]
     kinds = frozenset(form.differs for form in used if form.differs)
     differ, start = differing(kinds, now)
+    if len(differ) > EXCEPTIONS_MAX:
+        return None
     return Split(
         {name: form.sql.replace("{linked}", linked) for name, form in forms.items()},
         where.sql.replace("{linked}", linked) if where else None,
         kinds,
         differ,
         start,
+        allowed,
     )
+
+
+def _passkeys_allowed() -> bool:
+    """The setting as mfa.factors.has_factor_condition reads it (no row: not allowed)."""
+    settings_row = MfaSettings.objects.filter(pk=1).values_list("passkeys_allowed", flat=True)
+    return bool(settings_row.first())
 
 
 def differing(kinds: frozenset[str], now: datetime) -> tuple[list[int], datetime | None]:
@@ -123,12 +140,13 @@ def differing(kinds: frozenset[str], now: datetime) -> tuple[list[int], datetime
     `now`, and the window's start they were found for (see `held`)."""
     users: set[int] = set()
     start = None
-    if TEMPORARY in kinds:
-        temporary = Device.objects.filter(expires_at__isnull=False).order_by()
-        users.update(temporary.values_list("user_id", flat=True).distinct())
+    temporary = Device.objects.filter(expires_at__isnull=False).order_by()  # a partial index
+    if ENDED in kinds:  # every device is stored; those that ended are not active
+        users.update(temporary.ended(now).values_list("user_id", flat=True).distinct())
+    if RUNNING in kinds:
+        users.update(temporary.active(now).values_list("user_id", flat=True).distinct())
     if LOCKS in kinds:
-        locked = User.objects.filter(username_canonical__in=current_locks(now).values("key"))
-        users.update(locked.values_list("pk", flat=True))
+        users.update(_locked(now))
     if FAILURES in kinds:
         since = now - WINDOW
         start = _window_follow(since)
@@ -139,14 +157,29 @@ def differing(kinds: frozenset[str], now: datetime) -> tuple[list[int], datetime
     return sorted(users), start
 
 
-def held(page: Split) -> bool:
-    """Whether the stored figures still count from the start the page's exceptions were
-    found for: another page (a later minute, or a host whose clock is ahead) may have
-    moved the window since, and the stored figures read since then would miss failures
-    of users it did not name. A start only moves forwards, so the same start now means
-    it never moved."""
+def _locked(now: datetime) -> list[int]:
+    """The users whose name is locked at `now` (the live field's join: reports.fields)."""
+    locked = User.objects.filter(username_canonical__in=current_locks(now).values("key"))
+    return list(locked.values_list("pk", flat=True))
+
+
+def held(page: Split, now: datetime) -> bool:
+    """Whether what the page's stored forms and exceptions were found for still holds
+    after its rows were read, so that they are the live definition's:
+    - the failure window's start: another page (a later minute, or a host whose clock is
+      ahead) may have moved it since, and the stored figures read since then would miss
+      failures of users it did not name (a start only moves forwards, so the same start
+      means it never moved);
+    - passkeys allowed or not, which "has MFA" was written for;
+    - the locked names: a lock taken meanwhile names a user that was read as unlocked.
+    The other figures are stored in the same transaction as they change, and a device
+    ends at the page's moment, not the clock's."""
+    if page.allowed is not None and _passkeys_allowed() != page.allowed:
+        return False
+    if LOCKS in page.kinds and not set(_locked(now)) <= set(page.differ):
+        return False
     if FAILURES not in page.kinds:
-        return True  # the other figures are stored in the same transaction as they change
+        return True
     with connection.cursor() as cursor:
         cursor.execute("SELECT MAX(start) FROM reports_failurewindow")
         return bool(cursor.fetchone()[0] == page.start)

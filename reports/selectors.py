@@ -57,6 +57,7 @@ def _query(
         + ", ".join(f"{forms.get(name, FIELDS[name].sql)} AS {name}" for name in fields)
         + " FROM accounts_user",
         now,
+        users,
     )
     if stored and stored.joins_figures:
         sql += " INNER JOIN reports_userfigures figures ON figures.user_id = accounts_user.id"
@@ -72,18 +73,21 @@ def _query(
             params += subquery_params
     where = []
     if where_sql:
-        filter_sql, filter_params = expand(where_sql, now)
+        filter_sql, filter_params = expand(where_sql, now, users)
         where.append(filter_sql)
         params += filter_params
     searched, search_params = search_sql(search)
     if searched:
         where.append(searched)
         params += search_params
-    if users is not None:
+    if users is not None and connection.vendor == "postgresql":  # one array (fields.named)
+        where.append("accounts_user.id = ANY(%s::bigint[])")
+        params.append(list(users))
+    elif users is not None:
         where.append(f"accounts_user.id IN ({', '.join(['%s'] * len(users))})")
         params += list(users)
-    if stored and stored.differ:
-        where.append("accounts_user.id <> ALL(%s)")
+    if stored and stored.differ:  # a constant array: hashed, and estimated by its length
+        where.append("accounts_user.id <> ALL(%s::bigint[])")
         params.append(stored.differ)
     if where:
         sql += " WHERE " + " AND ".join(where)
@@ -99,7 +103,11 @@ def _arms(
         return [_query(now, fields, show=show, search=search)]
     arms = [_query(now, fields, show=show, search=search, stored=stored)]
     if stored.differ:
-        arms.append(_query(now, fields, show=show, search=search, users=stored.differ))
+        live, params = _query(now, fields, show=show, search=search, users=stored.differ)
+        # planned on its own (OFFSET 0 keeps it from being merged into the outer query):
+        # the few users by their ids, then sorted; merged, PostgreSQL may walk a sort's
+        # index over every person looking for them
+        arms.append((f"{live} OFFSET 0", params))
     return arms
 
 
@@ -203,7 +211,7 @@ def _keys(
     for _attempt in range(3):
         stored = figures.split(now, order.keys, show)
         rows = first(_arms(now, order.keys, show=show, search=search, stored=stored))
-        if stored is None or figures.held(stored):
+        if stored is None or figures.held(stored, now):
             return rows
     # the window kept moving under this page: the live definition, always right
     return first(_arms(now, order.keys, show=show, search=search, stored=None))
@@ -221,9 +229,20 @@ def _rows(users: Sequence[int], now: datetime, fields: Sequence[str]) -> list[Ro
 def count(now: datetime, *, show: str = "all", search: str = "", limit: int) -> int:
     """The number of matching rows, counted up to `limit` + 1: more than `limit` is all a
     page says, so that a count never reads the whole table."""
-    arms = _arms(now, ["id"], show=show, search=search, stored=figures.split(now, ["id"], show))
-    inner = " UNION ALL ".join(f"({sql})" for sql, _params in arms) if len(arms) > 1 else arms[0][0]
+    stored = figures.split(now, ["id"], show)
+    counted = _count(_arms(now, ["id"], show=show, search=search, stored=stored), limit)
+    if stored is not None and not figures.held(stored, now):  # as _keys: read again, live
+        counted = _count(_arms(now, ["id"], show=show, search=search, stored=None), limit)
+    return counted
+
+
+def _count(arms: list[SQL], limit: int) -> int:
+    """The rows of the arms, up to `limit` + 1, each arm counted on its own (planned
+    under one LIMIT, PostgreSQL hashes the stored figures of every user)."""
+    counts = " + ".join(
+        f"(SELECT COUNT(*) FROM ({sql} LIMIT {int(limit) + 1}) r)" for sql, _params in arms
+    )
     params = [param for _sql, arm_params in arms for param in arm_params]
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT COUNT(*) FROM ({inner} LIMIT {int(limit) + 1}) r", params)
-        return int(cursor.fetchone()[0])
+        cursor.execute(f"SELECT {counts}", params)
+        return min(int(cursor.fetchone()[0]), int(limit) + 1)

@@ -437,3 +437,119 @@ def test_a_beheerder_whose_account_is_deleted_leaves_no_via_beheerder_behind(db)
     beheerder.delete()
     assert _walk(T0, "id", False, backwards=False, show="via_admin") == []
     assert _walk(T0, "via_admin", True, backwards=False) == [(False, person.pk)]
+
+
+def _user_with_passkey(name):
+    user = User.objects.create(
+        username=name, password="!", person=Person.objects.create(last_name=name)
+    )
+    Passkey.objects.create(user=user, name="Sleutel", credential_id=name, public_key=b"k")
+    return user
+
+
+@_figures_pg("the page reads the setting for its stored forms")
+def test_passkeys_switched_off_while_a_page_is_read_leave_no_passkey_only_person_linked(
+    db, monkeypatch
+):
+    """ "Has MFA" is stored for passkeys allowed or not; a beheerder who switches them
+    off between the page's reading of the setting and of its rows makes the page read
+    again, so that a person with a passkey alone is not shown as linked."""
+    _user_with_passkey("sleutelhouder")
+    MfaSettings.load()
+    MfaSettings.objects.filter(pk=1).update(passkeys_allowed=True)
+    read = figures._passkeys_allowed
+    switched: list[bool] = []
+
+    def read_then_switch_off():
+        allowed = read()
+        if not switched:
+            switched.append(allowed)
+            MfaSettings.objects.filter(pk=1).update(passkeys_allowed=False)
+        return allowed
+
+    monkeypatch.setattr(figures, "_passkeys_allowed", read_then_switch_off)
+    assert _walk(T0, "id", False, backwards=False, show="linked") == []
+    assert selectors.count(T0, show="linked", limit=USERS) == 0
+    assert switched == [True]
+
+
+def test_beyond_the_most_exceptions_a_page_reads_the_live_definitions(db, monkeypatch):
+    """Temporary devices whose end has passed linger until their person's next request;
+    past EXCEPTIONS_MAX such people a page reads the live definitions, with the same
+    rows."""
+    monkeypatch.setattr(figures, "EXCEPTIONS_MAX", 1)
+    users = [
+        User.objects.create(
+            username=f"verlopen{i}", password="!", person=Person.objects.create(last_name="V")
+        )
+        for i in range(3)
+    ]
+    for slot, user in enumerate(users[:2], 1):
+        Device.objects.create(
+            user=user,
+            slot=slot,
+            name="Tijdelijk",
+            secret_encrypted=crypto.encrypt("JBSWY3DPEHPK3PXP"),
+            expires_at=T0 - timedelta(hours=1),
+        )
+    assert figures.split(T0, ["mfa_linked", "id"], "all") is None
+    expected = _expected(_live(T0), "mfa_linked", True)
+    assert _walk(T0, "mfa_linked", True, backwards=False) == expected
+    assert [pk for _linked, pk in _walk(T0, "id", False, backwards=False, show="unlinked")] == [
+        user.pk for user in users
+    ]
+
+
+@_figures_pg("the page reads the locked names for its stored forms")
+def test_a_lock_taken_while_a_page_is_read_sorts_its_person_as_locked(db, monkeypatch):
+    """Nu_geblokkeerd is stored as "no" for all but the names locked when the page
+    looked; a lock taken before its rows are read makes the page read again, so that
+    the person is sorted where the row's own value puts them."""
+    users = [
+        User.objects.create(
+            username=f"slot{i}", password="!", person=Person.objects.create(last_name="S")
+        )
+        for i in range(3)
+    ]
+    locked = figures._locked
+
+    def read_then_lock(now):
+        found = locked(now)
+        if not LoginThrottle.objects.exists():
+            LoginThrottle.objects.create(
+                key=throttle_key(users[0].username), failures=10, locked_until=now + timedelta(1)
+            )
+        return found
+
+    monkeypatch.setattr(figures, "_locked", read_then_lock)
+    assert _walk(T0, "locked_now", True, backwards=False) == [
+        (True, users[0].pk),
+        (False, users[2].pk),
+        (False, users[1].pk),
+    ]
+
+
+@_figures_pg("the exceptions of the stored forms")
+def test_only_ended_temporary_access_makes_a_person_an_exception_of_has_mfa(db):
+    """A person whose temporary access still runs has "has MFA" exactly as stored; only
+    one whose access ended (the device lingers until their next request) is read live.
+    Before, everyone with an end date was, and a page named thousands of them."""
+    running, ended = (
+        User.objects.create(
+            username=name, password="!", person=Person.objects.create(last_name=name)
+        )
+        for name in ("loopt", "verlopen")
+    )
+    for slot, (user, hours) in enumerate(((running, 1), (ended, -1)), 1):
+        Device.objects.create(
+            user=user,
+            slot=slot,
+            name="Tijdelijk",
+            secret_encrypted=crypto.encrypt("JBSWY3DPEHPK3PXP"),
+            expires_at=T0 + timedelta(hours=hours),
+        )
+    page = figures.split(T0, ["mfa_linked", "id"], "linked")
+    assert page is not None and page.differ == [ended.pk]
+    until = figures.split(T0, ["via_admin_until", "id"], "all")
+    assert until is not None and until.differ == [running.pk]  # its end shows
+    assert _walk(T0, "id", False, backwards=False, show="linked") == [(running.pk, running.pk)]

@@ -24,7 +24,12 @@ run: setup migrate demo
 	trap 'kill $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT; \
 	$(PY) manage.py runserver localhost:$(PORT)
 
-# Coverage of the whole suite; the floor is the level reached when it was set.
+# Coverage of the whole suite; the floor is the level reached when it was set. It counts
+# the PostgreSQL-only code (the reports' stored figures, search indexes and plans) by the
+# tests marked `postgresql`, run there beside the race tests; without a PostgreSQL server
+# the floor is not checked (a warning says so), as SQLite never reaches that code. The
+# floor is checked by `coverage report`: pytest-cov's --cov-fail-under printed its
+# failure but left pytest's exit status 0 under xdist, so the target passed below it.
 COVERAGE_FLOOR := 93
 # The race tests (marker `race`) need writers that run side by side, which SQLite never
 # lets happen: they run on the PostgreSQL server when one answers at RACE_DATABASE_URL
@@ -38,16 +43,19 @@ RACE_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/livits_races
 test: export PYTHONDONTWRITEBYTECODE :=
 test: setup test-deps lint
 	$(PY) -m pytest -n auto --dist loadfile --no-loadscope-reorder --durations=15 \
-	  --cov --cov-report=term --cov-fail-under=$(COVERAGE_FLOOR) -m "not race"
+	  --cov --cov-report= -m "not race"
 	@if $(PY) -c 'import socket, sys, urllib.parse; url = urllib.parse.urlsplit(sys.argv[1]); \
 	    socket.create_connection((url.hostname, url.port or 5432), timeout=2).close()' \
 	    "$(RACE_DATABASE_URL)" 2>/dev/null; then \
-	  echo "Race tests on $(RACE_DATABASE_URL)"; \
-	  DATABASE_URL="$(RACE_DATABASE_URL)" $(PY) -m pytest -n 0 -q -m race; \
+	  echo "Race tests and PostgreSQL-only tests on $(RACE_DATABASE_URL)"; \
+	  DATABASE_URL="$(RACE_DATABASE_URL)" $(PY) -m pytest -n 0 -q -m "race or postgresql" \
+	    --cov --cov-append --cov-report= || exit 1; \
+	  $(PY) -m coverage report --fail-under=$(COVERAGE_FLOOR); \
 	elif [ "$$LIVITS_REQUIRE_RACE_TESTS" = 1 ]; then \
 	  echo "error: the race tests need PostgreSQL; none answers at $(RACE_DATABASE_URL)" >&2; exit 1; \
 	else \
-	  echo "warning: race tests NOT run: no PostgreSQL answers at $(RACE_DATABASE_URL)" >&2; \
+	  $(PY) -m coverage report; \
+	  echo "warning: race tests NOT run, coverage floor NOT checked: no PostgreSQL answers at $(RACE_DATABASE_URL)" >&2; \
 	fi
 
 # The hooks of .pre-commit-config.yaml: ruff, django-upgrade, djlint, mypy, migrations.

@@ -140,13 +140,16 @@ def differing(kinds: frozenset[str], now: datetime) -> tuple[list[int], datetime
     `now`, and the window's start they were found for (see `held`)."""
     users: set[int] = set()
     start = None
+    most = EXCEPTIONS_MAX + 1  # enough to know that a page reads the live definitions
     temporary = Device.objects.filter(expires_at__isnull=False).order_by()  # a partial index
     if ENDED in kinds:  # every device is stored; those that ended are not active
-        users.update(temporary.ended(now).values_list("user_id", flat=True).distinct())
+        ended = temporary.ended(now).values_list("user_id", flat=True).distinct()
+        users.update(ended[:most])
     if RUNNING in kinds:
-        users.update(temporary.active(now).values_list("user_id", flat=True).distinct())
+        running = temporary.active(now).values_list("user_id", flat=True).distinct()
+        users.update(running[:most])
     if LOCKS in kinds:
-        users.update(_locked(now))
+        users.update(_locked(now, most))
     if FAILURES in kinds:
         since = now - WINDOW
         start = _window_follow(since)
@@ -157,10 +160,11 @@ def differing(kinds: frozenset[str], now: datetime) -> tuple[list[int], datetime
     return sorted(users), start
 
 
-def _locked(now: datetime) -> list[int]:
-    """The users whose name is locked at `now` (the live field's join: reports.fields)."""
+def _locked(now: datetime, most: int) -> list[int]:
+    """The users whose name is locked at `now` (the live field's join: reports.fields),
+    at most `most` of them."""
     locked = User.objects.filter(username_canonical__in=current_locks(now).values("key"))
-    return list(locked.values_list("pk", flat=True))
+    return list(locked.values_list("pk", flat=True)[:most])
 
 
 def held(page: Split, now: datetime) -> bool:
@@ -176,7 +180,7 @@ def held(page: Split, now: datetime) -> bool:
     ends at the page's moment, not the clock's."""
     if page.allowed is not None and _passkeys_allowed() != page.allowed:
         return False
-    if LOCKS in page.kinds and not set(_locked(now)) <= set(page.differ):
+    if LOCKS in page.kinds and not set(_locked(now, EXCEPTIONS_MAX + 1)) <= set(page.differ):
         return False
     if FAILURES not in page.kinds:
         return True

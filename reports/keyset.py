@@ -7,7 +7,7 @@ import binascii
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from django.utils.dateparse import parse_datetime
@@ -109,6 +109,10 @@ def cursor_decode(token: str, order: Order) -> list[Any] | None:
         if kind == "datetime" and isinstance(value, str):
             value = parse_datetime(value)
             if value is None or value.tzinfo is None:
+                return None
+            try:  # in UTC, as the database compares it: no year beyond 1..9999 there
+                value = value.astimezone(UTC)
+            except OverflowError:
                 return None
         values.append(value)
     return values

@@ -292,9 +292,14 @@ def test_a_deleted_user_and_their_failures_leave_the_pages(db):
 
 
 def _figures_pg(reason):
-    return pytest.mark.skipif(
-        connection.vendor != "postgresql", reason=f"stored figures exist on PostgreSQL: {reason}"
-    )
+    def marked(test):
+        skipped = pytest.mark.skipif(
+            connection.vendor != "postgresql",
+            reason=f"stored figures exist on PostgreSQL: {reason}",
+        )
+        return pytest.mark.postgresql(skipped(test))
+
+    return marked
 
 
 @_figures_pg("the window's moves")
@@ -513,8 +518,8 @@ def test_a_lock_taken_while_a_page_is_read_sorts_its_person_as_locked(db, monkey
     ]
     locked = figures._locked
 
-    def read_then_lock(now):
-        found = locked(now)
+    def read_then_lock(now, most):
+        found = locked(now, most)
         if not LoginThrottle.objects.exists():
             LoginThrottle.objects.create(
                 key=throttle_key(users[0].username), failures=10, locked_until=now + timedelta(1)

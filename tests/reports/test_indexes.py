@@ -22,6 +22,7 @@ USER_COLUMNS = sorted(
         if all(FIELDS[key].sql.startswith("accounts_user.") for key in column.order_by)
     }
 )
+pytestmark = pytest.mark.postgresql
 SORT_NODE = re.compile(r"(^|-> +)Sort\b", re.MULTILINE)
 PRESORTED = re.compile(r"Presorted Key: (.*)")
 

@@ -30,7 +30,8 @@ run: setup migrate demo
 # the floor is not checked (a warning says so), as SQLite never reaches that code. The
 # floor is checked by `coverage report`: pytest-cov's --cov-fail-under printed its
 # failure but left pytest's exit status 0 under xdist, so the target passed below it.
-COVERAGE_FLOOR := 93
+# 94: the three runs together reached 94.82% (2026-11-30).
+COVERAGE_FLOOR := 94
 # The race tests (marker `race`) need writers that run side by side, which SQLite never
 # lets happen: they run on the PostgreSQL server when one answers at RACE_DATABASE_URL
 # (its test database is test_<name>), and fail the target when none does while

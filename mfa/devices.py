@@ -219,6 +219,19 @@ def devices_expire(*, user: User, ip: str | None, now: datetime) -> int:
     return len(expired)
 
 
+def devices_expire_everyone(now: datetime) -> tuple[int, int]:
+    """devices_expire for every person with a temporary device whose end has passed (the
+    person's next request removes it too; one who never comes back keeps it until this
+    runs): the devices removed and the persons they belonged to. Each person's in a
+    transaction of their own."""
+    ended = Device.objects.ended(now).order_by().values_list("user_id", flat=True).distinct()
+    removed = persons = 0
+    for user in User.objects.filter(pk__in=list(ended)).order_by("pk"):
+        count = devices_expire(user=user, ip=None, now=now)
+        removed, persons = removed + count, persons + bool(count)
+    return removed, persons
+
+
 def rename(thing: Named, name: str, *, by: User, ip: str | None, action: str) -> Named:
     """A person's device or passkey gets a new name, unique among theirs (the database's
     constraint decides), with an audit record of both names."""

@@ -197,3 +197,34 @@ def test_mfa_status_names_users_without_device(system_user):
     out = io.StringIO()
     call_command("mfa", "status", stdout=out)
     assert "Others without MFA: 1\n  rdewit\tRob de Wit" in out.getvalue()
+
+
+def test_mfa_expire_removes_every_ended_temporary_device_and_keeps_the_rest(
+    system_user, admin_user, frozen_clock, frozen_now
+):
+    """A person whose temporary access ended and who never comes back keeps the device
+    (and its secret) until `manage.py mfa expire` removes it, recorded like the removal
+    at their next request; access that still runs and apps without an end stay."""
+    ended_at = frozen_now - timedelta(hours=1)
+    ended = link(system_user, ended_at - timedelta(days=1), by=admin_user, expires_at=ended_at)
+    running = link(
+        admin_user, frozen_now - timedelta(days=1), expires_at=frozen_now + timedelta(hours=1)
+    )
+    own = link(admin_user, frozen_now - timedelta(days=1))
+    out = io.StringIO()
+    call_command("mfa", "expire", stdout=out)
+    assert out.getvalue().strip() == (
+        "Removed 1 temporary device(s) whose end has passed, of 1 person(s)."
+    )
+    assert set(Device.objects.all()) == {running, own}
+    expired = AuditEvent.objects.get(action=AuditEvent.Action.DEVICE_EXPIRED)
+    assert (expired.subject, expired.at, expired.data["device"]) == (
+        system_user,
+        frozen_now,
+        ended.name,
+    )
+    out = io.StringIO()
+    call_command("mfa", "expire", stdout=out)  # nothing left to do
+    assert out.getvalue().strip() == (
+        "Removed 0 temporary device(s) whose end has passed, of 0 person(s)."
+    )

@@ -62,6 +62,9 @@ class Command(BaseCommand):
         remind.add_argument("--include-hidden", action="store_true", help="hidden users too")
         remind.add_argument("--language", choices=["nl", "en"], default="nl")
         commands.add_parser("reencrypt", help="re-encrypt all secrets with the first key")
+        commands.add_parser(
+            "expire", help="remove every temporary device whose end has passed (run daily)"
+        )
         mail = commands.add_parser("mail", help="the outbox: mails per status")
         mail.add_argument("--failed", action="store_true", help="list the undelivered mails")
         mail.add_argument(
@@ -203,6 +206,12 @@ class Command(BaseCommand):
     def handle_reencrypt(self, **options: Any) -> None:
         count = installation.secrets_reencrypt()
         self.stdout.write(f"Re-encrypted {count} secrets with the first key.")
+
+    def handle_expire(self, **options: Any) -> None:
+        removed, persons = devices.devices_expire_everyone(clock.now())
+        self.stdout.write(
+            f"Removed {removed} temporary device(s) whose end has passed, of {persons} person(s)."
+        )
 
     def handle_unlink(self, *, username: str, reason: str, **options: Any) -> None:
         user = User.objects.named(username).first()

@@ -16,6 +16,10 @@ small set, and that an index serves:
 - locked now (Nu_geblokkeerd): nobody, but the users whose name is locked now;
 - passkeys and unused recovery codes (Aantal_passkeys, Herstelcodes_ongebruikt, the
   filters with_passkey and no_recovery), which time does not change: no exceptions.
+- the names of the user's person (the name sorts) and, for a search, the text it
+  reads (reports.search.STORED_SEARCH), kept in the transaction of every change: no
+  exceptions; a page in name order, filtered or searched, then reads the users' own
+  rows, not every person in name order.
 A page walks the stored forms without those users, takes those users with their live
 figures beside it, and keeps the first rows of both (reports.selectors): the same
 rows as the live definition, in any direction, ties by id; it checks afterwards that
@@ -69,6 +73,10 @@ FIELDS = {
     # without running temporary access, no end: every app of theirs has none, or has ended
     "via_admin_until": Form("CAST(NULL AS timestamptz)", RUNNING),
     "locked_now": Form("FALSE", LOCKS),
+    # the person's names, stored in the transaction of every change (migration 0009)
+    "first_name": Form("figures.first_name"),
+    "infix": Form("figures.infix"),
+    "last_name": Form("figures.last_name"),
 }
 FILTERS = {
     "linked": Form("{linked}", ENDED),
@@ -92,23 +100,27 @@ class Split:
     differ: list[int]  # those users
     start: datetime | None  # the failure window's start they were found for
     allowed: bool | None  # passkeys allowed, as "has MFA" was written for (None: unused)
+    search: bool = False  # the search reads the stored search text (reports.search)
 
     @property
     def joins_figures(self) -> bool:
-        return any("figures." in sql for sql in [*self.fields.values(), self.where or ""])
+        forms = [*self.fields.values(), self.where or ""]
+        return self.search or any("figures." in sql for sql in forms)
 
 
-def applies(keys: Sequence[str], show: str) -> bool:
-    """Whether a page sorted on `keys` and filtered by `show` reads stored forms: where
-    its first key or its filter has one, and the database keeps the figures."""
-    return connection.vendor == "postgresql" and (keys[0] in FIELDS or show in FILTERS)
+def applies(keys: Sequence[str], show: str, search: str = "") -> bool:
+    """Whether a page sorted on `keys`, filtered by `show` and searched for `search`
+    reads stored forms: where its first key or its filter has one, or it searches, and
+    the database keeps the figures."""
+    stored = keys[0] in FIELDS or show in FILTERS or bool(search.split())
+    return connection.vendor == "postgresql" and stored
 
 
-def split(now: datetime, keys: Sequence[str], show: str) -> Split | None:
-    """The stored forms for a page sorted on `keys` and filtered by `show`, or None
-    where it reads none (see `applies`), or where more users than EXCEPTIONS_MAX would
-    be read live beside them."""
-    if not applies(keys, show):
+def split(now: datetime, keys: Sequence[str], show: str, search: str = "") -> Split | None:
+    """The stored forms for a page sorted on `keys`, filtered by `show` and searched
+    for `search`, or None where it reads none (see `applies`), or where more users than
+    EXCEPTIONS_MAX would be read live beside them."""
+    if not applies(keys, show, search):
         return None
     forms = {name: FIELDS[name] for name in keys if name in FIELDS}
     where = FILTERS.get(show)
@@ -126,6 +138,7 @@ def split(now: datetime, keys: Sequence[str], show: str) -> Split | None:
         differ,
         start,
         allowed,
+        bool(search.split()),
     )
 
 

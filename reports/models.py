@@ -27,7 +27,11 @@ class UserFigures(models.Model):
       change: the report's figures themselves (migration 0006);
     - admin_devices: the devices a beheerder linked for the user, expired or not
       (migration 0007, which also indexes "has MFA" and "linked by a beheerder" as
-      reports.figures writes them).
+      reports.figures writes them);
+    - first_name, infix, last_name, search: the names of the user's person and the text
+      the search reads (reports.search.STORED_SEARCH), kept by triggers on the users and
+      persons (migration 0009), so that a page in name order, filtered or searched,
+      reads the users' rows alone (a fifth of the persons).
     """
 
     user = models.OneToOneField(
@@ -38,6 +42,10 @@ class UserFigures(models.Model):
     passkeys = models.IntegerField(db_default=0)  # the row is written by triggers
     recovery = models.IntegerField(db_default=0)
     admin_devices = models.IntegerField(db_default=0)
+    first_name = models.CharField(max_length=100, db_default="")
+    infix = models.CharField(max_length=20, db_default="")
+    last_name = models.CharField(max_length=100, db_default="")
+    search = models.TextField(db_default="")
 
     class Meta:
         default_permissions = ()

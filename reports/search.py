@@ -1,15 +1,18 @@
 """The reports' search: every word in a name part or the username.
 
-On PostgreSQL a word of two or more characters that the statistics expect in few
-persons finds its users through an index first (a selective search then reads what it
-shows): the trigram indexes (pg_trgm, migration 0002) for three or more characters,
-the bigram indexes (migration 0004) for two. A single character, or a word expected in
-many persons, is checked on the rows as the page walks its order. SQLite checks every
-word on the rows.
+On PostgreSQL a page whose stored forms apply (reports.figures) searches the text
+stored beside each user's figures (migration 0009), otherwise the persons' names and
+the usernames (migrations 0002 and 0004 index both). A word of two or more characters
+that the statistics expect in few rows finds them through an index first (a selective
+search then reads what it shows): the trigram indexes (pg_trgm) for three or more
+characters, the bigram indexes for two. A single character, or a word expected in many
+rows, is checked on the rows as the page walks its order. SQLite checks every word on
+the rows.
 """
 
 import functools
 import json
+import math
 
 from django.db import connection
 
@@ -21,42 +24,57 @@ SEARCH_TEXT = {
     "name": "UPPER(first_name || ' ' || infix || ' ' || last_name)",
     "username": "UPPER(username)",
 }
+# ... and the one stored beside each user's figures, which migration 0009 keeps and
+# indexes: the name text and the username in one text. A search word holds no white
+# space, so it lies in the name or in the username wherever it lies in this text.
+STORED_SEARCH = "figures.search"
 BIGRAM = 2  # a word of two characters is found by its bigram, a longer one by trigrams
-# A word that the planner expects in more than this share of the persons is checked on
-# the rows as the page walks its order: the page fills long before the walk gets far,
-# while collecting every match through the index first would read them all.
-DENSE = 0.02
+COUNT_LIMIT = 1000  # a page counts its rows up to here, beyond it says "more than 1,000"
+
+
+# A match collected through an index and its row read costs this many times a row
+# checked as the page walks its order: measured on bench/reports.py's data, PostgreSQL,
+# at 100k persons 'bakker' (a tenth of the users) collected 17.6 ms, walked 15.0 ms; at
+# a million 'demo12' (one in a hundred; the statistics say two) collected 16.1 ms,
+# walked 30.7 ms. By the rule in _dense those ask for more than 5 and less than 12.
+GATHERED = 8
 
 
 @functools.lru_cache(maxsize=512)
-def _dense(pattern: str) -> bool:
-    """Whether PostgreSQL's statistics put `pattern` (a LIKE pattern of the name text) in
-    more than DENSE of the persons. Only a plan depends on it, never a result, so a
-    decision may outlive changes of the data (kept per process)."""
+def _dense(pattern: str, stored: bool) -> bool:
+    """Whether PostgreSQL's statistics put `pattern` (a LIKE pattern) in so many of the
+    searched rows (the stored search texts, or the persons' names) that checking it on
+    the rows costs less: counting the first COUNT_LIMIT matches of a share s of n rows
+    checks COUNT_LIMIT / s of them, collecting every match through the index costs
+    GATHERED * s * n, so a word is checked on the rows above s = sqrt(COUNT_LIMIT /
+    (GATHERED * n)). Only a plan depends on it, never a result, so a decision may
+    outlive changes of the data (kept per process)."""
+    table, text = (
+        ("reports_userfigures", "search") if stored else ("accounts_person", SEARCH_TEXT["name"])
+    )
     with connection.cursor() as cursor:
-        cursor.execute("SELECT reltuples FROM pg_class WHERE oid = 'accounts_person'::regclass")
-        persons = float(cursor.fetchone()[0])
+        cursor.execute("SELECT reltuples FROM pg_class WHERE oid = %s::regclass", [table])
+        rows = float(cursor.fetchone()[0])
         cursor.execute(
-            f"EXPLAIN (FORMAT JSON) SELECT 1 FROM accounts_person"
-            f" WHERE {SEARCH_TEXT['name']} LIKE UPPER(%s)",
-            [pattern],
+            f"EXPLAIN (FORMAT JSON) SELECT 1 FROM {table} WHERE {text} LIKE UPPER(%s)", [pattern]
         )
         plan = cursor.fetchone()[0]
     plan = json.loads(plan) if isinstance(plan, str) else plan
-    return persons > 0 and plan[0]["Plan"]["Plan Rows"] > DENSE * persons
+    share = math.sqrt(COUNT_LIMIT / (GATHERED * rows)) if rows > 0 else 1
+    return rows > 0 and plan[0]["Plan"]["Plan Rows"] > share * rows
 
 
-def _indexed(word: str) -> bool:
+def _indexed(word: str, stored: bool) -> bool:
     """Whether a search word finds its users through an index (see search_sql)."""
     if connection.vendor != "postgresql" or len(word) < BIGRAM:
         return False
-    return not _dense(f"%{connection.ops.prep_for_like_query(word)}%")
+    return not _dense(f"%{connection.ops.prep_for_like_query(word)}%", stored)
 
 
-def indexed_search(search: str) -> bool:
+def indexed_search(search: str, stored: bool) -> bool:
     """Whether a search gathers its few matches through an index before the page is
     sorted: then counting them costs nothing more in the same pass."""
-    return any(_indexed(word) for word in search.split())
+    return any(_indexed(word, stored) for word in search.split())
 
 
 def _holds(text: str, word: str) -> SQL:
@@ -67,22 +85,33 @@ def _holds(text: str, word: str) -> SQL:
     return f"{text} LIKE UPPER(%s)", [f"%{connection.ops.prep_for_like_query(word)}%"]
 
 
-def search_sql(search: str) -> SQL:
+def search_sql(search: str, stored: bool = False) -> SQL:
     """Every word in a name part or the username: Django's icontains on this database.
 
-    On PostgreSQL a word that the statistics expect in few persons finds its users
-    through the indexes first (a selective search then reads what it shows); a single
-    character, or a word expected in many persons, is checked on the rows as the page
-    walks its order (the page fills after a few rows). SQLite checks every word on the
-    rows.
+    On PostgreSQL, `stored`: in the search text stored beside the user's figures (see
+    STORED_SEARCH); a selective search is then gathered through its index by the
+    caller (reports.selectors). Otherwise a word that the statistics expect in few
+    persons finds its users through the indexes first; a single character, or a word
+    expected in many persons, is checked on the rows as the page walks its order (the
+    page fills after a few rows). SQLite checks every word on the rows.
     """
-    clauses, params = [], []
+    clauses: list[str] = []
+    params: list[str] = []
     column_sql = connection.ops.lookup_cast("icontains")
     operator = connection.operators["icontains"] % "%s"  # type: ignore[attr-defined]
     columns = (*SEARCHED, "accounts_user.username")
     for word in search.split():
         pattern = f"%{connection.ops.prep_for_like_query(word)}%"
-        if _indexed(word):
+        if stored:  # the index's form where it finds the word, else LIKE on each row
+            held, held_params = (
+                _holds(STORED_SEARCH, word)
+                if _indexed(word, stored)
+                else (f"{STORED_SEARCH} LIKE UPPER(%s)", [pattern])
+            )
+            clauses.append(held)
+            params += held_params
+            continue
+        if _indexed(word, stored):
             named, named_params = _holds(SEARCH_TEXT["name"], word)  # person columns only
             username, username_params = _holds(SEARCH_TEXT["username"], word)
             # each found person's user by the index on person_id: a join would be planned

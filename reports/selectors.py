@@ -6,6 +6,7 @@ sort and the filter need), then its rows are read with every field, the aggregat
 narrowed to the page's users.
 """
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,6 +21,8 @@ from .keyset import Order, cursor_decode, cursor_encode
 from .search import indexed_search, search_sql
 
 Row = dict[str, Any]
+USER_ID = re.compile(r"\baccounts_user\.id\b")
+USERS_READ = re.compile(r'\baccounts_user\.|"accounts_user"')  # as written here, or by the ORM
 
 
 @dataclass(frozen=True)
@@ -42,41 +45,40 @@ def _query(
     search: str = "",
     users: Sequence[int] | None = None,
     stored: figures.Split | None = None,
+    gathered: bool = False,
 ) -> tuple[str, list[Any]]:
     """SELECT the named fields of the filtered system users (or of `users`), as `r` for
     an outer query; joining only what those fields, the filter and the search need.
     With `stored`: its stored forms of fields and filter, for all but its exceptions
-    (reports.figures)."""
+    (reports.figures); `gathered`: the few users its search finds first (see _arms)."""
     forms = stored.fields if stored else {}
+    with_figures = bool(stored and stored.joins_figures)
     where_sql, filter_join = FILTER_SQL[show]
     if stored and stored.where:
         where_sql, filter_join = stored.where, None
     needed = {FIELDS[name].join for name in fields if name not in forms} | {filter_join}
-    sql, params = expand(
-        "SELECT "
-        + ", ".join(f"{forms.get(name, FIELDS[name].sql)} AS {name}" for name in fields)
-        + " FROM accounts_user",
+    select, params = expand(
+        "SELECT " + ", ".join(f"{forms.get(name, FIELDS[name].sql)} AS {name}" for name in fields),
         now,
         users,
     )
-    if stored and stored.joins_figures:
-        sql += " INNER JOIN reports_userfigures figures ON figures.user_id = accounts_user.id"
-    if "person" in needed or search.split():
+    joins = ""
+    if "person" in needed or (search.split() and not (stored and stored.search)):
         # SQLite has no statistics to see that there are far fewer users than persons:
         # CROSS JOIN is its way of being told to walk the users (PostgreSQL chooses itself)
         join = "CROSS JOIN" if connection.vendor == "sqlite" else "INNER JOIN"
-        sql += f" {join} accounts_person ON accounts_person.id = accounts_user.person_id"
+        joins += f" {join} accounts_person ON accounts_person.id = accounts_user.person_id"
     for name in JOINS:
         if name in needed:
             condition, (subquery, subquery_params) = join_sql(name, now, users)
-            sql += f" LEFT JOIN ({subquery}) {name} ON {condition}"
+            joins += f" LEFT JOIN ({subquery}) {name} ON {condition}"
             params += subquery_params
     where = []
     if where_sql:
         filter_sql, filter_params = expand(where_sql, now, users)
         where.append(filter_sql)
         params += filter_params
-    searched, search_params = search_sql(search)
+    searched, search_params = search_sql(search, stored=bool(stored and stored.search))
     if searched:
         where.append(searched)
         params += search_params
@@ -89,9 +91,23 @@ def _query(
     if stored and stored.differ:  # a constant array: hashed, and estimated by its length
         where.append("accounts_user.id <> ALL(%s::bigint[])")
         params.append(stored.differ)
-    if where:
-        sql += " WHERE " + " AND ".join(where)
-    return sql, params
+    body = joins + (" WHERE " + " AND ".join(where) if where else "")
+    if with_figures:  # every user has one row of figures (kept by triggers), and only one:
+        # where the statement reads nothing else of the users, their figures alone
+        alone = [USER_ID.sub("figures.user_id", part) for part in (select, body)]
+        if not USERS_READ.search("".join(alone)):
+            return f"{alone[0]} FROM reports_userfigures figures{alone[1]}", params
+    base = " FROM accounts_user"
+    if gathered:  # each found user's row by its key (joined, PostgreSQL plans on its guess
+        # of the users found, which overshoots for words that share trigrams with common
+        # names, and hashes every user)
+        base = (
+            " FROM reports_userfigures figures CROSS JOIN LATERAL (SELECT * FROM accounts_user"
+            " WHERE accounts_user.id = figures.user_id OFFSET 0) accounts_user"
+        )
+    elif with_figures:
+        base += " INNER JOIN reports_userfigures figures ON figures.user_id = accounts_user.id"
+    return select + base + body, params
 
 
 def _arms(
@@ -101,7 +117,13 @@ def _arms(
     stored forms for all but the exceptions and the live definition for those."""
     if stored is None:
         return [_query(now, fields, show=show, search=search)]
-    arms = [_query(now, fields, show=show, search=search, stored=stored)]
+    gathered = stored.search and indexed_search(search, stored=True)
+    sql, params = _query(now, fields, show=show, search=search, stored=stored, gathered=gathered)
+    if gathered:
+        # every match through the search index first (OFFSET 0 keeps the planner from
+        # walking a sort's index instead, checking each row for the word)
+        sql += " OFFSET 0"
+    arms = [(sql, params)]
     if stored.differ:
         live, params = _query(now, fields, show=show, search=search, users=stored.differ)
         # planned on its own (OFFSET 0 keeps it from being merged into the outer query):
@@ -145,13 +167,16 @@ def page(
     before: str | None = None,
     last: bool = False,
     size: int = 50,
+    limit: int | None = None,
 ) -> Page:
-    """One page of rows: the first, the one after/before a boundary, or the last."""
+    """One page of rows: the first, the one after/before a boundary, or the last; with
+    `limit`, with the number of matching rows up to `limit` + 1 (see count)."""
     reverse = last or before is not None
     boundary = cursor_decode(after or before or "", order) if (after or before) else None
-    # every match is in this pass (not where stored figures split it in two)
-    counted = boundary is None and indexed_search(search) and not figures.applies(order.keys, show)
-    found = _keys(
+    # every match is in this pass (where its statement has one arm: see _keys)
+    stored = figures.applies(order.keys, show, search)
+    counted = boundary is None and indexed_search(search, stored)
+    found, number = _keys(
         now,
         order,
         show=show,
@@ -161,9 +186,12 @@ def page(
         reverse=reverse,
         size=size + 1,
         counted=counted,
+        limit=limit,
     )
     more = len(found) > size
-    matching = found[0]["matching"] if counted and found else 0 if counted else None
+    matching = found[0].get("matching") if found else 0 if counted else None
+    if matching is None:
+        matching = number
     rows = _rows([row["id"] for row in found[:size]], now, [*fields, *order.keys])
     if reverse:
         rows.reverse()
@@ -182,10 +210,13 @@ def _keys(
     backwards: bool = False,
     reverse: bool = False,
     counted: bool = False,
-) -> list[Row]:
+    limit: int | None = None,
+) -> tuple[list[Row], int | None]:
     """The sort keys of the first `size` rows after `boundary` (before it, `backwards`),
     in this order (`reverse`: the other way round); `counted`: with the number of rows
-    beyond the boundary as "matching" on each.
+    beyond the boundary as "matching" on each, where one statement's arm holds them all.
+    And, with `limit`, where they were not counted so: the number of matching rows up to
+    `limit` + 1 (as count), read with the same stored forms, checked once for both.
 
     Sorted first on, or filtered by, a stored figure (reports.figures): the first rows
     along its index, leaving out the users whose live figure may differ, and the first
@@ -193,7 +224,8 @@ def _keys(
 
     def first(arms: list[SQL]) -> list[Row]:
         ordered = f" ORDER BY {order.sql(reverse=reverse)} LIMIT {int(size)}"
-        window = ", COUNT(*) OVER () AS matching" if counted else ""
+        whole = counted and len(arms) == 1
+        window = ", COUNT(*) OVER () AS matching" if whole else ""
         parts, params = [], []
         for inner, inner_params in arms:
             sql = f"SELECT *{window} FROM ({inner}) r"
@@ -206,15 +238,21 @@ def _keys(
         if len(parts) > 1:  # each arm walks its own index; then the first of both
             sql = "SELECT * FROM (" + " UNION ALL ".join(f"({part})" for part in parts)
             parts = [sql + ") r" + ordered]
-        return _fetch(parts[0], params, [*order.keys, "matching"] if counted else order.keys)
+        return _fetch(parts[0], params, [*order.keys, "matching"] if whole else order.keys)
+
+    def read(stored: figures.Split | None) -> tuple[list[Row], int | None]:
+        rows = first(_arms(now, order.keys, show=show, search=search, stored=stored))
+        if limit is None or (rows and "matching" in rows[0]) or (counted and not rows):
+            return rows, None
+        return rows, _count(_arms(now, ["id"], show=show, search=search, stored=stored), limit)
 
     for _attempt in range(3):
-        stored = figures.split(now, order.keys, show)
-        rows = first(_arms(now, order.keys, show=show, search=search, stored=stored))
+        stored = figures.split(now, order.keys, show, search)
+        found = read(stored)
         if stored is None or figures.held(stored, now):
-            return rows
+            return found
     # the window kept moving under this page: the live definition, always right
-    return first(_arms(now, order.keys, show=show, search=search, stored=None))
+    return read(None)
 
 
 def _rows(users: Sequence[int], now: datetime, fields: Sequence[str]) -> list[Row]:
@@ -229,7 +267,7 @@ def _rows(users: Sequence[int], now: datetime, fields: Sequence[str]) -> list[Ro
 def count(now: datetime, *, show: str = "all", search: str = "", limit: int) -> int:
     """The number of matching rows, counted up to `limit` + 1: more than `limit` is all a
     page says, so that a count never reads the whole table."""
-    stored = figures.split(now, ["id"], show)
+    stored = figures.split(now, ["id"], show, search)
     counted = _count(_arms(now, ["id"], show=show, search=search, stored=stored), limit)
     if stored is not None and not figures.held(stored, now):  # as _keys: read again, live
         counted = _count(_arms(now, ["id"], show=show, search=search, stored=None), limit)

@@ -11,9 +11,9 @@ from mfa.middleware import mfa_settings_of
 from . import exports, keyset, selectors, streams
 from .forms import FILTER_LABELS, ReportQueryForm
 from .reports import REPORTS
+from .search import COUNT_LIMIT
 
 PAGE_SIZE = 50
-COUNT_LIMIT = 1000  # beyond it a page says "more than 1,000"
 
 
 @login_required
@@ -50,13 +50,10 @@ def report(request: AuthenticatedRequest, slug: str, export: str | None = None) 
         before=request.GET.get("before"),
         last="last" in request.GET,
         size=PAGE_SIZE,
+        limit=COUNT_LIMIT,
     )
     linked, total = rollout.rollout_figure(now)
-    matching = (
-        page.matching
-        if page.matching is not None
-        else selectors.count(now, show=show, search=search, limit=COUNT_LIMIT)
-    )
+    matching = page.matching or 0  # counted up to COUNT_LIMIT + 1 (limit)
     display = exports.display_function()
     mfa_settings = mfa_settings_of(request)
     context = {

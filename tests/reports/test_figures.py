@@ -5,6 +5,7 @@ Nu_geblokkeerd) and filtering on them: on PostgreSQL the pages walk stored figur
 the live definition gives, in order, both ways."""
 
 import importlib
+import itertools
 import threading
 from datetime import UTC, datetime, timedelta
 
@@ -61,8 +62,16 @@ WRITES = [
     "beheerder gone",
     "lock",
     "toggle passkeys",
+    "rename person",
+    "rename user",
+    "new person",
     "nothing",
 ]
+# names and search words that share letters, cases and ties (the stored names and search
+# text, migration 0009); a search word of one, two (bigrams) or more (trigrams) letters,
+# and two words
+NAMES = ("Ab", "ab", "Bakker", "de", "C")
+SEARCHES = ("b", "AB", "akk", "cijfer1", "de C", "zz")
 step = st.tuples(st.integers(-HOURS, 2 * HOURS), st.sampled_from(WRITES), st.integers(0, USERS - 1))
 FIGURES = (
     "device_count",
@@ -82,7 +91,7 @@ def _live(now):
     failures = AuditEvent.objects.filter(action__in=FAILURE_ACTIONS, at__gte=since)
     locked = set(current_locks(now).values_list("key", flat=True))
     live = {}
-    for user in User.objects.all():
+    for user in User.objects.select_related("person"):
         via_admin = Device.objects.active(now).via_admin().filter(user=user)
         ends = [device.expires_at for device in via_admin]
         dated = [end for end in ends if end is not None]
@@ -98,8 +107,18 @@ def _live(now):
             "via_admin_until": max(dated) if dated and len(dated) == len(ends) else None,
             "locked_now": throttle_key(user.username) in locked,
             "mfa_reminded_at": user.mfa_reminded_at,
+            "first_name": user.person.first_name,
+            "infix": user.person.infix,
+            "last_name": user.person.last_name,
+            "username": user.username,
         }
     return live
+
+
+def _found(row, search):
+    """Every word of `search` in a name part or the username, ignoring case."""
+    parts = [row[name].casefold() for name in ("first_name", "infix", "last_name", "username")]
+    return all(any(word.casefold() in part for part in parts) for word in search.split())
 
 
 def _matches(show, row):
@@ -114,10 +133,12 @@ def _matches(show, row):
     }[show]
 
 
-def _walk(now, field, descending, *, backwards, show="all"):
+def _walk(now, field, descending, *, backwards, show="all", search=""):
     order = Order((field, "id") if field != "id" else ("id",), descending)
     shown: list[selectors.Row] = []
-    page = selectors.page(now, fields=["id", field], order=order, last=backwards, size=2, show=show)
+    page = selectors.page(
+        now, fields=["id", field], order=order, last=backwards, size=2, show=show, search=search
+    )
     while True:
         shown = page.rows + shown if backwards else shown + page.rows
         if (page.first if backwards else page.last) or not page.rows:
@@ -129,6 +150,7 @@ def _walk(now, field, descending, *, backwards, show="all"):
             order=order,
             size=2,
             show=show,
+            search=search,
             before=boundary if backwards else None,
             after=None if backwards else boundary,
         )
@@ -147,18 +169,31 @@ def _check(now):
         for field, column in (("passkey_count", "passkeys"), ("recovery_unused", "recovery")):
             stored = dict(UserFigures.objects.values_list("user_id", column))
             assert stored == {pk: row[field] for pk, row in live.items()}, field
-    for field in FIGURES:
+    for field in (*FIGURES, "first_name", "last_name"):
         for descending in (False, True):
             expected = _expected(live, field, descending)
             assert _walk(now, field, descending, backwards=False) == expected, (field, now)
             assert _walk(now, field, descending, backwards=True) == expected, (field, now)
+    for search in SEARCHES:  # under a sort on a name and on a figure, and counted
+        for field in ("last_name", "mfa_linked"):
+            expected = [
+                row for row in _expected(live, field, False) if _found(live[row[1]], search)
+            ]
+            assert _walk(now, field, False, backwards=False, search=search) == expected, search
+        assert selectors.count(now, search=search, limit=USERS) == len(expected), search
+        order = Order(("mfa_linked", "id"), True)
+        counted = selectors.page(now, fields=["id"], order=order, search=search, limit=USERS)
+        assert counted.matching == len(expected), search
     for show in FILTERS[1:]:
-        for field in ("id", "mfa_linked"):  # a plain column; a figure of its own
+        for field in ("id", "mfa_linked", "last_name"):  # a column; a figure; a name
             expected = [
                 row for row in _expected(live, field, False) if _matches(show, live[row[1]])
             ]
             assert _walk(now, field, False, backwards=False, show=show) == expected, (show, now)
             assert selectors.count(now, show=show, limit=USERS) == len(expected), (show, now)
+            order = Order((field, "id") if field != "id" else ("id",), False)
+            counted = selectors.page(now, fields=["id"], order=order, show=show, limit=USERS)
+            assert counted.matching == len(expected), (show, field, now)
 
 
 @pytest.mark.django_db
@@ -192,7 +227,9 @@ def test_pages_sorted_on_a_figure_show_the_live_figures_in_order(
             FailureWindow.objects.update(start=T0 - timedelta(days=31))
         users = [
             User.objects.create(
-                username=f"cijfer{i}", password="!", person=Person.objects.create(last_name="C")
+                username=f"cijfer{i}",
+                password="!",
+                person=Person.objects.create(first_name=NAMES[i], last_name="C"),
             )
             for i in range(USERS)
         ]
@@ -235,17 +272,35 @@ def test_pages_sorted_on_a_figure_show_the_live_figures_in_order(
             elif write == "toggle passkeys":
                 allowed = MfaSettings.load().passkeys_allowed
                 MfaSettings.objects.filter(pk=1).update(passkeys_allowed=not allowed)
+            elif write == "rename person":  # the names follow the hours: ties and changes
+                Person.objects.filter(system_user=users[owner]).update(
+                    first_name=NAMES[hours % len(NAMES)],
+                    infix=NAMES[hours // 7 % len(NAMES)].lower(),
+                    last_name=NAMES[hours // 3 % len(NAMES)],
+                )
+            elif write == "rename user":  # saved: its canonical form (the lock's key) follows
+                users[owner].refresh_from_db()
+                users[owner].username = f"{NAMES[hours % len(NAMES)]}{owner}"
+                users[owner].save()
+            elif write == "new person":  # the user moves to another person; the old one goes
+                old = users[owner].person_id
+                person = Person.objects.create(first_name="Nieuw", last_name=NAMES[hours % 5])
+                User.objects.filter(pk=users[owner].pk).update(person=person)
+                Person.objects.filter(pk=old).delete()
             else:
                 _write_factor(write, users, owner, now)
             _check(now)
         transaction.set_rollback(True)
 
 
+PASSKEY_NUMBERS = itertools.count(1)
+
+
 def _write_factor(write, users, owner, now):
     """A passkey or recovery code written as `write` says, for users[owner]."""
     user = users[owner]
     if write == "add passkey":
-        number = Passkey.objects.count() + 1
+        number = next(PASSKEY_NUMBERS)  # never one that is there (or was, and went)
         Passkey.objects.create(
             user=user, name=f"Sleutel {number}", credential_id=f"c{number}", public_key=b"k"
         )
@@ -558,3 +613,42 @@ def test_only_ended_temporary_access_makes_a_person_an_exception_of_has_mfa(db):
     until = figures.split(T0, ["via_admin_until", "id"], "all")
     assert until is not None and until.differ == [running.pk]  # its end shows
     assert _walk(T0, "id", False, backwards=False, show="linked") == [(running.pk, running.pk)]
+
+
+@_figures_pg("the names and search text stored beside them")
+@pytest.mark.django_db
+def test_the_stored_names_and_search_text_follow_every_change_of_a_person_or_user():
+    """Migration 0009's triggers: a new user, a person renamed (each part), a username
+    changed, a user given another person, and a person inserted after its user in the
+    same transaction (the key is checked at commit) leave the names and the search text
+    beside the user's figures as the person and the user say."""
+
+    def stored(user):
+        return UserFigures.objects.values("first_name", "infix", "last_name", "search").get(
+            user=user
+        )
+
+    def expected(first, infix, last, username):
+        search = f"{first} {infix} {last} {username}".upper()
+        return {"first_name": first, "infix": infix, "last_name": last, "search": search}
+
+    person = Person.objects.create(first_name="Anne", infix="de", last_name="Wit")
+    user = User.objects.create(username="awit", password="!", person=person)
+    assert stored(user) == expected("Anne", "de", "Wit", "awit")
+    for part, value in (("first_name", "Bea"), ("infix", "van"), ("last_name", "Dam")):
+        Person.objects.filter(pk=person.pk).update(**{part: value})
+    assert stored(user) == expected("Bea", "van", "Dam", "awit")
+    user.username = "bdam"
+    user.save()
+    assert stored(user) == expected("Bea", "van", "Dam", "bdam")
+    other = Person.objects.create(first_name="Cor", last_name="Vos")
+    User.objects.filter(pk=user.pk).update(person=other)
+    assert stored(user) == expected("Cor", "", "Vos", "bdam")
+    later = User.objects.create(username="later", password="!", person_id=other.pk + 1000)
+    assert stored(later) == {"first_name": "", "infix": "", "last_name": "", "search": ""}
+    Person.objects.create(pk=other.pk + 1000, first_name="Dirk", last_name="Laat")
+    assert stored(later) == expected("Dirk", "", "Laat", "later")
+    searched = selectors.page(
+        T0, fields=["id"], order=Order(("last_name", "id"), False), search="laat dirk"
+    )
+    assert [row["id"] for row in searched.rows] == [later.pk]

@@ -496,7 +496,7 @@ def test_a_search_finds_what_icontains_finds(admin_client, manual_five, monkeypa
 
     from reports import search as searching
 
-    monkeypatch.setattr(searching, "_dense", lambda pattern: dense)
+    monkeypatch.setattr(searching, "_dense", lambda pattern, stored: dense)
 
     expected = User.objects.all()
     for word in search.split():
@@ -538,7 +538,7 @@ def test_a_selective_search_uses_the_indexes_on_postgresql(db, monkeypatch, word
 
     if connection.vendor != "postgresql":
         pytest.skip("the search indexes exist on PostgreSQL only")
-    monkeypatch.setattr(search, "_dense", lambda pattern: False)
+    monkeypatch.setattr(search, "_dense", lambda pattern, stored: False)
     inner, params = selectors._query(clock.now(), ["id"], search=word)
     with connection.cursor() as cursor:
         # tiny tables: forbid the scans a planner prefers there, so an index is chosen when
@@ -581,14 +581,14 @@ def test_a_selective_search_counts_its_matches_in_the_pass_of_its_first_page(
 
     if connection.vendor != "postgresql":
         pytest.skip("the trigram indexes exist on PostgreSQL only")
-    monkeypatch.setattr(search, "_dense", lambda pattern: False)
+    monkeypatch.setattr(search, "_dense", lambda pattern, stored: False)
     monkeypatch.setattr(views, "PAGE_SIZE", 7)
     _system_users(40)
 
     def count_again(*args, **kwargs):
         raise AssertionError("counted in a second query")
 
-    monkeypatch.setattr(selectors, "count", count_again)
+    monkeypatch.setattr(selectors, "_count", count_again)
     response = admin_client.get(PERSONS, {"q": "L0001"})  # L00010..L00019
     assert response.context["matching"] == 10 and len(response.context["rows"]) == 7
     assert "10 systeemgebruikers" in response.content.decode()

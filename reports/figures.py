@@ -74,9 +74,9 @@ FIELDS = {
     "via_admin_until": Form("CAST(NULL AS timestamptz)", RUNNING),
     "locked_now": Form("FALSE", LOCKS),
     # the person's names, stored in the transaction of every change (migration 0009)
-    "first_name": Form("figures.first_name"),
-    "infix": Form("figures.infix"),
-    "last_name": Form("figures.last_name"),
+    "first_name": Form("figures.person_first_name"),
+    "infix": Form("figures.person_infix"),
+    "last_name": Form("figures.person_last_name"),
 }
 FILTERS = {
     "linked": Form("{linked}", ENDED),

@@ -106,6 +106,8 @@ def cursor_decode(token: str, order: Order) -> list[Any] | None:
             return None
         if value is not None and type(value) is not expected:
             return None
+        if isinstance(value, str) and ("\x00" in value or not _encodable(value)):
+            return None  # no text column holds it (PostgreSQL: no NUL, only UTF-8)
         if kind == "datetime" and isinstance(value, str):
             value = parse_datetime(value)
             if value is None or value.tzinfo is None:
@@ -116,3 +118,11 @@ def cursor_decode(token: str, order: Order) -> list[Any] | None:
                 return None
         values.append(value)
     return values
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode()
+    except UnicodeEncodeError:  # a lone surrogate, which JSON's \u escapes can carry
+        return False
+    return True

@@ -28,10 +28,10 @@ class UserFigures(models.Model):
     - admin_devices: the devices a beheerder linked for the user, expired or not
       (migration 0007, which also indexes "has MFA" and "linked by a beheerder" as
       reports.figures writes them);
-    - first_name, infix, last_name, search: the names of the user's person and the text
-      the search reads (reports.search.STORED_SEARCH), kept by triggers on the users and
-      persons (migration 0009), so that a page in name order, filtered or searched,
-      reads the users' rows alone (a fifth of the persons).
+    - person_first_name, person_infix, person_last_name, search: the names of the
+      user's person and the text the search reads (reports.search.STORED_SEARCH), kept
+      by triggers on the users and persons (migration 0009), so that a page in name
+      order, filtered or searched, reads the users' rows alone (a fifth of the persons).
     """
 
     user = models.OneToOneField(
@@ -42,9 +42,9 @@ class UserFigures(models.Model):
     passkeys = models.IntegerField(db_default=0)  # the row is written by triggers
     recovery = models.IntegerField(db_default=0)
     admin_devices = models.IntegerField(db_default=0)
-    first_name = models.CharField(max_length=100, db_default="")
-    infix = models.CharField(max_length=20, db_default="")
-    last_name = models.CharField(max_length=100, db_default="")
+    person_first_name = models.CharField(max_length=100, db_default="")
+    person_infix = models.CharField(max_length=20, db_default="")
+    person_last_name = models.CharField(max_length=100, db_default="")
     search = models.TextField(db_default="")
 
     class Meta:

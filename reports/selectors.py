@@ -170,7 +170,8 @@ def page(
     limit: int | None = None,
 ) -> Page:
     """One page of rows: the first, the one after/before a boundary, or the last; with
-    `limit`, with the number of matching rows up to `limit` + 1 (see count)."""
+    `limit`, with the number of matching rows, counted at least up to `limit` + 1 (all
+    of them where the page's own statement counts them: a selective search)."""
     reverse = last or before is not None
     boundary = cursor_decode(after or before or "", order) if (after or before) else None
     # every match is in this pass (where its statement has one arm: see _keys)

@@ -53,7 +53,7 @@ def report(request: AuthenticatedRequest, slug: str, export: str | None = None) 
         limit=COUNT_LIMIT,
     )
     linked, total = rollout.rollout_figure(now)
-    matching = page.matching or 0  # counted up to COUNT_LIMIT + 1 (limit)
+    matching = page.matching or 0  # counted at least up to COUNT_LIMIT + 1 (limit)
     display = exports.display_function()
     mfa_settings = mfa_settings_of(request)
     context = {

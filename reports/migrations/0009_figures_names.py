@@ -2,6 +2,9 @@
 (reports.models.UserFigures), kept by triggers on accounts_user and accounts_person,
 filled from the rows already there; and the indexes that the name sorts, a sparse
 filter under a name sort, and the search walk there. SQLite gets the empty columns.
+The names are person_*, not first_name etc.: statements of the code before this
+migration name the persons' columns unqualified, and would find two of each (between
+`migrate` and the workers' restart, or after a rollback of the code alone).
 
 Migrations 0002 and 0004 index the persons' own names: a page in name order walks a
 million persons to show fifty of their two hundred thousand users (one in five), and a
@@ -19,24 +22,28 @@ from django.db import migrations, models
 # (a search word holds no space, so it is in one of them or in neither).
 SEARCH = "UPPER({p}.first_name || ' ' || {p}.infix || ' ' || {p}.last_name || ' ' || {u}.username)"
 NAMED = (
-    "first_name = {p}.first_name, infix = {p}.infix, last_name = {p}.last_name,"
-    f" search = {SEARCH}"
+    "person_first_name = {p}.first_name, person_infix = {p}.infix,"
+    f" person_last_name = {{p}}.last_name, search = {SEARCH}"
 )
 FUNCTIONS = f"""
 -- A new user's row, or a user given another person or username: the names of their
 -- person, or none yet where that person is inserted later in the same transaction
--- (the key is checked at commit), whose insert then fills them.
+-- (the key is checked at commit), whose insert then fills them. FOR SHARE: a rename of
+-- that person under way is waited for and its names read, and a rename that comes
+-- later waits for this write (whose user it then sees), so neither leaves the other's
+-- old names or username behind.
 CREATE OR REPLACE FUNCTION reports_figures_user() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
     p accounts_person%ROWTYPE;
 BEGIN
-    SELECT * INTO p FROM accounts_person WHERE id = NEW.person_id;
-    INSERT INTO reports_userfigures (user_id, devices, failures, first_name, infix, last_name,
-        search)
+    SELECT * INTO p FROM accounts_person WHERE id = NEW.person_id FOR SHARE;
+    INSERT INTO reports_userfigures (user_id, devices, failures, person_first_name,
+        person_infix, person_last_name, search)
         VALUES (NEW.id, 0, 0, COALESCE(p.first_name, ''), COALESCE(p.infix, ''),
             COALESCE(p.last_name, ''), COALESCE({SEARCH.format(p="p", u="NEW")}, ''))
-        ON CONFLICT (user_id) DO UPDATE SET first_name = EXCLUDED.first_name,
-            infix = EXCLUDED.infix, last_name = EXCLUDED.last_name, search = EXCLUDED.search;
+        ON CONFLICT (user_id) DO UPDATE SET person_first_name = EXCLUDED.person_first_name,
+            person_infix = EXCLUDED.person_infix, person_last_name = EXCLUDED.person_last_name,
+            search = EXCLUDED.search;
     RETURN NULL;
 END $$;
 CREATE TRIGGER reports_figures_user_named AFTER UPDATE ON accounts_user
@@ -81,7 +88,8 @@ DROP TRIGGER IF EXISTS reports_figures_persons_added ON accounts_person;
 DROP FUNCTION IF EXISTS reports_figures_person();
 DROP FUNCTION IF EXISTS reports_figures_persons_added();
 """
-SORT_NAME, INFORMAL_NAME = "last_name, first_name, infix", "first_name, infix, last_name"
+SORT_NAME = "person_last_name, person_first_name, person_infix"
+INFORMAL_NAME = "person_first_name, person_infix, person_last_name"
 VIA_ADMIN = "admin_devices > 0"  # reports.figures: the stored form of the filter via_admin
 INDEXES = {
     "reports_figures_sort_name": f"({SORT_NAME}, user_id)",
@@ -124,17 +132,17 @@ class Migration(migrations.Migration):
     operations = [
         migrations.AddField(
             model_name="userfigures",
-            name="first_name",
+            name="person_first_name",
             field=models.CharField(max_length=100, db_default=""),
         ),
         migrations.AddField(
             model_name="userfigures",
-            name="infix",
+            name="person_infix",
             field=models.CharField(max_length=20, db_default=""),
         ),
         migrations.AddField(
             model_name="userfigures",
-            name="last_name",
+            name="person_last_name",
             field=models.CharField(max_length=100, db_default=""),
         ),
         migrations.AddField(

@@ -624,9 +624,10 @@ def test_the_stored_names_and_search_text_follow_every_change_of_a_person_or_use
     beside the user's figures as the person and the user say."""
 
     def stored(user):
-        return UserFigures.objects.values("first_name", "infix", "last_name", "search").get(
-            user=user
-        )
+        names = UserFigures.objects.values_list(
+            "person_first_name", "person_infix", "person_last_name", "search"
+        ).get(user=user)
+        return dict(zip(("first_name", "infix", "last_name", "search"), names, strict=True))
 
     def expected(first, infix, last, username):
         search = f"{first} {infix} {last} {username}".upper()
@@ -652,3 +653,68 @@ def test_the_stored_names_and_search_text_follow_every_change_of_a_person_or_use
         T0, fields=["id"], order=Order(("last_name", "id"), False), search="laat dirk"
     )
     assert [row["id"] for row in searched.rows] == [later.pk]
+
+
+# What two writers do side by side (READ COMMITTED): the first writes and holds its
+# transaction open, the second runs until it waits for a lock or ends, then the first
+# commits. Persons "Oud Naam" (the first) and "Ander Mens" (the second, the user's).
+RENAME_FIRST = (
+    "UPDATE accounts_person SET first_name = 'Nieuw', last_name = 'Hernoemd' WHERE id = %(first)s"
+)
+RENAME_SECOND = (
+    "UPDATE accounts_person SET first_name = 'Nieuw', last_name = 'Hernoemd' WHERE id = %(second)s"
+)
+LINK = "UPDATE accounts_user SET person_id = %(first)s WHERE id = %(user)s"
+RENAME_USER = "UPDATE accounts_user SET username = 'nieuwnaam' WHERE id = %(user)s"
+
+
+@pytest.mark.race
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [(RENAME_FIRST, LINK), (RENAME_SECOND, RENAME_USER), (RENAME_USER, RENAME_SECOND)],
+    ids=["rename-then-link", "rename-then-username", "username-then-rename"],
+)
+def test_a_rename_beside_a_change_of_the_user_leaves_the_stored_names_of_both(first, second):
+    """Each trigger read the other table in its own snapshot: a person renamed while a
+    user was linked to them, or while the username changed, left the old names or the
+    old username in the stored search text and name order (outside review). The user's
+    trigger now reads the person FOR SHARE: it waits for a rename under way, and a
+    rename waits for it."""
+    people = [
+        Person.objects.create(first_name=first_name, last_name=last_name)
+        for first_name, last_name in (("Oud", "Naam"), ("Ander", "Mens"))
+    ]
+    user = User.objects.create(username="oudnaam", password="!", person=people[1])
+    names = {"first": people[0].pk, "second": people[1].pk, "user": user.pk}
+    writers = [connections.create_connection("default") for _ in range(2)]
+    try:
+        for writer in writers:
+            writer.set_autocommit(False)
+            writer.inc_thread_sharing()
+        with writers[0].cursor() as cursor:
+            cursor.execute(first, names)
+        with writers[1].cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            (pid,) = cursor.fetchone()
+
+        def second_writer():
+            with writers[1].cursor() as cursor:
+                cursor.execute(second, names)
+            writers[1].commit()
+
+        thread = threading.Thread(target=second_writer)
+        thread.start()
+        _wait_for_lock_wait(pid, thread)
+        writers[0].commit()
+        thread.join()
+    finally:
+        for writer in writers:
+            writer.close()
+    user.refresh_from_db()
+    person = Person.objects.get(pk=user.person_id)
+    stored = UserFigures.objects.values_list("person_first_name", "person_last_name", "search").get(
+        user=user
+    )
+    text = f"{person.first_name} {person.infix} {person.last_name} {user.username}"
+    assert stored == (person.first_name, person.last_name, text.upper())

@@ -175,9 +175,8 @@ def page(
     reverse = last or before is not None
     boundary = cursor_decode(after or before or "", order) if (after or before) else None
     # every match is in this pass (where its statement has one arm: see _keys)
-    stored = figures.applies(order.keys, show, search)
-    counted = boundary is None and indexed_search(search, stored)
-    found, number = _keys(
+    counted = boundary is None and indexed_search(search, figures.applies(order.keys, show, search))
+    found, matching = _keys(
         now,
         order,
         show=show,
@@ -190,9 +189,6 @@ def page(
         limit=limit,
     )
     more = len(found) > size
-    matching = found[0].get("matching") if found else 0 if counted else None
-    if matching is None:
-        matching = number
     rows = _rows([row["id"] for row in found[:size]], now, [*fields, *order.keys])
     if reverse:
         rows.reverse()
@@ -214,18 +210,17 @@ def _keys(
     limit: int | None = None,
 ) -> tuple[list[Row], int | None]:
     """The sort keys of the first `size` rows after `boundary` (before it, `backwards`),
-    in this order (`reverse`: the other way round); `counted`: with the number of rows
-    beyond the boundary as "matching" on each, where one statement's arm holds them all.
-    And, with `limit`, where they were not counted so: the number of matching rows up to
-    `limit` + 1 (as count), read with the same stored forms, checked once for both.
+    in this order (`reverse`: the other way round); and the number of matching rows:
+    every one, counted in the same statement (`counted`: no boundary, and one arm holds
+    them all), or else, with `limit`, up to `limit` + 1, read with the same stored forms
+    and checked once for both (reports.figures.held); else None.
 
     Sorted first on, or filtered by, a stored figure (reports.figures): the first rows
     along its index, leaving out the users whose live figure may differ, and the first
     of those users by their live figures, then the first `size` of both."""
 
-    def first(arms: list[SQL]) -> list[Row]:
+    def first(arms: list[SQL], whole: bool) -> list[Row]:
         ordered = f" ORDER BY {order.sql(reverse=reverse)} LIMIT {int(size)}"
-        whole = counted and len(arms) == 1
         window = ", COUNT(*) OVER () AS matching" if whole else ""
         parts, params = [], []
         for inner, inner_params in arms:
@@ -242,8 +237,12 @@ def _keys(
         return _fetch(parts[0], params, [*order.keys, "matching"] if whole else order.keys)
 
     def read(stored: figures.Split | None) -> tuple[list[Row], int | None]:
-        rows = first(_arms(now, order.keys, show=show, search=search, stored=stored))
-        if limit is None or (rows and "matching" in rows[0]) or (counted and not rows):
+        arms = _arms(now, order.keys, show=show, search=search, stored=stored)
+        whole = counted and len(arms) == 1
+        rows = first(arms, whole)
+        if whole:
+            return rows, rows[0]["matching"] if rows else 0
+        if limit is None:
             return rows, None
         return rows, _count(_arms(now, ["id"], show=show, search=search, stored=stored), limit)
 
@@ -265,18 +264,9 @@ def _rows(users: Sequence[int], now: datetime, fields: Sequence[str]) -> list[Ro
     return [by_id[user] for user in users]
 
 
-def count(now: datetime, *, show: str = "all", search: str = "", limit: int) -> int:
-    """The number of matching rows, counted up to `limit` + 1: more than `limit` is all a
-    page says, so that a count never reads the whole table."""
-    stored = figures.split(now, ["id"], show, search)
-    counted = _count(_arms(now, ["id"], show=show, search=search, stored=stored), limit)
-    if stored is not None and not figures.held(stored, now):  # as _keys: read again, live
-        counted = _count(_arms(now, ["id"], show=show, search=search, stored=None), limit)
-    return counted
-
-
 def _count(arms: list[SQL], limit: int) -> int:
-    """The rows of the arms, up to `limit` + 1, each arm counted on its own (planned
+    """The rows of the arms, up to `limit` + 1: more than `limit` is all a page says, so
+    that a count never reads the whole table. Each arm is counted on its own (planned
     under one LIMIT, PostgreSQL hashes the stored figures of every user)."""
     counts = " + ".join(
         f"(SELECT COUNT(*) FROM ({sql} LIMIT {int(limit) + 1}) r)" for sql, _params in arms

@@ -36,7 +36,7 @@ def every_row(
     """The values of `fields` (in that order) of every row of the filtered system users,
     in `order`."""
     fields = list(dict.fromkeys(fields))
-    found, _count = selectors._keys(
+    found, _matching = selectors._keys(
         now, order, show=show, search=search, boundary=None, size=EXPORT_FIRST
     )
     for row in selectors._rows([row["id"] for row in found], now, [*fields, *order.keys]):
